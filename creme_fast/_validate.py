@@ -1,0 +1,96 @@
+"""Input validation shared by every public entry point.
+
+Kernels in :mod:`creme_fast._native` trust their input; these helpers are
+where a bad argument becomes a ``ValueError``/``TypeError`` that names it.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+N_TOKEN = 4
+ALPHABET = "ACGTN"
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an int, or raise naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """A seed for the native RNG: a non-negative integer below 2**64."""
+    seed = check_int(seed, name, minimum=0)
+    if seed >= 2**64:
+        raise ValueError(f"{name} must be < 2**64, got {seed}")
+    return seed
+
+
+def fresh_seed() -> int:
+    """A seed drawn from the operating system's entropy (non-reproducible)."""
+    return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
+
+
+def first_bad_token(tokens: np.ndarray) -> int:
+    """Flat index of the first token > 4, or -1."""
+    bad = np.flatnonzero(tokens.reshape(-1) > N_TOKEN)
+    return int(bad[0]) if bad.size else -1
+
+
+def as_tokens(tokens: object, name: str = "tokens", *, ndim: tuple[int, ...] = (1, 2),
+              check_values: bool = True) -> np.ndarray:
+    """Validate a token array: uint8, values 0..4, C-contiguous.
+
+    Parameters
+    ----------
+    tokens : array_like of uint8, shape=(L,) or (B, L)
+        Tokens A=0 C=1 G=2 T=3 N=4.
+    name : str, default="tokens"
+        Argument name used in error messages.
+    ndim : tuple of int, default=(1, 2)
+        Accepted numbers of dimensions.
+    check_values : bool, default=True
+        Check that every value is <= 4.
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+        The same data, C-contiguous (copied only if needed).
+    """
+    if isinstance(tokens, (str, bytes, bytearray)):
+        raise TypeError(f"{name} must be a uint8 token array; encode strings with "
+                        "creme_fast.sequence.encode first")
+    arr = np.asarray(tokens)
+    if arr.dtype != np.uint8:
+        if arr.dtype.kind in "iu" and arr.size and (arr.min() < 0 or arr.max() > N_TOKEN):
+            raise ValueError(f"{name} must hold tokens 0..4, found values in "
+                             f"[{arr.min()}, {arr.max()}]")
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be an integer token array (uint8), got dtype "
+                            f"{arr.dtype}; use creme_fast.sequence.from_one_hot for one-hot")
+        arr = arr.astype(np.uint8)
+    if arr.ndim not in ndim:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimension(s), "
+                         f"got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr)
+    if check_values and arr.size:
+        bad = first_bad_token(arr)
+        if bad >= 0:
+            where = np.unravel_index(bad, arr.shape)
+            raise ValueError(f"{name} holds invalid token {arr.reshape(-1)[bad]} at index "
+                             f"{tuple(int(i) for i in where)}; tokens are A=0 C=1 G=2 T=3 N=4")
+    return arr
+
+
+def check_region(start: object, end: object, length: int) -> tuple[int, int]:
+    """Resolve ``[start, end)`` against a sequence of ``length``; ``end=None`` is the end."""
+    start = check_int(start, "start", minimum=0)
+    end = length if end is None else check_int(end, "end", minimum=0)
+    if not start <= end <= length:
+        raise ValueError(f"region [{start}, {end}) is not inside a sequence of length {length}")
+    return start, end
