@@ -1,0 +1,73 @@
+"""The ``creme-fast`` command line: ``creme-fast export | info``.
+
+Exit codes: 0 success, 1 the work failed (e.g. an export disagreed with
+PyTorch), 2 bad input or usage (a clear message names the problem).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from creme_fast import __version__
+from creme_fast.cli import export_cmd, info_cmd
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("creme_fast")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
+                                     "in-silico perturbation tests.")
+    parser.add_argument("--version", action="version", version=f"creme-fast {__version__}")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    export_cmd.add_parser(sub)
+    info_cmd.add_parser(sub)
+    return parser
+
+
+def _configure_logging(level: int) -> None:
+    """Send creme_fast's log records to the current stderr at ``level``.
+
+    The handler is replaced on every call (so in-process callers and tests see
+    the stderr of the moment) and the root logger is left alone.
+    """
+    package_log = logging.getLogger("creme_fast")
+    for handler in list(package_log.handlers):
+        if getattr(handler, "_creme_fast_cli", False):
+            package_log.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler._creme_fast_cli = True  # type: ignore[attr-defined]
+    package_log.addHandler(handler)
+    package_log.setLevel(level)
+    package_log.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(logging.WARNING if args.quiet else getattr(logging, args.log_level))
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except (ValueError, FileNotFoundError, ImportError, PermissionError) as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    except RuntimeError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

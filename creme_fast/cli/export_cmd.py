@@ -1,0 +1,70 @@
+"""``creme-fast export``: a checkpoint to a verified ONNX graph."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from creme_fast.cli.options import head_sizes, int_list
+
+log = logging.getLogger(__name__)
+
+_HPARAMS = ("dim", "depth", "heads", "output_heads", "target_length", "num_downsamples",
+            "dim_divisible_by", "attn_dim_key", "use_tf_gamma")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export an Enformer checkpoint to a verified ONNX graph",
+                       description="Export Enformer from a local checkpoint (a save_pretrained "
+                       "directory or a state-dict file) to ONNX, verified against PyTorch "
+                       "before it is written.")
+    p.add_argument("--checkpoint", required=True, help="save_pretrained directory, "
+                   ".safetensors, or torch state-dict file")
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.add_argument("--head", default="human", help="Enformer head (default: human)")
+    p.add_argument("--seq-length", type=int, default=196_608, help="input length in bp")
+    p.add_argument("--tracks", type=int_list, help="head rows to keep, e.g. 5110,5111 "
+                   "(default: all)")
+    p.add_argument("--bins", type=int_list, help="output bins to keep, e.g. 447,448 or "
+                   "446-449 (default: all)")
+    p.add_argument("--bin-reduce", choices=["none", "mean"], default="none",
+                   help="average the kept bins inside the graph")
+    p.add_argument("--input", dest="input_kind", choices=["onehot", "tokens"],
+                   default="onehot", help="graph input: float one-hot (B, L, 4) or uint8 "
+                   "tokens (B, L) one-hot encoded inside the graph")
+    p.add_argument("--fp16", action="store_true", help="float16 weights and compute")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
+    p.add_argument("--atol", type=float, help="verification absolute tolerance")
+    p.add_argument("--rtol", type=float, help="verification relative tolerance")
+    p.add_argument("--verify-batch", type=int, default=2, help="sequences compared (>= 2)")
+    hp = p.add_argument_group("hyperparameters (when the checkpoint has no config.json)")
+    hp.add_argument("--dim", type=int)
+    hp.add_argument("--depth", type=int)
+    hp.add_argument("--heads", type=int)
+    hp.add_argument("--output-heads", type=head_sizes, help="e.g. human=5313,mouse=1643")
+    hp.add_argument("--target-length", type=int)
+    hp.add_argument("--num-downsamples", type=int)
+    hp.add_argument("--dim-divisible-by", type=int)
+    hp.add_argument("--attn-dim-key", type=int)
+    hp.add_argument("--use-tf-gamma", action="store_true", default=None)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from creme_fast.export import ExportError, export_enformer
+
+    hparams = {name: getattr(args, name) for name in _HPARAMS}
+    try:
+        result = export_enformer(
+            args.checkpoint, args.out, head=args.head, seq_length=args.seq_length,
+            tracks=args.tracks, bins=args.bins, hparams=hparams, input_kind=args.input_kind,
+            fp16=args.fp16, opset=args.opset, exporter=args.exporter, atol=args.atol,
+            rtol=args.rtol, verify_batch=args.verify_batch, bin_reduce=args.bin_reduce)
+    except ExportError as exc:
+        log.error("%s", exc)
+        return 1
+    meta = result.metadata
+    log.info("%s: %s input %s, output (batch, %d bins, %d tracks); %s", result.path,
+             meta.input_kind, meta.input_dtype, meta.n_bins, meta.n_tracks,
+             result.verification.describe())
+    return 0

@@ -1,0 +1,120 @@
+"""``creme-fast info``: versions, providers, GPUs, and an export's metadata."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
+
+_PACKAGES = ("creme-fast", "numpy", "onnxruntime", "onnxruntime-gpu", "onnx", "torch",
+             "enformer-pytorch", "pyfaidx", "pandas", "pyarrow")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="versions, execution providers, GPUs, and an ONNX "
+                       "file's metadata")
+    p.add_argument("model", nargs="?", help="an .onnx file written by creme-fast export")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=run)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _providers() -> list[str]:
+    try:
+        import onnxruntime
+    except ImportError:
+        return []
+    return list(onnxruntime.get_available_providers())
+
+
+def _gpus() -> list[str]:
+    """GPUs visible to torch, if torch is installed (torch is optional)."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
+
+def model_info(path: Path) -> dict[str, Any]:
+    """Metadata of an export, with its weights checksum checked when onnx is installed."""
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {path}")
+    try:
+        import onnx
+    except ImportError:
+        onnx = None
+    if onnx is None:
+        from creme_fast.runtime.ort import import_onnxruntime
+
+        ort = import_onnxruntime()
+        try:
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ValueError(f"{path}: ONNX Runtime cannot load this model: {exc}") from None
+        text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        checksum_ok = None
+    else:
+        from creme_fast.runtime.checksum import weights_sha256
+
+        try:
+            model = onnx.load(str(path))
+        except Exception as exc:
+            raise ValueError(f"{path}: not a readable ONNX file: {exc}") from None
+        text = next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
+        checksum_ok = None
+        if text is not None:
+            meta = ModelMetadata.from_json(text, str(path))
+            checksum_ok = weights_sha256(model) == meta.checksum
+    if text is None:
+        return {"path": str(path), "creme_fast_metadata": None}
+    meta = ModelMetadata.from_json(text, str(path))
+    return {"path": str(path), "creme_fast_metadata": json.loads(meta.to_json()),
+            "checksum_ok": checksum_ok}
+
+
+def run(args: argparse.Namespace) -> int:
+    report: dict[str, Any] = {"versions": _versions(), "onnxruntime_providers": _providers(),
+                              "gpus": _gpus()}
+    if args.model:
+        report["model"] = model_info(Path(args.model))
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
+    lines = ["creme-fast environment"]
+    lines += [f"  {k:18s} {v}" for k, v in report["versions"].items()]
+    lines.append(f"  providers          {', '.join(report['onnxruntime_providers']) or 'none'}")
+    lines.append(f"  GPUs               {', '.join(report['gpus']) or 'none visible'}")
+    if args.model:
+        info = report["model"]
+        meta = info["creme_fast_metadata"]
+        lines.append(f"model {info['path']}")
+        if meta is None:
+            lines.append("  no creme-fast metadata (not written by creme-fast export)")
+        else:
+            for key in ("model", "head", "seq_length", "input_kind", "input_dtype", "dtype",
+                        "n_bins", "n_tracks", "tracks", "bins", "bin_reduce"):
+                lines.append(f"  {key:18s} {meta[key]}")
+            lines.append(f"  {'verification':18s} max abs {meta['verification'].get('max_abs')}"
+                         f", max rel {meta['verification'].get('max_rel')}")
+            state = {True: "ok", False: "MISMATCH", None: "not checked (onnx not installed)"}
+            lines.append(f"  {'weights checksum':18s} {state[info['checksum_ok']]}")
+            lines.append(f"  {'exported with':18s} "
+                         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if not args.model or report["model"].get("checksum_ok") is not False else 1

@@ -1,0 +1,40 @@
+"""Parsing helpers shared by the subcommands."""
+from __future__ import annotations
+
+import argparse
+
+
+def int_list(text: str) -> list[int]:
+    """``"5110,5111"`` or ``"446-449"`` (inclusive) or a mix -> list of int."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                lo, hi = (int(v) for v in part.split("-", 1))
+                if hi < lo:
+                    raise ValueError
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a list of integers or ranges: {text!r} "
+                                             "(e.g. 5110,5111 or 446-449)") from None
+    if not out:
+        raise argparse.ArgumentTypeError("empty list")
+    return out
+
+
+def head_sizes(text: str) -> dict[str, int]:
+    """``"human=5313,mouse=1643"`` -> dict."""
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, size = part.partition("=")
+        try:
+            out[name.strip()] = int(size)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not NAME=SIZE pairs: {text!r} "
+                                             "(e.g. human=5313,mouse=1643)") from None
+    return out

@@ -1,0 +1,103 @@
+"""Metadata that an exported ONNX graph carries, readable without torch or onnx.
+
+The export step stores one JSON document under the ONNX metadata key
+``creme_fast``; ONNX Runtime exposes it as ``custom_metadata_map``, so the
+runtime can check a batch against the graph before running it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+METADATA_KEY = "creme_fast"
+FORMAT_VERSION = 1
+
+InputKind = Literal["onehot", "tokens"]
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What an exported graph computes.
+
+    Attributes
+    ----------
+    model : str
+        Model name, e.g. ``"enformer"``.
+    seq_length : int
+        Input length in bp.
+    input_kind : {"onehot", "tokens"}
+        ``(B, L, 4)`` float one-hot, or ``(B, L)`` uint8 tokens one-hot encoded
+        inside the graph.
+    input_name, output_name : str
+        Graph input and output names.
+    input_dtype : str
+        ``"float32"``, ``"float16"`` or ``"uint8"``.
+    n_bins, n_tracks : int
+        Output shape ``(B, n_bins, n_tracks)``.
+    tracks : list of int or None
+        Original head rows kept, in output order (None: all).
+    bins : list of int or None
+        Original output bins kept, in output order (None: all).
+    bin_reduce : {"none", "mean"}
+        Whether the kept bins are averaged inside the graph (then n_bins == 1).
+    dtype : str
+        Compute dtype of the weights (``"float32"`` or ``"float16"``); the
+        output is always float32.
+    head : str or None
+        Enformer head (``"human"``/``"mouse"``) when relevant.
+    checksum : str
+        sha256 of the serialised graph without its metadata.
+    versions : dict
+        Versions of the exporter's packages.
+    verification : dict
+        Largest absolute and relative ORT-vs-PyTorch differences measured before
+        the file was written, with the tolerances used.
+    extra : dict
+        Anything else (model hyperparameters, exporter choice, opset).
+    """
+
+    model: str
+    seq_length: int
+    input_kind: InputKind
+    input_name: str
+    output_name: str
+    input_dtype: str
+    n_bins: int
+    n_tracks: int
+    tracks: list[int] | None = None
+    bins: list[int] | None = None
+    bin_reduce: str = "none"
+    dtype: str = "float32"
+    head: str | None = None
+    checksum: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    verification: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        """Serialise to the JSON stored in the graph."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "model") -> ModelMetadata:
+        """Parse the stored JSON; a clear error names ``source`` if it is not ours."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{source}: creme_fast metadata is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: creme_fast metadata is not a JSON object")
+        version = data.get("format_version", 0)
+        if version > FORMAT_VERSION:
+            raise ValueError(f"{source}: metadata format {version} is newer than this "
+                             f"creme-fast understands ({FORMAT_VERSION}); upgrade creme-fast")
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.name not in data and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ValueError(f"{source}: creme_fast metadata lacks {', '.join(missing)}")
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,286 @@
+"""The export pipeline shared by the CLI and Python callers."""
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from creme_fast.export.checkpoint import load_enformer
+from creme_fast.export.modules import (EnformerBody, ExportWrapper, enformer_output_bins,
+                                       static_positional_features)
+from creme_fast.export.verify import Verification, compare_outputs, verification_inputs
+from creme_fast.runtime.checksum import weights_sha256
+from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
+from creme_fast.sequence.tokens import one_hot
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ExportError", "ExportResult", "export_enformer", "export_module"]
+
+INPUT_NAME = "sequence"
+OUTPUT_NAME = "prediction"
+DEFAULT_TOLERANCE = {"float32": (1e-5, 1e-4), "float16": (1e-3, 3e-2)}  # (atol, rtol)
+EXPORTERS = ("torchscript", "dynamo")
+
+
+class ExportError(RuntimeError):
+    """The exported graph failed its checks; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote and how well it agreed with PyTorch."""
+
+    path: Path
+    metadata: ModelMetadata
+    verification: Verification
+
+
+def _int_list(values: Sequence[int] | None, name: str) -> list[int] | None:
+    if values is None:
+        return None
+    out = [int(v) for v in values]
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} has duplicates: {out}")
+    return out
+
+
+def _check_range(values: list[int] | None, size: int, name: str) -> None:
+    if values is None:
+        return
+    bad = [v for v in values if not 0 <= v < size]
+    if bad:
+        raise ValueError(f"{name} index {bad[0]} is out of range: the model has {size} {name}")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for package in ("creme-fast", "torch", "onnx", "onnxruntime", "onnxruntime-gpu",
+                    "enformer-pytorch", "onnxscript"):
+        try:
+            out[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _to_onnx(wrapper: nn.Module, example: torch.Tensor, opset: int, exporter: str) -> bytes:
+    if exporter == "torchscript":
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            # the trace of enformer-pytorch's crop and the legacy exporter's notice
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(wrapper, (example,), buffer, input_names=[INPUT_NAME],
+                              output_names=[OUTPUT_NAME], opset_version=opset, dynamo=False,
+                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                              do_constant_folding=True)
+        return buffer.getvalue()
+    program = torch.onnx.export(wrapper, (example,), input_names=[INPUT_NAME],
+                                output_names=[OUTPUT_NAME], opset_version=opset, dynamo=True,
+                                dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    return program.model_proto.SerializeToString()
+
+
+def _check_symbolic_batch(model: Any) -> None:
+    """The dynamo exporter can freeze the batch axis silently; refuse such a graph."""
+    for value in (model.graph.input[0], model.graph.output[0]):
+        dim = value.type.tensor_type.shape.dim[0]
+        if not dim.dim_param:
+            raise ExportError(f"the exported graph's batch axis of {value.name!r} is fixed at "
+                              f"{dim.dim_value}, not symbolic; try exporter='torchscript'")
+
+
+def _write_atomic(model: Any, path: Path) -> None:
+    import onnx
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        onnx.save(model, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
+                  input_kind: str = "onehot", tracks: Sequence[int] | None = None,
+                  bins: Sequence[int] | None = None, bin_reduce: str = "none",
+                  fp16: bool = False, opset: int = 17, exporter: str = "torchscript",
+                  atol: float | None = None, rtol: float | None = None,
+                  verify_batch: int = 2, model_name: str = "module",
+                  head: str | None = None, selection_in_body: bool = False,
+                  extra: dict[str, Any] | None = None) -> ExportResult:
+    """Export any module mapping one-hot ``(B, L, 4)`` to ``(B, bins, tracks)``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Float one-hot ``(B, L, 4)`` in, ``(B, bins, tracks)`` out.
+    out : str or pathlib.Path
+        The ``.onnx`` file to write (atomically, only after verification).
+    seq_length : int
+        Input length in bp.
+    input_kind : {"onehot", "tokens"}, default="onehot"
+    tracks, bins : sequence of int, optional
+        Output tracks and bins to keep (original indices, in output order).
+    bin_reduce : {"none", "mean"}, default="none"
+        Average the kept bins inside the graph.
+    fp16 : bool, default=False
+        float16 weights and compute; the output stays float32. Verified against
+        the float32 module.
+    opset : int, default=17
+    exporter : {"torchscript", "dynamo"}, default="torchscript"
+    atol, rtol : float, optional
+        Verification tolerances; default 1e-5/1e-4 (float32), 1e-3/3e-2 (fp16).
+    verify_batch : int, default=2
+        Sequences compared (at least 2, so the batch axis is exercised).
+    model_name, head, extra
+        Recorded in the metadata.
+    selection_in_body : bool, default=False
+        ``tracks``/``bins`` are already applied by ``module`` (only record them).
+
+    Returns
+    -------
+    ExportResult
+
+    Raises
+    ------
+    ExportError
+        The graph disagrees with PyTorch beyond tolerance, or its batch axis is
+        not symbolic; nothing is written.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise ValueError(f"{out}: the output file must end in .onnx")
+    if exporter not in EXPORTERS:
+        raise ValueError(f"exporter must be one of {', '.join(EXPORTERS)}, got {exporter!r}")
+    if verify_batch < 2:
+        raise ValueError("verify_batch must be at least 2")
+    tracks, bins = _int_list(tracks, "tracks"), _int_list(bins, "bins")
+    dtype_name = "float16" if fp16 else "float32"
+    default_atol, default_rtol = DEFAULT_TOLERANCE[dtype_name]
+    atol = default_atol if atol is None else float(atol)
+    rtol = default_rtol if rtol is None else float(rtol)
+    compute_dtype = torch.float16 if fp16 else torch.float32
+    own = {} if selection_in_body else {"tracks": tracks, "bins": bins}
+
+    module = module.eval()
+    reference = ExportWrapper(module, input_kind=input_kind, compute_dtype=torch.float32,
+                              bin_reduce=bin_reduce, **own).eval()
+    graph_module = copy.deepcopy(module).half() if fp16 else module
+    wrapper = ExportWrapper(graph_module, input_kind=input_kind, compute_dtype=compute_dtype,
+                            bin_reduce=bin_reduce, **own).eval()
+
+    tokens = verification_inputs(seq_length, verify_batch)
+    if input_kind == "tokens":
+        graph_input = tokens
+        ref_input = torch.from_numpy(tokens)
+    else:
+        graph_input = one_hot(tokens, dtype=np.float16 if fp16 else np.float32)
+        ref_input = torch.from_numpy(one_hot(tokens, dtype=np.float32))
+    with torch.no_grad():
+        try:
+            expected = reference(ref_input).numpy()
+            wrapper(torch.from_numpy(graph_input[:2]))  # eager pass fills constant caches
+        except IndexError as exc:
+            raise ValueError(f"track or bin selection does not fit the model's output: "
+                             f"{exc}") from None
+    if expected.ndim != 3:
+        raise ValueError(f"the module returned shape {expected.shape}; expected "
+                         "(batch, bins, tracks)")
+    log.info("exporting %s (%s, %s input, opset %d, %s exporter)", model_name, dtype_name,
+             input_kind, opset, exporter)
+    with torch.no_grad():
+        raw = _to_onnx(wrapper, torch.from_numpy(graph_input[:2]), opset, exporter)
+    model = onnx.load_from_string(raw)
+    _check_symbolic_batch(model)
+
+    session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
+    got = session.run([OUTPUT_NAME], {INPUT_NAME: graph_input})[0]
+    verification = compare_outputs(np.asarray(got), expected, atol=atol, rtol=rtol)
+    log.info("verification: %s", verification.describe())
+    if not verification.ok:
+        raise ExportError(f"ONNX Runtime disagrees with PyTorch: {verification.describe()}; "
+                          f"{out} was not written")
+
+    meta = ModelMetadata(
+        model=model_name, seq_length=int(seq_length), input_kind=input_kind,
+        input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+        input_dtype="uint8" if input_kind == "tokens" else dtype_name,
+        n_bins=int(expected.shape[1]), n_tracks=int(expected.shape[2]), tracks=tracks,
+        bins=bins, bin_reduce=bin_reduce, dtype=dtype_name, head=head,
+        checksum=weights_sha256(model), versions=_versions(),
+        verification=verification.as_dict(),
+        extra={"opset": opset, "exporter": exporter, **(extra or {})})
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, meta.to_json()
+    _write_atomic(model, out)
+    log.info("wrote %s (%d bins x %d tracks)", out, meta.n_bins, meta.n_tracks)
+    return ExportResult(path=out, metadata=meta, verification=verification)
+
+
+def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str = "human",
+                    seq_length: int = 196_608, tracks: Sequence[int] | None = None,
+                    bins: Sequence[int] | None = None, hparams: dict[str, Any] | None = None,
+                    **options: Any) -> ExportResult:
+    """Export Enformer (a model or a local checkpoint) with a pruned head.
+
+    Parameters
+    ----------
+    model : enformer_pytorch.Enformer, str or pathlib.Path
+        A model, or a checkpoint for :func:`creme_fast.export.load_enformer`.
+    out : str or pathlib.Path
+    head : str, default="human"
+    seq_length : int, default=196608
+    tracks : sequence of int, optional
+        Head rows to keep (e.g. CAGE K562 = 5111); the head is pruned to them.
+    bins : sequence of int, optional
+        Output bins to keep (e.g. 447, 448); chosen before the per-bin layers.
+    hparams : dict, optional
+        Hyperparameters for a checkpoint without a config.
+    **options
+        Passed to :func:`export_module` (input_kind, fp16, opset, exporter,
+        atol, rtol, bin_reduce, verify_batch).
+    """
+    if isinstance(model, (str, Path)):
+        source = str(model)
+        model = load_enformer(model, hparams)
+    else:
+        source = type(model).__name__
+    config = model.config
+    if head not in model.heads:
+        raise ValueError(f"head {head!r} not in the model's heads: {', '.join(model.heads)}")
+    tracks, bins = _int_list(tracks, "tracks"), _int_list(bins, "bins")
+    n_tracks = model.heads[head][0].out_features
+    n_bins = enformer_output_bins(seq_length, config.target_length, config.num_downsamples)
+    _check_range(tracks, n_tracks, "tracks")
+    _check_range(bins, n_bins, "bins")
+    body = EnformerBody(model, head, tracks=tracks, bins=bins).eval()
+    extra = {"source": source, "hparams": {k: getattr(config, k) for k in (
+        "dim", "depth", "heads", "output_heads", "target_length", "attn_dim_key",
+        "num_downsamples", "dim_divisible_by", "use_tf_gamma")}, "head_tracks": n_tracks,
+        "model_bins": n_bins}
+    with static_positional_features():
+        return export_module(body, out, seq_length=seq_length, tracks=tracks, bins=bins,
+                             model_name="enformer", head=head, selection_in_body=True,
+                             extra=extra, **options)

@@ -1,0 +1,156 @@
+"""Export-only modules: tensors in, one tensor out, no flags, no state changes."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["EnformerBody", "ExportWrapper", "enformer_output_bins", "static_positional_features"]
+
+
+class ExportWrapper(nn.Module):
+    """The graph that is exported: input kind, selection and output dtype fixed.
+
+    Parameters
+    ----------
+    body : torch.nn.Module
+        Maps float one-hot ``(B, L, 4)`` to ``(B, bins, tracks)``.
+    input_kind : {"onehot", "tokens"}
+        ``"tokens"``: the graph takes uint8 ``(B, L)`` and one-hot encodes
+        inside (N -> zeros), so a GPU receives 16x fewer input bytes.
+    compute_dtype : torch.dtype
+        dtype the body runs in (float32 or float16).
+    bins, tracks : sequence of int, optional
+        Selection applied to the body's output (use the body's own selection
+        when it can prune, as :class:`EnformerBody` does).
+    bin_reduce : {"none", "mean"}
+        Average the kept bins inside the graph.
+    """
+
+    def __init__(self, body: nn.Module, *, input_kind: str, compute_dtype: torch.dtype,
+                 bins: Sequence[int] | None = None, tracks: Sequence[int] | None = None,
+                 bin_reduce: str = "none") -> None:
+        super().__init__()
+        if input_kind not in ("onehot", "tokens"):
+            raise ValueError(f"input_kind must be 'onehot' or 'tokens', got {input_kind!r}")
+        if bin_reduce not in ("none", "mean"):
+            raise ValueError(f"bin_reduce must be 'none' or 'mean', got {bin_reduce!r}")
+        self.body = body
+        self.tokens = input_kind == "tokens"
+        self.compute_dtype = compute_dtype
+        self.reduce_mean = bin_reduce == "mean"
+        self.register_buffer("alphabet", torch.arange(4, dtype=torch.int32), persistent=False)
+        self.bin_index: torch.Tensor | None
+        self.track_index: torch.Tensor | None
+        self.register_buffer("bin_index", None if bins is None else
+                             torch.tensor(list(bins), dtype=torch.long), persistent=False)
+        self.register_buffer("track_index", None if tracks is None else
+                             torch.tensor(list(tracks), dtype=torch.long), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.tokens:
+            x = (x.to(torch.int32).unsqueeze(-1) == self.alphabet).to(self.compute_dtype)
+        y = self.body(x)
+        if self.bin_index is not None:
+            y = y.index_select(1, self.bin_index)
+        if self.track_index is not None:
+            y = y.index_select(2, self.track_index)
+        if self.reduce_mean:
+            y = y.mean(dim=1, keepdim=True)
+        return y.float()
+
+
+def enformer_output_bins(seq_length: int, target_length: int, num_downsamples: int) -> int:
+    """Bins an enformer-pytorch model returns for ``seq_length`` bp.
+
+    enformer-pytorch crops ``(n - target) // 2`` rounded towards minus infinity
+    from each side, so an odd difference returns one bin short of the target.
+    """
+    factor = 2 ** num_downsamples
+    if seq_length % factor:
+        raise ValueError(f"sequence length {seq_length} is not a multiple of "
+                         f"2**num_downsamples = {factor}")
+    n = seq_length // factor
+    if target_length == -1:
+        return n
+    if n < target_length:
+        raise ValueError(f"sequence length {seq_length} gives {n} bins, fewer than "
+                         f"target_length {target_length}")
+    trim = (target_length - n) // 2
+    return n if trim == 0 else n + 2 * trim
+
+
+class EnformerBody(nn.Module):
+    """Enformer's trunk and one head, with bins chosen before the per-bin layers.
+
+    ``final_pointwise`` and the head act on each bin independently, so the
+    kept bins are selected right after the crop, and the head's linear layer is
+    pruned to the kept tracks: unused bins and tracks cost nothing.
+    """
+
+    def __init__(self, enformer: nn.Module, head: str, *, tracks: Sequence[int] | None = None,
+                 bins: Sequence[int] | None = None) -> None:
+        super().__init__()
+        heads = enformer.heads
+        if head not in heads:
+            raise ValueError(f"head {head!r} not in the model's heads: {', '.join(heads)}")
+        self.stem = enformer.stem
+        self.conv_tower = enformer.conv_tower
+        self.transformer = enformer.transformer
+        self.crop = enformer.crop_final
+        self.final_pointwise = enformer.final_pointwise
+        linear: nn.Linear = heads[head][0]
+        if tracks is not None:
+            index = torch.tensor(list(tracks), dtype=torch.long)
+            pruned = nn.Linear(linear.in_features, len(index), device=linear.weight.device,
+                               dtype=linear.weight.dtype)
+            with torch.no_grad():
+                pruned.weight.copy_(linear.weight[index])
+                pruned.bias.copy_(linear.bias[index])
+            linear = pruned
+        self.head = nn.Sequential(linear, nn.Softplus())
+        self.bin_index: torch.Tensor | None
+        self.register_buffer("bin_index", None if bins is None else
+                             torch.tensor(list(bins), dtype=torch.long), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x.transpose(1, 2))
+        x = self.conv_tower(x).transpose(1, 2)
+        x = self.crop(self.transformer(x))
+        if self.bin_index is not None:
+            x = x.index_select(1, self.bin_index)
+        return self.head(self.final_pointwise(x))
+
+
+@contextlib.contextmanager
+def static_positional_features() -> Iterator[None]:
+    """Make enformer-pytorch's relative positional features a constant.
+
+    They depend only on the sequence length, but computing them needs
+    ``lgamma`` and ``xlogy``, which the ONNX exporters cannot express. Inside
+    this context each distinct feature tensor is computed once, eagerly, and
+    then returned as is, so a trace records it as a constant. Run one eager
+    forward pass inside the context before exporting.
+    """
+    from enformer_pytorch import modeling_enformer
+
+    original = modeling_enformer.get_positional_embed
+    cache: dict[tuple[Any, ...], torch.Tensor] = {}
+
+    def cached(seq_len: int, feature_size: int, device: Any, use_tf_gamma: bool,
+               dtype: torch.dtype = torch.float) -> torch.Tensor:
+        key = (int(seq_len), int(feature_size), str(device), bool(use_tf_gamma), dtype)
+        if key not in cache:
+            with torch.no_grad():
+                cache[key] = original(int(seq_len), int(feature_size), device, use_tf_gamma,
+                                      dtype=dtype).detach()
+        return cache[key]
+
+    modeling_enformer.get_positional_embed = cached
+    try:
+        yield
+    finally:
+        modeling_enformer.get_positional_embed = original
