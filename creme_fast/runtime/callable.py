@@ -57,6 +57,7 @@ class CallablePredictor:
         self.bins = None if bins is None else [int(b) for b in bins]
         self.bin_reduce = bin_reduce
         self.name = name or getattr(model, "__name__", type(model).__name__)
+        self.raw_shape: tuple[int, ...] | None = None
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Predict a batch; returns float32 ``(B, bins, tracks)``."""
@@ -66,6 +67,7 @@ class CallablePredictor:
         raw = self._fn(batch)
         if hasattr(raw, "detach"):  # a torch tensor
             raw = raw.detach().cpu().numpy()
+        self.raw_shape = tuple(np.shape(raw)[1:])  # per-sequence shape the model returned
         out = select_output(raw, self.tracks, self.bins, self.bin_reduce, self.name)
         if out.shape[0] != batch.shape[0]:
             raise ValueError(f"{self.name}: returned {out.shape[0]} predictions for a batch of "

@@ -1,0 +1,142 @@
+"""Pieces every assay shares: inputs, tiles, activity, results on disk."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from creme_fast._validate import as_tokens, check_int
+from creme_fast.pipeline import PipelineStats, Plan, run_plan
+from creme_fast.runtime.base import Predictor
+from creme_fast.sequence.tiles import tile_layout
+from creme_fast.sequence.tokens import encode
+
+# stream kinds: a mutant's shuffles are keyed by (locus, kind, ...indices)
+KIND_CONTEXT, KIND_NECESSITY, KIND_BACKGROUND, KIND_GREEDY, KIND_MULTIPLICITY = 1, 2, 3, 4, 5
+
+R = TypeVar("R", bound="AssayResult")
+
+
+def as_loci(seqs: object) -> np.ndarray:
+    """One or several sequences (tokens or strings) as (n_loci, L) uint8."""
+    if isinstance(seqs, (str, bytes)):
+        seqs = encode(seqs)[None]
+    elif isinstance(seqs, (list, tuple)) and seqs and isinstance(seqs[0], (str, bytes)):
+        seqs = np.stack([encode(s) for s in seqs])
+    tokens = as_tokens(seqs, "seqs")
+    return tokens[None] if tokens.ndim == 1 else tokens
+
+
+def as_tile(tile: Sequence[int], length: int, name: str) -> tuple[int, int]:
+    """Validate ``(start, end)`` inside a sequence."""
+    if len(tile) != 2:
+        raise ValueError(f"{name} must be (start, end), got {tile!r}")
+    start, end = (check_int(v, name) for v in tile)
+    if not 0 <= start < end <= length:
+        raise ValueError(f"{name} [{start}, {end}) is not inside a sequence of {length} bp")
+    return start, end
+
+
+def as_tiles(tiles: object, length: int, tile_size: int) -> np.ndarray:
+    """Tiles ``(n, 2)``; None gives the paper's layout without the TSS tile."""
+    if tiles is None:
+        return tile_layout(length, tile_size).tiles
+    arr = np.asarray(tiles, dtype=np.int64).reshape(-1, 2)
+    for i, tile in enumerate(arr):
+        as_tile(tile, length, f"tiles[{i}]")
+    return arr
+
+
+def default_tss(length: int, tile_size: int, tss_tile: Sequence[int] | None) -> tuple[int, int]:
+    if tss_tile is None:
+        return tile_layout(length, tile_size).tss
+    return as_tile(tss_tile, length, "tss_tile")
+
+
+def locus_keys(n_loci: int, keys: Sequence[int] | None) -> np.ndarray:
+    """Per-locus stream keys; give stable keys (e.g. a hash of the gene name) so a
+    locus's shuffles do not depend on which other loci share the run."""
+    if keys is None:
+        return np.arange(n_loci, dtype=np.int64)
+    arr = np.asarray(keys, dtype=np.int64).reshape(-1)
+    if arr.shape[0] != n_loci:
+        raise ValueError(f"locus_keys has {arr.shape[0]} keys for {n_loci} sequences")
+    return arr
+
+
+def check_predictor(predictor: object) -> Predictor:
+    if not isinstance(predictor, Predictor):
+        raise TypeError("predictor must be a creme_fast Predictor (see "
+                        "creme_fast.runtime.load_predictor), got " + type(predictor).__name__)
+    return predictor
+
+
+def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any], desc: str) -> np.ndarray:
+    """run_plan with an assay's engine options."""
+    return run_plan(plan, predictor, batch_size=options.get("batch_size", 8),
+                    bins=options.get("bins"), tracks=options.get("tracks"),
+                    verbose=options.get("verbose", True), desc=desc,
+                    stats=options.get("stats"))
+
+
+def activity(pred: np.ndarray) -> np.ndarray:
+    """Mean over bins: ``(..., bins, tracks) -> (..., tracks)``."""
+    return pred.mean(axis=-2)
+
+
+def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den with NaN where den is 0 (an inactive TSS has no relative effect)."""
+    den = np.asarray(den, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, np.asarray(num, dtype=np.float64) / np.where(den != 0, den, 1),
+                        np.nan)
+
+
+@dataclasses.dataclass
+class AssayResult:
+    """Base of every assay result: arrays plus settings, saved as one ``.npz``."""
+
+    kind: ClassVar[str] = "assay"
+
+    def to_frame(self):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        """Write arrays and settings to ``path`` (``.npz``)."""
+        path = Path(path)
+        arrays, meta = {}, {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                arrays[f.name] = value
+            else:
+                meta[f.name] = value
+        arrays["__meta__"] = np.array(json.dumps(meta, default=_jsonable))
+        np.savez_compressed(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls: type[R], path: str | Path) -> R:
+        """Read a result written by :meth:`save`."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            if meta.pop("kind") != cls.kind:
+                raise ValueError(f"{path} holds a {meta.get('kind')} result, not {cls.kind}")
+            values = {k: data[k] for k in data.files if k != "__meta__"}
+        values.update(meta)
+        for f in dataclasses.fields(cls):
+            if isinstance(values.get(f.name), list) and f.name.endswith("tile"):
+                values[f.name] = tuple(values[f.name])
+        return cls(**values)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a result")

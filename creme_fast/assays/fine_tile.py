@@ -1,0 +1,178 @@
+"""Test 8, fine-tile search: prune a CRE to the sub-tiles that carry its effect."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, activity, as_loci, as_tile,
+                                       check_predictor, default_tss, predict_plan)
+from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.runtime.base import Predictor
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FineTileResult", "fine_tile_search"]
+
+
+@dataclass
+class FineTileResult(AssayResult):
+    """Attributes
+    ----------
+    cre_tile : tuple of int
+    kept : numpy.ndarray, shape=(n_kept, 2)
+        Surviving sub-tiles after the last stage.
+    kept_mask : numpy.ndarray of bool, shape=(cre_end - cre_start,)
+        Bases of the CRE inside a kept sub-tile.
+    stage_windows : numpy.ndarray, shape=(n_stages,)
+    scores : numpy.ndarray, shape=(n_iterations,)
+        Fraction of the whole CRE's effect kept after each pruning iteration.
+    score_stage : numpy.ndarray, shape=(n_iterations,)
+    removed : numpy.ndarray, shape=(n_removed, 2)
+    full_cre : float
+        Mean activity with the whole CRE in the backgrounds.
+    cre_type : str
+    track, seed : int
+    """
+
+    kind: ClassVar[str] = "fine_tile"
+    cre_tile: tuple[int, int]
+    kept: np.ndarray
+    kept_mask: np.ndarray
+    stage_windows: np.ndarray
+    scores: np.ndarray
+    score_stage: np.ndarray
+    removed: np.ndarray
+    full_cre: float
+    cre_type: str
+    track: int
+    seed: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"start": self.kept[:, 0], "end": self.kept[:, 1],
+                             "kept": True}) if len(self.kept) else pd.DataFrame(
+            {"start": [], "end": [], "kept": []})
+
+
+def _subtiles(intervals: list[tuple[int, int]], window: int, step: int) -> list[tuple[int, int]]:
+    out = []
+    for start, end in intervals:
+        out += [(s, s + window) for s in range(start, end - step + 1, step)]
+    return out
+
+
+def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
+                     scales: Sequence[int] = (500, 50), thresholds: Sequence[float] = (0.8, 0.8),
+                     n_batches: Sequence[int] = (2, 5), frac: float = 1.0,
+                     cre_type: str = "enhancer", tss_tile: Sequence[int] | None = None,
+                     tile_size: int = 5000, num_shuffles: int = 10, track: int = 0, seed: int = 0,
+                     shuffle: str = "fast", locus_key: int = 0,
+                     **options: Any) -> FineTileResult:
+    """Greedy pruning of a CRE in stages of shrinking sub-tiles.
+
+    In backgrounds that hold the TSS tile and the whole CRE, each iteration puts
+    every remaining sub-tile back to background in turn, removes the
+    ``n_batches[stage]`` least useful ones, and continues while the remaining
+    sub-tiles keep more than ``thresholds[stage]`` of the whole CRE's effect
+    (the last removal that crosses it is undone).
+
+    Parameters
+    ----------
+    predictor : Predictor
+    seq : tokens (L,)
+    cre_tile : (start, end)
+    scales : sequence of int, default=(500, 50)
+        Sub-tile width per stage.
+    thresholds : sequence of float, default=(0.8, 0.8)
+        Fraction of the CRE's effect (activity ratio to the whole CRE) to keep.
+    n_batches : sequence of int, default=(2, 5)
+        Sub-tiles removed per iteration in each stage.
+    frac : float, default=1.0
+        Step between sub-tiles as a fraction of the width.
+    cre_type : {"enhancer", "silencer"}
+    Other parameters as in :func:`creme_fast.assays.sufficiency`.
+    """
+    check_predictor(predictor)
+    if cre_type not in ("enhancer", "silencer"):
+        raise ValueError(f"cre_type must be 'enhancer' or 'silencer', got {cre_type!r}")
+    if not len(scales) == len(thresholds) == len(n_batches):
+        raise ValueError("scales, thresholds and n_batches must have the same length")
+    wt = as_loci(seq)[0]
+    length = wt.shape[0]
+    tss = default_tss(length, tile_size, tss_tile)
+    cre = as_tile(cre_tile, length, "cre_tile")
+    shuffles = np.arange(num_shuffles)
+    builder = PlanBuilder(seed)
+    base = builder.base(wt)
+    rows = builder.rows(num_shuffles, base, shuffle=shuffles)
+    builder.shuffle(rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, -1, shuffles),
+                    shuffle)
+    builder.copy(rows, tss[0], tss[1], builder.source(wt[tss[0]:tss[1]]))
+    controls = builder.build().materialize(0, num_shuffles).copy()
+
+    def mean_activity(seqs: np.ndarray, desc: str) -> np.ndarray:
+        b = PlanBuilder(seed)
+        idx = [b.base(s) for s in seqs]
+        b.rows(len(idx), np.array(idx))
+        return activity(predict_plan(b.build(), predictor, options, desc))[:, track]
+
+    with_cre = controls.copy()
+    with_cre[:, cre[0]:cre[1]] = wt[cre[0]:cre[1]]
+    full = float(mean_activity(with_cre, "whole CRE").mean())
+    keep_going = (lambda s, t: s > t) if cre_type == "enhancer" else (lambda s, t: s < t)
+    intervals = [cre]
+    pruned = with_cre
+    scores, score_stage, removed_all = [], [], []
+    for stage, (window, threshold, n_batch) in enumerate(zip(scales, thresholds, n_batches)):
+        step = max(1, int(window * frac))
+        candidates = _subtiles(intervals, window, step)
+        score = float(mean_activity(pruned, f"stage {stage + 1} start").mean()) / full
+        removed_stage: list[tuple[int, int]] = []
+        accepted = pruned
+        while keep_going(score, threshold) and candidates:
+            accepted = pruned
+            b = PlanBuilder(seed)
+            idx = [b.base(s) for s in pruned]
+            ctrl_src = [b.source(c) for c in controls]
+            c_idx = np.repeat(np.arange(len(candidates)), num_shuffles)
+            n_idx = np.tile(shuffles, len(candidates))
+            starts = np.array([c[0] for c in candidates])[c_idx]
+            ends = np.array([c[1] for c in candidates])[c_idx]
+            rows = b.rows(len(c_idx), np.array(idx)[n_idx], candidate=c_idx, shuffle=n_idx)
+            b.copy(rows, starts, ends, np.array(ctrl_src)[n_idx] + starts)
+            act = activity(predict_plan(b.build(), predictor, options,
+                                        f"stage {stage + 1}"))[:, track]
+            per = act.reshape(len(candidates), num_shuffles).mean(axis=1)
+            order = np.argsort(per, kind="stable")
+            drop = order[-n_batch:] if cre_type == "enhancer" else order[:n_batch]
+            drop_set = {candidates[i] for i in drop}
+            pruned = pruned.copy()
+            for start, end in drop_set:
+                pruned[:, start:end] = controls[:, start:end]
+            removed_stage += sorted(drop_set)
+            candidates = [c for c in candidates if c not in drop_set]
+            score = float(mean_activity(pruned, f"stage {stage + 1} check").mean()) / full
+            scores.append(score)
+            score_stage.append(stage)
+            log.info("stage %d: %d sub-tiles left, score %.3f", stage + 1, len(candidates), score)
+        if not keep_going(score, threshold) and removed_stage:
+            # undo the removal that crossed the threshold
+            last = removed_stage[-len(drop_set):]
+            candidates = sorted(candidates + last)
+            removed_stage = removed_stage[:-len(drop_set)]
+            pruned = accepted
+        removed_all += removed_stage
+        intervals = candidates
+    kept = np.array(sorted(intervals), dtype=np.int64).reshape(-1, 2)
+    mask = np.zeros(cre[1] - cre[0], dtype=bool)
+    for start, end in kept:
+        mask[start - cre[0]:end - cre[0]] = True
+    return FineTileResult(cre_tile=cre, kept=kept, kept_mask=mask,
+                          stage_windows=np.array(scales), scores=np.array(scores),
+                          score_stage=np.array(score_stage),
+                          removed=np.array(removed_all, dtype=np.int64).reshape(-1, 2),
+                          full_cre=full, cre_type=cre_type, track=track, seed=seed)

@@ -1,0 +1,133 @@
+"""Test 7, CRE multiplicity: copies of one CRE inserted at the greedily best positions."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, activity, as_loci, as_tile,
+                                       check_predictor, default_tss, predict_plan)
+from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.runtime.base import Predictor
+from creme_fast.sequence.tiles import tile_layout
+
+__all__ = ["MultiplicityResult", "multiplicity"]
+
+
+@dataclass
+class MultiplicityResult(AssayResult):
+    """Attributes
+    ----------
+    tss_only : float
+        Mean activity of background + TSS tile.
+    cre_at_home : float
+        Mean activity with one copy at the CRE's own position.
+    activity_by_copies : numpy.ndarray, shape=(num_copies,)
+        Mean activity after 1, 2, ... copies at the chosen positions.
+    selected_positions : numpy.ndarray, shape=(num_copies,)
+    round_activity : numpy.ndarray, shape=(num_copies, n_positions, num_shuffles)
+        NaN for positions already taken.
+    positions : numpy.ndarray, shape=(n_positions,)
+    optimization : str
+    track, seed : int
+    """
+
+    kind: ClassVar[str] = "multiplicity"
+    tss_only: float
+    cre_at_home: float
+    activity_by_copies: np.ndarray
+    selected_positions: np.ndarray
+    round_activity: np.ndarray
+    positions: np.ndarray
+    optimization: str
+    track: int
+    seed: int
+
+    def to_frame(self) -> pd.DataFrame:
+        copies = np.arange(len(self.activity_by_copies) + 1)
+        act = np.concatenate([[self.tss_only], self.activity_by_copies])
+        pos = np.concatenate([[-1], self.selected_positions])
+        return pd.DataFrame({"copies": copies, "activity": act, "position": pos,
+                             "fold_over_tss_only": act / self.tss_only if self.tss_only else np.nan})
+
+
+def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
+                 positions: Sequence[int] | None = None, tss_tile: Sequence[int] | None = None,
+                 tile_size: int = 5000, num_shuffles: int = 10, num_copies: int = 5,
+                 optimization: str = "max", track: int = 0, seed: int = 0,
+                 shuffle: str = "fast", locus_key: int = 0,
+                 **options: Any) -> MultiplicityResult:
+    """Insert copies of a CRE one at a time, each at the best remaining position.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    seq : tokens (L,)
+    cre_tile : (start, end)
+        The CRE, taken from ``seq``.
+    positions : sequence of int, optional
+        Candidate starts (default: every tile start of the layout).
+    num_copies : int, default=5
+    optimization : {"max", "min"}, default="max"
+        ``"max"`` for enhancers, ``"min"`` for silencers.
+    Other parameters as in :func:`creme_fast.assays.sufficiency`.
+    """
+    check_predictor(predictor)
+    if optimization not in ("min", "max"):
+        raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
+    pick = np.argmin if optimization == "min" else np.argmax
+    wt = as_loci(seq)[0]
+    length = wt.shape[0]
+    tss = default_tss(length, tile_size, tss_tile)
+    cre = as_tile(cre_tile, length, "cre_tile")
+    width = cre[1] - cre[0]
+    positions = (tile_layout(length, tile_size).tiles[:, 0] if positions is None
+                 else np.asarray(positions, dtype=np.int64).reshape(-1))
+    if np.any((positions < 0) | (positions + width > length)):
+        raise ValueError(f"a position puts the {width} bp CRE outside the sequence")
+    num_copies = min(int(num_copies), len(positions))
+    shuffles = np.arange(num_shuffles)
+    builder = PlanBuilder(seed)
+    base = builder.base(wt)
+    tss_src, cre_src = builder.source(wt[tss[0]:tss[1]]), builder.source(wt[cre[0]:cre[1]])
+    for with_cre in (False, True):
+        rows = builder.rows(num_shuffles, base, shuffle=shuffles, cre=int(with_cre))
+        builder.shuffle(rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, -1, shuffles),
+                        shuffle)
+        builder.copy(rows, tss[0], tss[1], tss_src)
+        if with_cre:
+            builder.copy(rows, cre[0], cre[1], cre_src)
+    plan = builder.build()
+    act = activity(predict_plan(plan, predictor, options, "multiplicity controls"))[:, track]
+    tss_only, at_home = float(act[:num_shuffles].mean()), float(act[num_shuffles:].mean())
+    current = plan.materialize(0, num_shuffles).copy()  # background + TSS, per shuffle
+    remaining = list(range(len(positions)))
+    round_activity = np.full((num_copies, len(positions), num_shuffles), np.nan)
+    chosen, trace = [], []
+    for c in range(num_copies):
+        builder = PlanBuilder(seed)
+        bases = [builder.base(current[n]) for n in range(num_shuffles)]
+        cre_src = builder.source(wt[cre[0]:cre[1]])
+        rem = np.array(remaining)
+        p_idx = np.repeat(rem, num_shuffles)
+        n_idx = np.tile(shuffles, len(rem))
+        rows = builder.rows(len(p_idx), np.array(bases)[n_idx], copy=c, position=p_idx,
+                            shuffle=n_idx)
+        builder.copy(rows, positions[p_idx], positions[p_idx] + width, cre_src)
+        plan = builder.build()
+        act = activity(predict_plan(plan, predictor, options, f"copy {c + 1}"))[:, track]
+        per = act.reshape(len(rem), num_shuffles)
+        round_activity[c, rem] = per
+        best = int(pick(per.mean(axis=1)))
+        current = plan.materialize(best * num_shuffles, (best + 1) * num_shuffles).copy()
+        chosen.append(int(positions[rem[best]]))
+        trace.append(float(per[best].mean()))
+        remaining.remove(rem[best])
+    return MultiplicityResult(tss_only=tss_only, cre_at_home=at_home,
+                              activity_by_copies=np.array(trace),
+                              selected_positions=np.array(chosen, dtype=np.int64),
+                              round_activity=round_activity, positions=positions,
+                              optimization=optimization, track=track, seed=seed)

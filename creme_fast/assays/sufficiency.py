@@ -1,0 +1,128 @@
+"""Test 4, sufficiency: a tile with the TSS in shuffled backgrounds."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, activity, as_loci, as_tiles,
+                                       check_predictor, default_tss, locus_keys, predict_plan,
+                                       safe_ratio)
+from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.runtime.base import Predictor
+
+__all__ = ["SufficiencyResult", "sufficiency"]
+
+
+@dataclass
+class SufficiencyResult(AssayResult):
+    """Attributes
+    ----------
+    wt : numpy.ndarray, shape=(n_loci, bins, tracks)
+    control : numpy.ndarray, shape=(n_loci, 1 or n_tiles, num_shuffles, bins, tracks)
+        Background + TSS tile; one set shared by every tile when
+        ``shared_backgrounds`` (a paired design), else one per tile.
+    mut : numpy.ndarray, shape=(n_loci, n_tiles, num_shuffles, bins, tracks)
+        Control + the tile at its own position.
+    tiles : numpy.ndarray, shape=(n_tiles, 2)
+    tss_tile : tuple of int
+    seed : int
+    """
+
+    kind: ClassVar[str] = "sufficiency"
+    wt: np.ndarray
+    control: np.ndarray
+    mut: np.ndarray
+    tiles: np.ndarray
+    tss_tile: tuple[int, int]
+    seed: int
+
+    @property
+    def effect(self) -> np.ndarray:
+        """``(mean(mut) - mean(control)) / WT`` (the paper's, for enhancers):
+        (n_loci, n_tiles, tracks)."""
+        gain = activity(self.mut).mean(axis=2) - activity(self.control).mean(axis=2)
+        return safe_ratio(gain, activity(self.wt)[:, None])
+
+    @property
+    def effect_over_control(self) -> np.ndarray:
+        """``(mean(mut) - mean(control)) / mean(control)`` (the paper's, for silencers)."""
+        control = activity(self.control).mean(axis=2)
+        return safe_ratio(activity(self.mut).mean(axis=2) - control, control)
+
+    def to_frame(self) -> pd.DataFrame:
+        mut = activity(self.mut).mean(axis=2)
+        control = np.broadcast_to(activity(self.control).mean(axis=2), mut.shape)
+        n_loci, n_tiles, n_tracks = mut.shape
+        locus, tile, track = np.meshgrid(np.arange(n_loci), np.arange(n_tiles),
+                                         np.arange(n_tracks), indexing="ij")
+        return pd.DataFrame({
+            "locus": locus.ravel(), "tile": tile.ravel(), "track": track.ravel(),
+            "tile_start": self.tiles[tile.ravel(), 0], "tile_end": self.tiles[tile.ravel(), 1],
+            "mean_control": control.ravel(), "mean_mut": mut.ravel(),
+            "effect": self.effect.ravel(), "effect_over_control": self.effect_over_control.ravel()})
+
+
+def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
+                tss_tile: Sequence[int] | None = None, tile_size: int = 5000,
+                num_shuffles: int = 10, seed: int = 0, shared_backgrounds: bool = True,
+                shuffle: str = "fast", locus_keys_: Sequence[int] | None = None,
+                **options: Any) -> SufficiencyResult:
+    """Sufficiency of every tile with the TSS tile, batched across tiles and loci.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    seqs : tokens (L,) or (n_loci, L)
+    tiles, tss_tile, tile_size
+        Default: the paper's layout.
+    num_shuffles : int, default=10
+    seed : int, default=0
+    shared_backgrounds : bool, default=True
+        The same ``num_shuffles`` backgrounds for every tile (paired design,
+        fewer model calls: controls are predicted once). False draws fresh
+        backgrounds per tile, as creme-nn does.
+    shuffle, locus_keys_, **options
+        As in :func:`creme_fast.assays.context_dependence`.
+    """
+    check_predictor(predictor)
+    loci = as_loci(seqs)
+    n_loci, length = loci.shape
+    tiles = as_tiles(tiles, length, tile_size)
+    tss = default_tss(length, tile_size, tss_tile)
+    keys = locus_keys(n_loci, locus_keys_)
+    n_tiles = len(tiles)
+    n_ctrl = 1 if shared_backgrounds else n_tiles
+    builder = PlanBuilder(seed)
+    shuffles = np.arange(num_shuffles)
+    for i in range(n_loci):
+        base = builder.base(loci[i])
+        builder.rows(1, base, locus=i, tile=-1, shuffle=-1, role=0)
+        tss_src = builder.source(loci[i, tss[0]:tss[1]])
+        wt_src = builder.source(loci[i])
+        for c in range(n_ctrl):
+            rows = builder.rows(num_shuffles, base, locus=i, tile=-1 if shared_backgrounds else c,
+                                shuffle=shuffles, role=1)
+            bg = c if not shared_backgrounds else -1
+            builder.shuffle(rows, 0, length, stream_keys(keys[i], KIND_BACKGROUND, bg, shuffles),
+                            shuffle)
+            builder.copy(rows, tss[0], tss[1], tss_src)
+        for t, (start, end) in enumerate(tiles):
+            rows = builder.rows(num_shuffles, base, locus=i, tile=t, shuffle=shuffles, role=2)
+            bg = t if not shared_backgrounds else -1
+            builder.shuffle(rows, 0, length, stream_keys(keys[i], KIND_BACKGROUND, bg, shuffles),
+                            shuffle)
+            builder.copy(rows, tss[0], tss[1], tss_src)
+            builder.copy(rows, start, end, wt_src + start)
+    pred = predict_plan(builder.build(), predictor, options, "sufficiency")
+    per_locus = 1 + (n_ctrl + n_tiles) * num_shuffles
+    pred = pred.reshape(n_loci, per_locus, *pred.shape[1:])
+    ctrl_end = 1 + n_ctrl * num_shuffles
+    return SufficiencyResult(
+        wt=pred[:, 0],
+        control=pred[:, 1:ctrl_end].reshape(n_loci, n_ctrl, num_shuffles, *pred.shape[2:]),
+        mut=pred[:, ctrl_end:].reshape(n_loci, n_tiles, num_shuffles, *pred.shape[2:]),
+        tiles=tiles, tss_tile=tss, seed=seed)
