@@ -68,6 +68,40 @@ def locus_keys(n_loci: int, keys: Sequence[int] | None) -> np.ndarray:
     return arr
 
 
+class ShuffleSource:
+    """Where an assay's dinucleotide shuffles come from.
+
+    ``"fast"``/``"uniform"``: native streams keyed by (seed, locus, ...), drawn
+    inside the splice kernel (parallel, batch-invariant). ``"creme"``: drawn
+    from ``rng`` (a RandomState) in creme-nn's algorithm, in the order the
+    plan is built and once per stream key (so shared backgrounds are shared);
+    for parity with creme-nn, not for speed.
+    """
+
+    def __init__(self, mode: str, rng: Any = None) -> None:
+        if mode not in ("fast", "uniform", "creme"):
+            raise ValueError(f"shuffle must be 'fast', 'uniform' or 'creme', got {mode!r}")
+        self.mode = mode
+        self.rng = (rng if rng is not None else np.random.RandomState()) if mode == "creme" else None
+        self._drawn: dict[int, int] = {}
+
+    def apply(self, builder: Any, rows: np.ndarray, start: Any, end: Any, keys: np.ndarray,
+              tokens: np.ndarray) -> None:
+        """Shuffle ``[start, end)`` of ``rows`` (whose current content is ``tokens``)."""
+        if self.mode != "creme":
+            builder.shuffle(rows, start, end, keys, self.mode)
+            return
+        from creme_fast.sequence.shuffle import dinuc_shuffle
+
+        rows, start, end, keys = np.broadcast_arrays(np.asarray(rows), np.asarray(start),
+                                                     np.asarray(end), np.asarray(keys))
+        for row, s, e, key in zip(rows.ravel(), start.ravel(), end.ravel(), keys.ravel()):
+            if int(key) not in self._drawn:
+                shuffled = dinuc_shuffle(tokens[s:e], 1, mode="creme", rng=self.rng)[0]
+                self._drawn[int(key)] = builder.source(shuffled)
+            builder.copy(row, s, e, self._drawn[int(key)])
+
+
 def check_predictor(predictor: object) -> Predictor:
     if not isinstance(predictor, Predictor):
         raise TypeError("predictor must be a creme_fast Predictor (see "
@@ -124,8 +158,9 @@ class AssayResult:
         """Read a result written by :meth:`save`."""
         with np.load(Path(path), allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))
-            if meta.pop("kind") != cls.kind:
-                raise ValueError(f"{path} holds a {meta.get('kind')} result, not {cls.kind}")
+            stored = meta.pop("kind", None)
+            if stored != cls.kind:
+                raise ValueError(f"{path} holds a {stored} result, not {cls.kind}")
             values = {k: data[k] for k in data.files if k != "__meta__"}
         values.update(meta)
         for f in dataclasses.fields(cls):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_CONTEXT, AssayResult, activity, as_loci,
+from creme_fast.assays._common import (KIND_CONTEXT, AssayResult, ShuffleSource, activity, as_loci,
                                        check_predictor, default_tss, locus_keys, predict_plan,
                                        safe_ratio)
 from creme_fast.pipeline import PlanBuilder, stream_keys
@@ -72,7 +72,8 @@ class ContextDependenceResult(AssayResult):
 
 def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[int] | None = None,
                        tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
-                       shuffle: str = "fast", locus_keys_: Sequence[int] | None = None,
+                       shuffle: str = "fast", rng: Any = None,
+                       locus_keys_: Sequence[int] | None = None,
                        **options: Any) -> ContextDependenceResult:
     """Context dependence of one or many loci, batched across loci.
 
@@ -86,7 +87,9 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
     num_shuffles : int, default=10
     seed : int, default=0
         Shuffle ``n`` of locus ``i`` uses native stream ``(seed, key_i, n)``.
-    shuffle : {"fast", "uniform"}, default="fast"
+    shuffle : {"fast", "uniform", "creme"}, default="fast"
+        ``"creme"`` draws creme-nn's shuffles from ``rng`` (for parity).
+    rng : numpy.random.RandomState, optional
     locus_keys_ : sequence of int, optional
         Stable per-locus keys (default 0..n-1).
     **options
@@ -102,12 +105,13 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
     tss = default_tss(length, tile_size, tss_tile)
     keys = locus_keys(n_loci, locus_keys_)
     builder = PlanBuilder(seed)
+    source = ShuffleSource(shuffle, rng)
     for i in range(n_loci):
         base = builder.base(loci[i])
         builder.rows(1, base, locus=i, shuffle=-1)
         rows = builder.rows(num_shuffles, base, locus=i, shuffle=np.arange(num_shuffles))
-        builder.shuffle(rows, 0, length, stream_keys(keys[i], KIND_CONTEXT,
-                                                     np.arange(num_shuffles)), shuffle)
+        source.apply(builder, rows, 0, length,
+                     stream_keys(keys[i], KIND_CONTEXT, np.arange(num_shuffles)), loci[i])
         builder.copy(rows, tss[0], tss[1], builder.source(loci[i, tss[0]:tss[1]]))
     pred = predict_plan(builder.build(), predictor, options, "context dependence")
     pred = pred.reshape(n_loci, num_shuffles + 1, *pred.shape[1:])

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, activity, as_loci, as_tile,
+from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, ShuffleSource, activity, as_loci, as_tile,
                                        check_predictor, default_tss, locus_keys, predict_plan,
                                        safe_ratio)
 from creme_fast.pipeline import PlanBuilder, stream_keys
@@ -75,8 +75,8 @@ class DistanceResult(AssayResult):
 def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
              positions: Sequence[int] | None = None, tss_tile: Sequence[int] | None = None,
              tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
-             shared_backgrounds: bool = True, shuffle: str = "fast", locus_key: int = 0,
-             **options: Any) -> DistanceResult:
+             shared_backgrounds: bool = True, shuffle: str = "fast", rng: Any = None,
+             locus_key: int = 0, **options: Any) -> DistanceResult:
     """Activity of the TSS as one CRE moves along a shuffled background.
 
     Parameters
@@ -107,19 +107,20 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     if bad.size:
         raise ValueError(f"position {bad[0]} puts the {width} bp CRE outside the sequence")
     builder = PlanBuilder(seed)
+    source = ShuffleSource(shuffle, rng)
     base = builder.base(wt)
     tss_src, cre_src = builder.source(wt[tss[0]:tss[1]]), builder.source(wt[cre[0]:cre[1]])
     shuffles = np.arange(num_shuffles)
     rows = builder.rows(num_shuffles, base, position=-1, shuffle=shuffles)
-    builder.shuffle(rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, -1, shuffles),
-                    shuffle)
+    source.apply(builder, rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, -1, shuffles),
+                 wt)
     builder.copy(rows, tss[0], tss[1], tss_src)
     builder.copy(rows, cre[0], cre[1], cre_src)
     for p, start in enumerate(positions):
         rows = builder.rows(num_shuffles, base, position=int(start), shuffle=shuffles)
         bg = -1 if shared_backgrounds else p
-        builder.shuffle(rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, bg, shuffles),
-                        shuffle)
+        source.apply(builder, rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, bg, shuffles),
+                     wt)
         builder.copy(rows, tss[0], tss[1], tss_src)
         builder.copy(rows, start, start + width, cre_src)
     pred = predict_plan(builder.build(), predictor, options, "distance")

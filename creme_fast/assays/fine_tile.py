@@ -53,9 +53,11 @@ class FineTileResult(AssayResult):
     seed: int
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"start": self.kept[:, 0], "end": self.kept[:, 1],
-                             "kept": True}) if len(self.kept) else pd.DataFrame(
-            {"start": [], "end": [], "kept": []})
+        """Every sub-tile decided on: the kept ones and the removed ones."""
+        tiles = np.concatenate([self.kept, self.removed]).reshape(-1, 2)
+        kept = np.r_[np.ones(len(self.kept), bool), np.zeros(len(self.removed), bool)]
+        return pd.DataFrame({"start": tiles[:, 0], "end": tiles[:, 1], "kept": kept}
+                            ).sort_values(["start", "end"], ignore_index=True)
 
 
 def _subtiles(intervals: list[tuple[int, int]], window: int, step: int) -> list[tuple[int, int]]:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_GREEDY, AssayResult, activity, as_loci, as_tiles,
+from creme_fast.assays._common import (KIND_GREEDY, AssayResult, ShuffleSource, activity, as_loci, as_tiles,
                                        check_predictor, predict_plan)
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
@@ -88,7 +88,8 @@ class HigherOrderResult(AssayResult):
 def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size: int = 5000,
                  num_shuffles: int = 10, num_rounds: int | None = None,
                  optimization: str = "min", track: int = 0, seed: int = 0,
-                 shuffle: str = "fast", locus_key: int = 0, **options: Any) -> HigherOrderResult:
+                 shuffle: str = "fast", rng: Any = None, locus_key: int = 0,
+                 **options: Any) -> HigherOrderResult:
     """Greedy search: each round shuffles every remaining tile on the current sequence and
     keeps the one that moves activity most.
 
@@ -122,6 +123,7 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
     selected, observed = [], []
     wt = float("nan")
     single = np.full(n_tiles, np.nan)
+    source = ShuffleSource(shuffle, rng)
     for r in range(num_rounds):
         builder = PlanBuilder(seed)
         base = builder.base(current)
@@ -131,8 +133,8 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
         t_idx = np.repeat(rem, num_shuffles)
         n_idx = np.tile(np.arange(num_shuffles), len(rem))
         rows = builder.rows(len(t_idx), base, round=r, tile=t_idx, shuffle=n_idx)
-        builder.shuffle(rows, tiles[t_idx, 0], tiles[t_idx, 1],
-                        stream_keys(locus_key, KIND_GREEDY, r, t_idx, n_idx), shuffle)
+        source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
+                     stream_keys(locus_key, KIND_GREEDY, r, t_idx, n_idx), current)
         plan = builder.build()
         act = activity(predict_plan(plan, predictor, options, f"greedy round {r + 1}"))[:, track]
         if r == 0:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_NECESSITY, AssayResult, activity, as_loci, as_tiles,
+from creme_fast.assays._common import (KIND_NECESSITY, AssayResult, ShuffleSource, activity, as_loci, as_tiles,
                                        check_predictor, locus_keys, predict_plan, safe_ratio)
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
@@ -53,7 +53,7 @@ class NecessityResult(AssayResult):
 
 
 def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: int = 5000,
-              num_shuffles: int = 10, seed: int = 0, shuffle: str = "fast",
+              num_shuffles: int = 10, seed: int = 0, shuffle: str = "fast", rng: Any = None,
               locus_keys_: Sequence[int] | None = None, **options: Any) -> NecessityResult:
     """Necessity of every tile, batched across tiles, shuffles and loci.
 
@@ -63,7 +63,7 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     seqs : tokens (L,) or (n_loci, L)
     tiles : array_like (n_tiles, 2), optional
         Default: the paper's layout without the TSS tile (38 tiles at 196,608 bp).
-    tile_size, num_shuffles, seed, shuffle, locus_keys_
+    tile_size, num_shuffles, seed, shuffle, rng, locus_keys_
         As in :func:`creme_fast.assays.context_dependence`; shuffle ``n`` of
         tile ``t`` uses stream ``(seed, key, t, n)``.
     **options
@@ -77,12 +77,13 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     t_idx, n_idx = np.meshgrid(np.arange(len(tiles)), np.arange(num_shuffles), indexing="ij")
     t_idx, n_idx = t_idx.ravel(), n_idx.ravel()
     builder = PlanBuilder(seed)
+    source = ShuffleSource(shuffle, rng)
     for i in range(n_loci):
         base = builder.base(loci[i])
         builder.rows(1, base, locus=i, tile=-1, shuffle=-1)
         rows = builder.rows(len(t_idx), base, locus=i, tile=t_idx, shuffle=n_idx)
-        builder.shuffle(rows, tiles[t_idx, 0], tiles[t_idx, 1],
-                        stream_keys(keys[i], KIND_NECESSITY, t_idx, n_idx), shuffle)
+        source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
+                     stream_keys(keys[i], KIND_NECESSITY, t_idx, n_idx), loci[i])
     pred = predict_plan(builder.build(), predictor, options, "necessity")
     pred = pred.reshape(n_loci, 1 + len(t_idx), *pred.shape[1:])
     return NecessityResult(wt=pred[:, 0], mut=pred[:, 1:].reshape(

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, activity, as_loci, as_tiles,
+from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, ShuffleSource, activity, as_loci, as_tiles,
                                        check_predictor, default_tss, locus_keys, predict_plan,
                                        safe_ratio)
 from creme_fast.pipeline import PlanBuilder, stream_keys
@@ -69,7 +69,8 @@ class SufficiencyResult(AssayResult):
 def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
                 tss_tile: Sequence[int] | None = None, tile_size: int = 5000,
                 num_shuffles: int = 10, seed: int = 0, shared_backgrounds: bool = True,
-                shuffle: str = "fast", locus_keys_: Sequence[int] | None = None,
+                shuffle: str = "fast", rng: Any = None,
+                locus_keys_: Sequence[int] | None = None,
                 **options: Any) -> SufficiencyResult:
     """Sufficiency of every tile with the TSS tile, batched across tiles and loci.
 
@@ -85,7 +86,7 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
         The same ``num_shuffles`` backgrounds for every tile (paired design,
         fewer model calls: controls are predicted once). False draws fresh
         backgrounds per tile, as creme-nn does.
-    shuffle, locus_keys_, **options
+    shuffle, rng, locus_keys_, **options
         As in :func:`creme_fast.assays.context_dependence`.
     """
     check_predictor(predictor)
@@ -97,6 +98,7 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     n_tiles = len(tiles)
     n_ctrl = 1 if shared_backgrounds else n_tiles
     builder = PlanBuilder(seed)
+    source = ShuffleSource(shuffle, rng)
     shuffles = np.arange(num_shuffles)
     for i in range(n_loci):
         base = builder.base(loci[i])
@@ -107,14 +109,14 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
             rows = builder.rows(num_shuffles, base, locus=i, tile=-1 if shared_backgrounds else c,
                                 shuffle=shuffles, role=1)
             bg = c if not shared_backgrounds else -1
-            builder.shuffle(rows, 0, length, stream_keys(keys[i], KIND_BACKGROUND, bg, shuffles),
-                            shuffle)
+            source.apply(builder, rows, 0, length,
+                         stream_keys(keys[i], KIND_BACKGROUND, bg, shuffles), loci[i])
             builder.copy(rows, tss[0], tss[1], tss_src)
         for t, (start, end) in enumerate(tiles):
             rows = builder.rows(num_shuffles, base, locus=i, tile=t, shuffle=shuffles, role=2)
             bg = t if not shared_backgrounds else -1
-            builder.shuffle(rows, 0, length, stream_keys(keys[i], KIND_BACKGROUND, bg, shuffles),
-                            shuffle)
+            source.apply(builder, rows, 0, length,
+                         stream_keys(keys[i], KIND_BACKGROUND, bg, shuffles), loci[i])
             builder.copy(rows, tss[0], tss[1], tss_src)
             builder.copy(rows, start, end, wt_src + start)
     pred = predict_plan(builder.build(), predictor, options, "sufficiency")
