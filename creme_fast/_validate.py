@@ -36,6 +36,15 @@ def fresh_seed() -> int:
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
 
 
+def ascii_codes(seq: str, name: str = "sequence") -> np.ndarray:
+    """A str as uint8 ASCII codes; a non-ASCII character is named with its position."""
+    try:
+        return np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} has invalid character {seq[exc.start]!r} at position "
+                         f"{exc.start}; expected A, C, G, T or N") from None
+
+
 def first_bad_token(tokens: np.ndarray) -> int:
     """Flat index of the first token > 4, or -1."""
     bad = np.flatnonzero(tokens.reshape(-1) > N_TOKEN)

@@ -54,21 +54,6 @@ cdef inline uint64_t rng_next(rng_t* r) noexcept nogil:
     return result
 
 
-cdef inline uint32_t rng_bounded(rng_t* r, uint32_t bound) noexcept nogil:
-    """Unbiased integer in [0, bound), bound >= 1 (Lemire's method)."""
-    cdef uint32_t x = <uint32_t>(rng_next(r) >> 32)
-    cdef uint64_t m = <uint64_t>x * <uint64_t>bound
-    cdef uint32_t low = <uint32_t>m
-    cdef uint32_t threshold
-    if low < bound:
-        threshold = (<uint32_t>(0 - bound)) % bound
-        while low < threshold:
-            x = <uint32_t>(rng_next(r) >> 32)
-            m = <uint64_t>x * <uint64_t>bound
-            low = <uint32_t>m
-    return <uint32_t>(m >> 32)
-
-
 cdef inline uint32_t rng_lemire(rng_t* r, uint32_t x, uint32_t bound) noexcept nogil:
     """Unbiased integer in [0, bound) from the 32 random bits ``x``; draws more
     only in the rare rejection case."""
@@ -82,3 +67,8 @@ cdef inline uint32_t rng_lemire(rng_t* r, uint32_t x, uint32_t bound) noexcept n
             m = <uint64_t>x * <uint64_t>bound
             low = <uint32_t>m
     return <uint32_t>(m >> 32)
+
+
+cdef inline uint32_t rng_bounded(rng_t* r, uint32_t bound) noexcept nogil:
+    """Unbiased integer in [0, bound), bound >= 1 (Lemire's method)."""
+    return rng_lemire(r, <uint32_t>(rng_next(r) >> 32), bound)

@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from creme_fast._validate import ascii_codes
 from creme_fast.errors import CremeFastWarning
 from creme_fast.sequence.shuffle import creme_shuffle_into, legacy_random_state
 from creme_fast.sequence.tokens import from_one_hot, one_hot
@@ -76,11 +77,7 @@ def dinuc_shuffle(seq: str | np.ndarray, num_shufs: int | None = None,
     str, list of str, or numpy.ndarray of seq.dtype, shape=(L, D) or (N, L, D)
     """
     if isinstance(seq, str):
-        try:
-            codes = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"seq has non-ASCII character {seq[exc.start]!r} at position "
-                             f"{exc.start}") from None
+        codes = ascii_codes(seq, "seq")
         k_alpha = 256
     elif isinstance(seq, np.ndarray) and seq.ndim == 2:
         codes = _one_hot_to_tokens(seq)

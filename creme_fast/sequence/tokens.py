@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from creme_fast import _native
-from creme_fast._validate import ALPHABET, as_tokens
+from creme_fast._validate import ALPHABET, as_tokens, ascii_codes
 
 __all__ = [
     "ALPHABET",
@@ -59,11 +59,7 @@ def encode(seq: str | bytes | bytearray | memoryview | np.ndarray, *,
     if iupac not in ("error", "n"):
         raise ValueError(f"iupac must be 'error' or 'n', got {iupac!r}")
     if isinstance(seq, str):
-        try:
-            raw = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"sequence has invalid character {seq[exc.start]!r} at position "
-                             f"{exc.start}; expected A, C, G, T or N") from None
+        raw = ascii_codes(seq)
     elif isinstance(seq, (bytes, bytearray, memoryview)):
         raw = np.frombuffer(seq, dtype=np.uint8)
     elif isinstance(seq, np.ndarray) and seq.dtype == np.uint8 and seq.ndim == 1:
