@@ -221,7 +221,8 @@ def test_prune_sequence_that_prunes_everything(model, x, stream):
 def test_helpers_and_tiles():
     pred_wt = np.array([[2.0, 4.0], [1.0, 3.0]])
     pred_mut = np.array([[1.0, 1.0], [2.0, 6.0]])
-    close(ref.context_effect_on_tss(pred_wt, pred_mut), fast.context_effect_on_tss(pred_wt, pred_mut))
+    close(ref.context_effect_on_tss(pred_wt, pred_mut),
+          fast.context_effect_on_tss(pred_wt, pred_mut))
     close(ref.fold_change_over_control(pred_wt[0], pred_mut, 1),
           fast.fold_change_over_control(pred_wt[0], pred_mut, 1))
     close(ref.normalized_tile_effect(pred_wt[0], pred_mut, pred_wt, 0),

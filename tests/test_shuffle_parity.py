@@ -24,7 +24,8 @@ def _cases():
             elif variant == "absent_base":
                 tokens = random_tokens(rs, length, absent=int(rs.randint(4)), n_runs=1)
             else:
-                tokens = np.where(rs.rand(length) < 0.8, 4, rs.randint(0, 4, length)).astype(np.uint8)
+                tokens = np.where(rs.rand(length) < 0.8, 4,
+                                  rs.randint(0, 4, length)).astype(np.uint8)
             yield length, variant, tokens
 
 

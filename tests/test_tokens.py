@@ -1,7 +1,7 @@
 """Encoding, decoding, reverse complement and one-hot."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from creme_fast.sequence import decode, encode, from_one_hot, one_hot, reverse_complement

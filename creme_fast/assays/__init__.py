@@ -8,7 +8,11 @@ predictions, the paper's normalised effects, ``to_frame()`` and save/load.
 Engine options accepted by every test: ``batch_size``, ``bins``, ``tracks``,
 ``verbose``, ``stats``.
 """
-from creme_fast.assays.context import ContextDependenceResult, categorize_context, context_dependence
+from creme_fast.assays.context import (
+    ContextDependenceResult,
+    categorize_context,
+    context_dependence,
+)
 from creme_fast.assays.distance import DistanceResult, distance
 from creme_fast.assays.fine_tile import FineTileResult, fine_tile_search
 from creme_fast.assays.higher_order import HigherOrderResult, classify_interaction, higher_order

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from creme_fast._validate import as_tokens, check_int
-from creme_fast.pipeline import PipelineStats, Plan, run_plan
+from creme_fast.pipeline import Plan, run_plan
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
 from creme_fast.sequence.tokens import encode
@@ -82,7 +82,9 @@ class ShuffleSource:
         if mode not in ("fast", "uniform", "creme"):
             raise ValueError(f"shuffle must be 'fast', 'uniform' or 'creme', got {mode!r}")
         self.mode = mode
-        self.rng = (rng if rng is not None else np.random.RandomState()) if mode == "creme" else None
+        self.rng = None
+        if mode == "creme":
+            self.rng = rng if rng is not None else np.random.RandomState()
         self._drawn: dict[int, int] = {}
 
     def apply(self, builder: Any, rows: np.ndarray, start: Any, end: Any, keys: np.ndarray,
@@ -109,7 +111,8 @@ def check_predictor(predictor: object) -> Predictor:
     return predictor
 
 
-def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any], desc: str) -> np.ndarray:
+def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
+                 desc: str) -> np.ndarray:
     """run_plan with an assay's engine options."""
     return run_plan(plan, predictor, batch_size=options.get("batch_size", 8),
                     bins=options.get("bins"), tracks=options.get("tracks"),

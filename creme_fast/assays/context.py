@@ -8,9 +8,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_CONTEXT, AssayResult, ShuffleSource, activity, as_loci,
-                                       check_predictor, default_tss, locus_keys, predict_plan,
-                                       safe_ratio)
+from creme_fast.assays._common import (
+    KIND_CONTEXT,
+    AssayResult,
+    ShuffleSource,
+    activity,
+    as_loci,
+    check_predictor,
+    default_tss,
+    locus_keys,
+    predict_plan,
+    safe_ratio,
+)
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 

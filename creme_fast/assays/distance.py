@@ -8,9 +8,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, ShuffleSource, activity, as_loci, as_tile,
-                                       check_predictor, default_tss, locus_keys, predict_plan,
-                                       safe_ratio)
+from creme_fast.assays._common import (
+    KIND_BACKGROUND,
+    AssayResult,
+    ShuffleSource,
+    activity,
+    as_loci,
+    as_tile,
+    check_predictor,
+    default_tss,
+    predict_plan,
+    safe_ratio,
+)
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
@@ -119,8 +128,8 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     for p, start in enumerate(positions):
         rows = builder.rows(num_shuffles, base, position=int(start), shuffle=shuffles)
         bg = -1 if shared_backgrounds else p
-        source.apply(builder, rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, bg, shuffles),
-                     wt)
+        source.apply(builder, rows, 0, length,
+                     stream_keys(locus_key, KIND_BACKGROUND, bg, shuffles), wt)
         builder.copy(rows, tss[0], tss[1], tss_src)
         builder.copy(rows, start, start + width, cre_src)
     pred = predict_plan(builder.build(), predictor, options, "distance")

@@ -9,8 +9,16 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, activity, as_loci, as_tile,
-                                       check_predictor, default_tss, predict_plan)
+from creme_fast.assays._common import (
+    KIND_BACKGROUND,
+    AssayResult,
+    activity,
+    as_loci,
+    as_tile,
+    check_predictor,
+    default_tss,
+    predict_plan,
+)
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 

@@ -7,8 +7,16 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_GREEDY, AssayResult, ShuffleSource, activity, as_loci, as_tiles,
-                                       check_predictor, predict_plan)
+from creme_fast.assays._common import (
+    KIND_GREEDY,
+    AssayResult,
+    ShuffleSource,
+    activity,
+    as_loci,
+    as_tiles,
+    check_predictor,
+    predict_plan,
+)
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 
@@ -138,7 +146,7 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
         plan = builder.build()
         act = activity(predict_plan(plan, predictor, options, f"greedy round {r + 1}"))[:, track]
         if r == 0:
-            wt, act, rows = float(act[0]), act[1:], rows
+            wt, act = float(act[0]), act[1:]
         per = act.reshape(len(rem), num_shuffles)
         round_activity[r, rem] = per
         means = per.mean(axis=1)

@@ -8,8 +8,16 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, activity, as_loci, as_tile,
-                                       check_predictor, default_tss, predict_plan)
+from creme_fast.assays._common import (
+    KIND_BACKGROUND,
+    AssayResult,
+    activity,
+    as_loci,
+    as_tile,
+    check_predictor,
+    default_tss,
+    predict_plan,
+)
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
@@ -51,7 +59,8 @@ class MultiplicityResult(AssayResult):
         act = np.concatenate([[self.tss_only], self.activity_by_copies])
         pos = np.concatenate([[-1], self.selected_positions])
         return pd.DataFrame({"copies": copies, "activity": act, "position": pos,
-                             "fold_over_tss_only": act / self.tss_only if self.tss_only else np.nan})
+                             "fold_over_tss_only": (act / self.tss_only if self.tss_only
+                                                    else np.nan)})
 
 
 def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,

@@ -8,9 +8,19 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (KIND_BACKGROUND, AssayResult, ShuffleSource, activity, as_loci, as_tiles,
-                                       check_predictor, default_tss, locus_keys, predict_plan,
-                                       safe_ratio)
+from creme_fast.assays._common import (
+    KIND_BACKGROUND,
+    AssayResult,
+    ShuffleSource,
+    activity,
+    as_loci,
+    as_tiles,
+    check_predictor,
+    default_tss,
+    locus_keys,
+    predict_plan,
+    safe_ratio,
+)
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 

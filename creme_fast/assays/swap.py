@@ -8,8 +8,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (AssayResult, activity, as_loci, check_predictor,
-                                       default_tss, predict_plan)
+from creme_fast.assays._common import (
+    AssayResult,
+    activity,
+    as_loci,
+    check_predictor,
+    default_tss,
+    predict_plan,
+)
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from creme_fast.runtime.base import check_batch
 from creme_fast.runtime.metadata import METADATA_KEY, InputKind, ModelMetadata
-from creme_fast.runtime.providers import CPU, CUDA, TENSORRT, provider_options, resolve_providers
+from creme_fast.runtime.providers import CUDA, TENSORRT, provider_options, resolve_providers
 
 log = logging.getLogger(__name__)
 
