@@ -15,12 +15,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from creme_fast.export.checkpoint import load_enformer
+from creme_fast.export.modules import (
+    EnformerBody,
+    ExportWrapper,
+    enformer_output_bins,
+    static_positional_features,
+)
+from creme_fast.export.verify import Verification, compare_outputs, verification_inputs
 from torch import nn
 
-from creme_fast.export.checkpoint import load_enformer
-from creme_fast.export.modules import (EnformerBody, ExportWrapper, enformer_output_bins,
-                                       static_positional_features)
-from creme_fast.export.verify import Verification, compare_outputs, verification_inputs
 from creme_fast.runtime.checksum import weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
 from creme_fast.sequence.tokens import one_hot

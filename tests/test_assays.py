@@ -6,14 +6,14 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import random_tokens
+from toy_models import ConvToy
 
 import creme_fast.compat as compat
-from conftest import random_tokens
 from creme_fast import assays
 from creme_fast.pipeline import PipelineStats, PlanBuilder, run_plan
 from creme_fast.runtime import CallablePredictor
 from creme_fast.sequence import one_hot
-from toy_models import ConvToy
 
 L = 2000
 

@@ -5,13 +5,13 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import random_tokens
 from creme import creme as ref
 from creme import shuffle as ref_shuffle
+from toy_models import ConvToy
 
 import creme_fast.compat as fast
-from conftest import random_tokens
 from creme_fast.sequence import one_hot
-from toy_models import ConvToy
 
 L = 2000
 RTOL = 1e-5

@@ -9,12 +9,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from creme_fast.export import ExportError, export_enformer, export_module, load_enformer
+from enformer_fixtures import SEQ_LENGTH, make_small_enformer, torch_reference, write_checkpoints
 
 from creme_fast.cli import main
-from creme_fast.export import ExportError, export_enformer, export_module, load_enformer
 from creme_fast.runtime import OnnxPredictor, TorchPredictor
 from creme_fast.sequence import one_hot
-from enformer_fixtures import SEQ_LENGTH, make_small_enformer, torch_reference, write_checkpoints
 
 
 @pytest.fixture(scope="module")

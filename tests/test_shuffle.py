@@ -3,10 +3,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import dinuc_counts, random_tokens
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import dinuc_counts, random_tokens
 from creme_fast.errors import CremeFastWarning
 from creme_fast.sequence import dinuc_shuffle, encode
 

@@ -3,9 +3,9 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import random_tokens
 from creme import shuffle as reference
 
-from conftest import random_tokens
 from creme_fast.compat import shuffle as compat
 from creme_fast.errors import CremeFastWarning
 from creme_fast.sequence import dinuc_shuffle, from_one_hot, one_hot

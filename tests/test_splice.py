@@ -1,10 +1,16 @@
 """Splicing a batch of mutants from bases and edits."""
 import numpy as np
 import pytest
-
 from conftest import dinuc_counts, random_tokens
-from creme_fast.sequence import (OP_COPY, OP_SHUFFLE_FAST, OP_SHUFFLE_UNIFORM, EditList,
-                                 dinuc_shuffle, splice)
+
+from creme_fast.sequence import (
+    OP_COPY,
+    OP_SHUFFLE_FAST,
+    OP_SHUFFLE_UNIFORM,
+    EditList,
+    dinuc_shuffle,
+    splice,
+)
 
 
 def test_context_style_mutants_equal_step_by_step_construction(rs):

@@ -10,13 +10,13 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from creme_fast._validate import as_tokens, check_int
-from creme_fast.pipeline import Plan, run_plan
+from creme_fast.pipeline import Plan, run_plan, stream_keys
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
 from creme_fast.sequence.tokens import encode
 
 # stream kinds: a mutant's shuffles are keyed by (locus, kind, ...indices)
-KIND_CONTEXT, KIND_NECESSITY, KIND_BACKGROUND, KIND_GREEDY, KIND_MULTIPLICITY = 1, 2, 3, 4, 5
+KIND_CONTEXT, KIND_NECESSITY, KIND_BACKGROUND, KIND_GREEDY = 1, 2, 3, 4
 
 R = TypeVar("R", bound="AssayResult")
 
@@ -102,6 +102,19 @@ class ShuffleSource:
                 shuffled = dinuc_shuffle(tokens[s:e], 1, mode="creme", rng=self.rng)[0]
                 self._drawn[int(key)] = builder.source(shuffled)
             builder.copy(row, s, e, self._drawn[int(key)])
+
+
+def add_backgrounds(builder: Any, source: ShuffleSource, base: int, seq: np.ndarray,
+                    locus_key: int, background: int, num_shuffles: int,
+                    tss: tuple[int, int], tss_src: int, **labels: Any) -> np.ndarray:
+    """``num_shuffles`` rows of ``seq`` dinucleotide-shuffled whole (background set
+    ``background`` of the locus), with the TSS tile put back; returns the rows."""
+    shuffles = np.arange(num_shuffles)
+    rows = builder.rows(num_shuffles, base, shuffle=shuffles, **labels)
+    source.apply(builder, rows, 0, seq.shape[0],
+                 stream_keys(locus_key, KIND_BACKGROUND, background, shuffles), seq)
+    builder.copy(rows, tss[0], tss[1], tss_src)
+    return rows
 
 
 def check_predictor(predictor: object) -> Predictor:

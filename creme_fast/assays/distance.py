@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from creme_fast.assays._common import (
-    KIND_BACKGROUND,
     AssayResult,
     ShuffleSource,
     activity,
+    add_backgrounds,
     as_loci,
     as_tile,
     check_predictor,
@@ -20,7 +20,7 @@ from creme_fast.assays._common import (
     predict_plan,
     safe_ratio,
 )
-from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
 
@@ -119,18 +119,13 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     source = ShuffleSource(shuffle, rng)
     base = builder.base(wt)
     tss_src, cre_src = builder.source(wt[tss[0]:tss[1]]), builder.source(wt[cre[0]:cre[1]])
-    shuffles = np.arange(num_shuffles)
-    rows = builder.rows(num_shuffles, base, position=-1, shuffle=shuffles)
-    source.apply(builder, rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, -1, shuffles),
-                 wt)
-    builder.copy(rows, tss[0], tss[1], tss_src)
+    rows = add_backgrounds(builder, source, base, wt, locus_key, -1, num_shuffles, tss, tss_src,
+                           position=-1)
     builder.copy(rows, cre[0], cre[1], cre_src)
     for p, start in enumerate(positions):
-        rows = builder.rows(num_shuffles, base, position=int(start), shuffle=shuffles)
-        bg = -1 if shared_backgrounds else p
-        source.apply(builder, rows, 0, length,
-                     stream_keys(locus_key, KIND_BACKGROUND, bg, shuffles), wt)
-        builder.copy(rows, tss[0], tss[1], tss_src)
+        rows = add_backgrounds(builder, source, base, wt, locus_key,
+                               -1 if shared_backgrounds else p, num_shuffles, tss, tss_src,
+                               position=int(start))
         builder.copy(rows, start, start + width, cre_src)
     pred = predict_plan(builder.build(), predictor, options, "distance")
     return DistanceResult(control=pred[:num_shuffles],

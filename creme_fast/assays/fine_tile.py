@@ -10,16 +10,17 @@ import numpy as np
 import pandas as pd
 
 from creme_fast.assays._common import (
-    KIND_BACKGROUND,
     AssayResult,
+    ShuffleSource,
     activity,
+    add_backgrounds,
     as_loci,
     as_tile,
     check_predictor,
     default_tss,
     predict_plan,
 )
-from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
 
 log = logging.getLogger(__name__)
@@ -117,17 +118,13 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     cre = as_tile(cre_tile, length, "cre_tile")
     shuffles = np.arange(num_shuffles)
     builder = PlanBuilder(seed)
-    base = builder.base(wt)
-    rows = builder.rows(num_shuffles, base, shuffle=shuffles)
-    builder.shuffle(rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, -1, shuffles),
-                    shuffle)
-    builder.copy(rows, tss[0], tss[1], builder.source(wt[tss[0]:tss[1]]))
+    add_backgrounds(builder, ShuffleSource(shuffle), builder.base(wt), wt, locus_key, -1,
+                    num_shuffles, tss, builder.source(wt[tss[0]:tss[1]]))
     controls = builder.build().materialize(0, num_shuffles).copy()
 
     def mean_activity(seqs: np.ndarray, desc: str) -> np.ndarray:
         b = PlanBuilder(seed)
-        idx = [b.base(s) for s in seqs]
-        b.rows(len(idx), np.array(idx))
+        b.rows_of(seqs)
         return activity(predict_plan(b.build(), predictor, options, desc))[:, track]
 
     with_cre = controls.copy()

@@ -9,16 +9,17 @@ import numpy as np
 import pandas as pd
 
 from creme_fast.assays._common import (
-    KIND_BACKGROUND,
     AssayResult,
+    ShuffleSource,
     activity,
+    add_backgrounds,
     as_loci,
     as_tile,
     check_predictor,
     default_tss,
     predict_plan,
 )
-from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
 
@@ -100,13 +101,12 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     num_copies = min(int(num_copies), len(positions))
     shuffles = np.arange(num_shuffles)
     builder = PlanBuilder(seed)
+    source = ShuffleSource(shuffle)
     base = builder.base(wt)
     tss_src, cre_src = builder.source(wt[tss[0]:tss[1]]), builder.source(wt[cre[0]:cre[1]])
     for with_cre in (False, True):
-        rows = builder.rows(num_shuffles, base, shuffle=shuffles, cre=int(with_cre))
-        builder.shuffle(rows, 0, length, stream_keys(locus_key, KIND_BACKGROUND, -1, shuffles),
-                        shuffle)
-        builder.copy(rows, tss[0], tss[1], tss_src)
+        rows = add_backgrounds(builder, source, base, wt, locus_key, -1, num_shuffles, tss,
+                               tss_src, cre=int(with_cre))
         if with_cre:
             builder.copy(rows, cre[0], cre[1], cre_src)
     plan = builder.build()

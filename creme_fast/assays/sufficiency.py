@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from creme_fast.assays._common import (
-    KIND_BACKGROUND,
     AssayResult,
     ShuffleSource,
     activity,
+    add_backgrounds,
     as_loci,
     as_tiles,
     check_predictor,
@@ -21,7 +21,7 @@ from creme_fast.assays._common import (
     predict_plan,
     safe_ratio,
 )
-from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
 
 __all__ = ["SufficiencyResult", "sufficiency"]
@@ -109,25 +109,19 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     n_ctrl = 1 if shared_backgrounds else n_tiles
     builder = PlanBuilder(seed)
     source = ShuffleSource(shuffle, rng)
-    shuffles = np.arange(num_shuffles)
     for i in range(n_loci):
         base = builder.base(loci[i])
         builder.rows(1, base, locus=i, tile=-1, shuffle=-1, role=0)
         tss_src = builder.source(loci[i, tss[0]:tss[1]])
         wt_src = builder.source(loci[i])
         for c in range(n_ctrl):
-            rows = builder.rows(num_shuffles, base, locus=i, tile=-1 if shared_backgrounds else c,
-                                shuffle=shuffles, role=1)
-            bg = c if not shared_backgrounds else -1
-            source.apply(builder, rows, 0, length,
-                         stream_keys(keys[i], KIND_BACKGROUND, bg, shuffles), loci[i])
-            builder.copy(rows, tss[0], tss[1], tss_src)
+            bg = -1 if shared_backgrounds else c
+            add_backgrounds(builder, source, base, loci[i], keys[i], bg, num_shuffles, tss,
+                            tss_src, locus=i, tile=bg, role=1)
         for t, (start, end) in enumerate(tiles):
-            rows = builder.rows(num_shuffles, base, locus=i, tile=t, shuffle=shuffles, role=2)
-            bg = t if not shared_backgrounds else -1
-            source.apply(builder, rows, 0, length,
-                         stream_keys(keys[i], KIND_BACKGROUND, bg, shuffles), loci[i])
-            builder.copy(rows, tss[0], tss[1], tss_src)
+            rows = add_backgrounds(builder, source, base, loci[i], keys[i],
+                                   -1 if shared_backgrounds else t, num_shuffles, tss, tss_src,
+                                   locus=i, tile=t, role=2)
             builder.copy(rows, start, end, wt_src + start)
     pred = predict_plan(builder.build(), predictor, options, "sufficiency")
     per_locus = 1 + (n_ctrl + n_tiles) * num_shuffles

@@ -7,12 +7,23 @@ normalisation helpers and ``set_tile_range`` are available here, and
 differences from the reference are listed in each module's docstring.
 """
 from creme_fast.compat import shuffle
-from creme_fast.compat.creme import (context_dependence_test, context_effect_on_tss,
-                                     context_swap_test, distance_test, fold_change_over_control,
-                                     generate_tile_shuffles, higher_order_interaction_test,
-                                     multiplicity_test, necessity_test, normalized_tile_effect,
-                                     prune_sequence, reduce_pred_index, remove_tss_tile,
-                                     set_tile_range, sufficiency_test)
+from creme_fast.compat.creme import (
+                                     context_dependence_test,
+                                     context_effect_on_tss,
+                                     context_swap_test,
+                                     distance_test,
+                                     fold_change_over_control,
+                                     generate_tile_shuffles,
+                                     higher_order_interaction_test,
+                                     multiplicity_test,
+                                     necessity_test,
+                                     normalized_tile_effect,
+                                     prune_sequence,
+                                     reduce_pred_index,
+                                     remove_tss_tile,
+                                     set_tile_range,
+                                     sufficiency_test,
+)
 
 __all__ = [
     "context_dependence_test", "context_effect_on_tss", "context_swap_test", "distance_test",

@@ -104,8 +104,7 @@ class _Runner:
 
     def tokens(self, seqs: np.ndarray, desc: str = "mutants") -> np.ndarray:
         builder = PlanBuilder()
-        idx = [builder.base(s) for s in seqs]
-        builder.rows(len(idx), np.array(idx, dtype=np.int64))
+        builder.rows_of(seqs)
         return self(builder, desc)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from creme_fast._validate import ascii_codes
 from creme_fast.errors import CremeFastWarning
-from creme_fast.sequence.shuffle import creme_shuffle_into, legacy_random_state
+from creme_fast.sequence.shuffle import creme_shuffle_into, legacy_random_state, warn_if_degenerate
 from creme_fast.sequence.tokens import from_one_hot, one_hot
 
 __all__ = ["dinuc_shuffle"]
@@ -91,9 +91,7 @@ def dinuc_shuffle(seq: str | np.ndarray, num_shufs: int | None = None,
     if codes.shape[0] == 0:
         warnings.warn("empty sequence: returning empty copies", CremeFastWarning, stacklevel=2)
     else:
-        if codes.shape[0] < 3 or codes.min() == codes.max():
-            warnings.warn("sequence has only one arrangement with the same dinucleotide "
-                          "counts; every shuffle is a copy", CremeFastWarning, stacklevel=2)
+        warn_if_degenerate(codes, "sequence")
         creme_shuffle_into(codes, count, rng, out, 0, k_alpha=k_alpha)
     if isinstance(seq, str):
         strings = [row.tobytes().decode("ascii") for row in out]

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from creme_fast.sequence.splice import OP_COPY, OP_SHUFFLE_FAST, OP_SHUFFLE_UNIFORM, splice
+from creme_fast.sequence.splice import EditList, splice
 
 __all__ = ["Plan", "PlanBuilder", "stream_keys"]
 
-_SHUFFLE_OPS = {"fast": OP_SHUFFLE_FAST, "uniform": OP_SHUFFLE_UNIFORM}
 _MASK63 = np.uint64(2**63 - 1)
 
 
@@ -102,16 +101,15 @@ class Plan:
 
 
 class PlanBuilder:
-    """Vectorised construction of a :class:`Plan`."""
+    """Vectorised construction of a :class:`Plan`: bases, rows and their labels
+    here; edits and the copy pool in an :class:`~creme_fast.sequence.EditList`."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
+        self.edits = EditList()
         self._bases: list[np.ndarray] = []
-        self._pool: list[np.ndarray] = []
-        self._pool_size = 0
         self._base_index: list[np.ndarray] = []
         self._n_rows = 0
-        self._edits: list[np.ndarray] = []
         self._labels: dict[str, list[np.ndarray]] = {}
 
     def base(self, tokens: np.ndarray) -> int:
@@ -121,11 +119,7 @@ class PlanBuilder:
 
     def source(self, tokens: np.ndarray) -> int:
         """Add tokens to the copy pool; returns the offset of the first."""
-        tokens = np.ascontiguousarray(tokens, dtype=np.uint8).reshape(-1)
-        offset = self._pool_size
-        self._pool.append(tokens)
-        self._pool_size += tokens.shape[0]
-        return offset
+        return self.edits.source(np.ascontiguousarray(tokens, dtype=np.uint8).reshape(-1))
 
     def rows(self, n: int, base: int | np.ndarray, **labels: int | np.ndarray) -> np.ndarray:
         """Add ``n`` mutants starting from ``base``; returns their row indices."""
@@ -141,26 +135,23 @@ class PlanBuilder:
         self._n_rows += n
         return rows
 
-    def _add(self, rows, op, start, end, arg) -> None:
-        cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(op, np.int64),
-                                   np.asarray(start, np.int64), np.asarray(end, np.int64),
-                                   np.asarray(arg, np.int64))
-        self._edits.append(np.stack([c.reshape(-1) for c in cols], axis=1))
+    def rows_of(self, seqs: np.ndarray, **labels: int | np.ndarray) -> np.ndarray:
+        """Each sequence of ``seqs`` (n, L) as its own base with one unedited row."""
+        bases = np.array([self.base(s) for s in seqs], dtype=np.int64)
+        return self.rows(len(bases), bases, **labels)
 
     def copy(self, rows, start, end, src) -> None:
         """``pool[src:src + end - start]`` into ``[start, end)`` of each row (broadcast)."""
-        self._add(rows, OP_COPY, start, end, src)
+        self.edits.copy(rows, start, end, src)
 
     def shuffle(self, rows, start, end, stream, mode: str = "fast") -> None:
         """Dinucleotide-shuffle ``[start, end)`` of each row with native stream ``stream``."""
-        self._add(rows, _SHUFFLE_OPS[mode], start, end, stream)
+        self.edits.shuffle(rows, start, end, stream, mode)
 
     def build(self) -> Plan:
-        edits = (np.concatenate(self._edits) if self._edits
-                 else np.zeros((0, 5), dtype=np.int64))
+        edits, pool = self.edits.build()
         edits = np.ascontiguousarray(edits[np.argsort(edits[:, 0], kind="stable")])
         bases = np.stack(self._bases) if self._bases else np.zeros((0, 0), np.uint8)
-        pool = np.concatenate(self._pool) if self._pool else np.zeros(0, np.uint8)
         base_index = (np.concatenate(self._base_index) if self._base_index
                       else np.zeros(0, np.int64))
         labels = {k: np.concatenate(v) for k, v in self._labels.items()}

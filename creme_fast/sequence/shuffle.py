@@ -89,12 +89,13 @@ def legacy_random_state(seed: int | None) -> np.random.RandomState:
     return np.random.RandomState(seed)
 
 
-def _warn_if_degenerate(region: np.ndarray, start: int, end: int) -> None:
+def warn_if_degenerate(region: np.ndarray, where: str, stacklevel: int = 3) -> None:
+    """Warn when ``region`` (non-empty) admits a single arrangement: shuffles are copies."""
     if region.shape[0] < 3 or region.min() == region.max():
         what = "is too short" if region.shape[0] < 3 else "holds a single token"
-        warnings.warn(f"region [{start}, {end}) {what}: it has only one arrangement with the "
-                      "same dinucleotide counts, so every shuffle is a copy",
-                      CremeFastWarning, stacklevel=3)
+        warnings.warn(f"{where} {what}: it has only one arrangement with the same "
+                      "dinucleotide counts, so every shuffle is a copy",
+                      CremeFastWarning, stacklevel=stacklevel + 1)
 
 
 def dinuc_shuffle(tokens: np.ndarray, num_shuffles: int = 1, *, start: int = 0,
@@ -149,7 +150,7 @@ def dinuc_shuffle(tokens: np.ndarray, num_shuffles: int = 1, *, start: int = 0,
         warnings.warn(f"region [{start}, {end}) is empty; returning copies",
                       CremeFastWarning, stacklevel=2)
         return out
-    _warn_if_degenerate(region, start, end)
+    warn_if_degenerate(region, f"region [{start}, {end})")
     if num_shuffles == 0:
         return out
     if mode == "creme":
@@ -192,11 +193,6 @@ def creme_shuffle_into(codes: np.ndarray, num_shuffles: int, rng: object, out: n
     n = codes.shape[0]
     present = np.flatnonzero(np.bincount(codes, minlength=k_alpha))
     offsets, edges = _native.edge_table(codes, k_alpha)
-    out_degree = np.diff(offsets)
-    perm_len = np.zeros(k_alpha, dtype=np.int64)
-    perm_len[present] = np.maximum(out_degree[present] - 1, 0)
-    perm_offsets = np.zeros(k_alpha + 1, dtype=np.intp)
-    np.cumsum(perm_len, out=perm_offsets[1:])
     first = int(codes[0])
     bit_generator = getattr(rng, "_bit_generator", None)
     if type(rng) is np.random.RandomState and bit_generator is not None:
@@ -206,6 +202,11 @@ def creme_shuffle_into(codes: np.ndarray, num_shuffles: int, rng: object, out: n
                                          edges, present.astype(np.uint8),
                                          out[:num_shuffles], offset)
         return
+    out_degree = np.diff(offsets)
+    perm_len = np.zeros(k_alpha, dtype=np.int64)
+    perm_len[present] = np.maximum(out_degree[present] - 1, 0)
+    perm_offsets = np.zeros(k_alpha + 1, dtype=np.intp)
+    np.cumsum(perm_len, out=perm_offsets[1:])
     for i in range(num_shuffles):
         # same calls, same order as creme-nn: one permutation per distinct code
         perms = [np.asarray(rng.permutation(int(out_degree[c]) - 1), dtype=np.int64)

@@ -39,8 +39,8 @@ _SHUFFLE_OPS = {"fast": OP_SHUFFLE_FAST, "uniform": OP_SHUFFLE_UNIFORM}
 class EditList:
     """Accumulates edits and the token pool they copy from.
 
-    A convenience for building small batches by hand; plan builders produce
-    the ``(edits, pool)`` arrays directly.
+    Arguments broadcast, so one call can add an edit to many rows. Edits keep
+    the order they were added in (splice applies them in that order per row).
 
     Examples
     --------
@@ -51,7 +51,7 @@ class EditList:
     >>> batch = splice(wt, *edits.build(), n_rows=1, seed=7)
     """
 
-    _rows: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    _edits: list[np.ndarray] = field(default_factory=list)
     _pool: list[np.ndarray] = field(default_factory=list)
     _pool_size: int = 0
 
@@ -63,19 +63,25 @@ class EditList:
         self._pool_size += tokens.shape[0]
         return offset
 
-    def copy(self, row: int, start: int, end: int, src: int) -> None:
-        """Copy ``pool[src:src + end - start]`` into ``[start, end)`` of ``row``."""
-        self._rows.append((row, OP_COPY, start, end, src))
+    def _add(self, row, op, start, end, arg) -> None:
+        cols = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64)
+                                     for v in (row, op, start, end, arg)))
+        self._edits.append(np.stack([c.reshape(-1) for c in cols], axis=1))
 
-    def shuffle(self, row: int, start: int, end: int, stream: int, mode: str = "fast") -> None:
+    def copy(self, row, start, end, src) -> None:
+        """Copy ``pool[src:src + end - start]`` into ``[start, end)`` of ``row``."""
+        self._add(row, OP_COPY, start, end, src)
+
+    def shuffle(self, row, start, end, stream, mode: str = "fast") -> None:
         """Dinucleotide-shuffle ``[start, end)`` of ``row`` with native stream ``stream``."""
         if mode not in _SHUFFLE_OPS:
             raise ValueError(f"mode must be 'fast' or 'uniform', got {mode!r}")
-        self._rows.append((row, _SHUFFLE_OPS[mode], start, end, stream))
+        self._add(row, _SHUFFLE_OPS[mode], start, end, stream)
 
     def build(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(edits, pool)``: int64 (E, 5) and uint8 (P,)."""
-        edits = np.array(self._rows, dtype=np.int64).reshape(-1, 5)
+        """Return ``(edits, pool)``: int64 (E, 5) in insertion order and uint8 (P,)."""
+        edits = (np.concatenate(self._edits) if self._edits
+                 else np.zeros((0, 5), dtype=np.int64))
         pool = np.concatenate(self._pool) if self._pool else np.zeros(0, dtype=np.uint8)
         return edits, pool
 
