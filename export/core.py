@@ -4,8 +4,6 @@ from __future__ import annotations
 import copy
 import io
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from torch import nn
 
 from creme_fast.runtime.checksum import weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
+from creme_fast.io.tables import atomic_write
 from creme_fast.sequence.tokens import one_hot
 
 log = logging.getLogger(__name__)
@@ -112,15 +111,7 @@ def _check_symbolic_batch(model: Any) -> None:
 def _write_atomic(model: Any, path: Path) -> None:
     import onnx
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: onnx.save(model, str(tmp)))
 
 
 def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
@@ -128,7 +119,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
                   bins: Sequence[int] | None = None, bin_reduce: str = "none",
                   fp16: bool = False, opset: int = 17, exporter: str = "torchscript",
                   atol: float | None = None, rtol: float | None = None,
-                  verify_batch: int = 2, model_name: str = "module",
+                  verify_batch: int = 2, verify_tokens: np.ndarray | None = None,
+                  model_name: str = "module",
                   head: str | None = None, selection_in_body: bool = False,
                   extra: dict[str, Any] | None = None) -> ExportResult:
     """Export any module mapping one-hot ``(B, L, 4)`` to ``(B, bins, tracks)``.
@@ -155,6 +147,9 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
         Verification tolerances; default 1e-5/1e-4 (float32), 1e-3/3e-2 (fp16).
     verify_batch : int, default=2
         Sequences compared (at least 2, so the batch axis is exercised).
+    verify_tokens : numpy.ndarray of uint8, shape=(n, seq_length), optional
+        Compare on these sequences instead of random ones (e.g. sequences that
+        hold the motifs a model reacts to).
     model_name, head, extra
         Recorded in the metadata.
     selection_in_body : bool, default=False
@@ -195,7 +190,13 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
     wrapper = ExportWrapper(graph_module, input_kind=input_kind, compute_dtype=compute_dtype,
                             bin_reduce=bin_reduce, **own).eval()
 
-    tokens = verification_inputs(seq_length, verify_batch)
+    if verify_tokens is None:
+        tokens = verification_inputs(seq_length, verify_batch)
+    else:
+        tokens = np.ascontiguousarray(verify_tokens, dtype=np.uint8)
+        if tokens.ndim != 2 or tokens.shape[0] < 2 or tokens.shape[1] != seq_length:
+            raise ValueError(f"verify_tokens must be (n >= 2, {seq_length}) tokens, "
+                             f"got shape {tokens.shape}")
     if input_kind == "tokens":
         graph_input = tokens
         ref_input = torch.from_numpy(tokens)

@@ -17,7 +17,9 @@ class ExportWrapper(nn.Module):
     Parameters
     ----------
     body : torch.nn.Module
-        Maps float one-hot ``(B, L, 4)`` to ``(B, bins, tracks)``.
+        Maps float one-hot ``(B, L, 4)`` to ``(B, bins, tracks)``. A body whose
+        ``accepts_tokens`` attribute is true takes the uint8 tokens ``(B, L)``
+        themselves when ``input_kind="tokens"`` (no one-hot inside the graph).
     input_kind : {"onehot", "tokens"}
         ``"tokens"``: the graph takes uint8 ``(B, L)`` and one-hot encodes
         inside (N -> zeros), so a GPU receives 16x fewer input bytes.
@@ -51,7 +53,7 @@ class ExportWrapper(nn.Module):
                              torch.tensor(list(tracks), dtype=torch.long), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.tokens:
+        if self.tokens and not getattr(self.body, "accepts_tokens", False):
             x = (x.to(torch.int32).unsqueeze(-1) == self.alphabet).to(self.compute_dtype)
         y = self.body(x)
         if self.bin_index is not None:

@@ -25,17 +25,33 @@ __all__ = ["HigherOrderResult", "higher_order", "classify_interaction"]
 
 def classify_interaction(observed: np.ndarray, additive: np.ndarray, wt: float,
                          tolerance: float = 0.1) -> np.ndarray:
-    """Compare the joint effect of the shuffled tile set with the sum of single effects.
+    """Class the interaction of the tiles shuffled so far.
 
-    ``"super-additive"`` when shuffling the tiles together changes activity
-    more than the sum of their single effects (by more than ``tolerance`` of
-    the summed effect), ``"sub-additive"`` when less, else ``"additive"``.
+    Read in terms of what the elements contribute: ``"super-additive"`` when
+    together they contribute more than the sum of their separate contributions
+    (synergy, e.g. a cooperative pair), ``"sub-additive"`` when less
+    (redundancy), else ``"additive"``. Measured by removal, synergy shows as a
+    joint shuffle effect *smaller* than the sum of the single shuffle effects
+    (each single removal already takes the shared gain away), redundancy as a
+    larger one. For two tiles the two readings are the same inequality:
+    ``f(AB) - f(A) - f(B) + f(none)`` is the summed single removal effects minus
+    the joint one. ``tolerance`` is relative to the summed single effects.
+
+    Parameters
+    ----------
+    observed : array
+        Mean activity with the tile set shuffled.
+    additive : array
+        The additive model's activity for the same set.
+    wt : float
+        Wild-type activity.
+    tolerance : float, default=0.1
     """
     joint = np.abs(wt - np.asarray(observed, dtype=np.float64))
     summed = np.abs(wt - np.asarray(additive, dtype=np.float64))
     out = np.full(joint.shape, "additive", dtype=object)
-    out[joint > summed * (1 + tolerance)] = "super-additive"
-    out[joint < summed * (1 - tolerance)] = "sub-additive"
+    out[joint < summed * (1 - tolerance)] = "super-additive"
+    out[joint > summed * (1 + tolerance)] = "sub-additive"
     return out
 
 

@@ -1,0 +1,177 @@
+"""``creme-fast demo``: the eight CREME tests on the synthetic model, checked against
+the planted truth."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from creme_fast import assays
+from creme_fast.demo.recovery import recovery_table
+from creme_fast.io.tables import atomic_write, write_table
+from creme_fast.synthetic import DEFAULT_GRAMMAR, Grammar, SyntheticLoci, generate_loci
+from creme_fast.synthetic.model import load_synthetic
+
+__all__ = ["DemoSettings", "DemoResult", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Settings of the demo; the defaults are the paper's (5 kb tiles, 10 shuffles).
+
+    Attributes
+    ----------
+    tile_size, num_shuffles, seed, batch_size : int
+    greedy_rounds : int
+        Rounds of the higher-order greedy search per pair locus.
+    num_copies : int
+        Copies inserted by the multiplicity test.
+    fine_scales, fine_batches : tuple of int
+        Sub-tile widths and removals per iteration of the fine-tile search.
+    track : int
+        Track read by the single-track tests (distance, multiplicity, fine tile).
+    verbose : bool
+        Progress bars.
+    """
+
+    tile_size: int = 5000
+    num_shuffles: int = 10
+    seed: int = 0
+    batch_size: int = 8
+    greedy_rounds: int = 3
+    num_copies: int = 5
+    fine_scales: tuple[int, ...] = (500, 50)
+    fine_batches: tuple[int, ...] = (2, 2)
+    track: int = 2
+    verbose: bool = True
+
+
+@dataclass
+class DemoResult:
+    """Everything the demo computed, plus the files it wrote."""
+
+    loci: SyntheticLoci
+    results: dict[str, Any]
+    recovery: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def all_recovered(self) -> bool:
+        return bool(self.recovery["ok"].all())
+
+
+def _element_tile(loci: SyntheticLoci, name: str) -> tuple[int, int]:
+    row = loci.element(name)
+    return int(row["tile_start"]), int(row["tile_end"])
+
+
+def run_tests(loci: SyntheticLoci, predictor: Any, settings: DemoSettings,
+              grammar: Grammar = DEFAULT_GRAMMAR) -> dict[str, Any]:
+    """All eight CREME tests on the demo loci; returns the result objects by name."""
+    opts = dict(batch_size=settings.batch_size, bins=list(grammar.tss_bins),
+                verbose=settings.verbose)
+    common = dict(tile_size=settings.tile_size, num_shuffles=settings.num_shuffles,
+                  seed=settings.seed)
+    enh = loci.tokens[loci.locus("enhancing")]
+    cre = _element_tile(loci, "U_enhancer")
+    single = dict(track=settings.track, **common, **opts)
+    out: dict[str, Any] = {}
+    out["context_dependence"] = assays.context_dependence(predictor, loci.tokens, **common,
+                                                          **opts)
+    out["context_swap"] = assays.context_swap(predictor, loci.tokens,
+                                              tile_size=settings.tile_size, **opts)
+    out["necessity"] = assays.necessity(predictor, loci.tokens, **common, **opts)
+    out["sufficiency"] = assays.sufficiency(predictor, loci.tokens, **common, **opts)
+    out["distance"] = assays.distance(predictor, enh, cre, locus_key=loci.locus("enhancing"),
+                                      **common, **opts)
+    for name in ("cooperative", "redundant"):
+        i = loci.locus(name)
+        out[f"higher_order_{name}"] = assays.higher_order(
+            predictor, loci.tokens[i], num_rounds=settings.greedy_rounds, optimization="min",
+            locus_key=i, **single)
+    out["multiplicity"] = assays.multiplicity(predictor, enh, cre, num_copies=settings.num_copies,
+                                              locus_key=loci.locus("enhancing"), **single)
+    out["fine_tile"] = assays.fine_tile_search(
+        predictor, enh, cre, scales=settings.fine_scales,
+        thresholds=(0.8,) * len(settings.fine_scales), n_batches=settings.fine_batches,
+        locus_key=loci.locus("enhancing"), **single)
+    return out
+
+
+def _frames(loci: SyntheticLoci, results: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """One table per result, with locus and track names."""
+    names = np.array(loci.names)
+    tracks = np.array(DEFAULT_GRAMMAR.tracks)
+    frames = {}
+    for key, result in results.items():
+        frame = result.to_frame()
+        for col, labels in (("locus", names), ("source", names), ("target", names),
+                            ("track", tracks)):
+            if col in frame and frame[col].dtype.kind in "iu":
+                frame[col] = labels[frame[col].to_numpy()]
+        frames[key] = frame
+    frames["higher_order"] = pd.concat(
+        [frames.pop(f"higher_order_{n}").assign(locus=n) for n in ("cooperative", "redundant")],
+        ignore_index=True)
+    return frames
+
+
+def _write_fasta(loci: SyntheticLoci, directory: Path) -> list[Path]:
+    """The loci as a FASTA (one record each) and a TSS table, for ``creme-fast run``."""
+    from creme_fast.sequence.tokens import decode
+
+    def fasta(path: Path) -> None:
+        with open(path, "w") as fh:
+            for name, tokens in zip(loci.names, loci.tokens):
+                seq = decode(tokens)
+                fh.write(f">{name}\n")
+                fh.writelines(seq[i:i + 80] + "\n" for i in range(0, len(seq), 80))
+
+    length = loci.tokens.shape[1]
+    tss = pd.DataFrame({"chrom": loci.names, "tss": length // 2, "strand": "+",
+                        "name": loci.names})
+    return [atomic_write(directory / "loci.fa", fasta),
+            atomic_write(directory / "loci_tss.tsv",
+                         lambda p: tss.to_csv(p, sep="\t", index=False))]
+
+
+def run_demo(out: str | Path, settings: DemoSettings = DemoSettings(),
+             predictor: Any = None) -> DemoResult:
+    """Generate the loci, run the eight tests, write tables, plots and the recovery table.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output directory (created).
+    settings : DemoSettings
+    predictor : Predictor, optional
+        Default: the shipped synthetic model on ONNX Runtime.
+
+    Returns
+    -------
+    DemoResult
+    """
+    from creme_fast.demo import plots
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = load_synthetic() if predictor is None else predictor
+    loci = generate_loci(DEFAULT_GRAMMAR, seed=settings.seed, tile_size=settings.tile_size)
+    log.info("generated %d loci of %d bp with %d planted elements", len(loci.names),
+             loci.tokens.shape[1], len(loci.elements))
+    results = run_tests(loci, predictor, settings)
+    recovery = recovery_table(loci, results, DEFAULT_GRAMMAR, settings.track)
+    files = _write_fasta(loci, out)
+    for name, frame in _frames(loci, results).items():
+        files += write_table(frame, out, name)
+    for name, frame in (("elements", loci.elements), ("motifs", loci.motifs),
+                        ("truth", loci.truth), ("recovery", recovery)):
+        files += write_table(frame, out, name)
+    files += plots.draw_all(loci, results, DEFAULT_GRAMMAR, settings.track, out)
+    return DemoResult(loci=loci, results=results, recovery=recovery, files=files)
