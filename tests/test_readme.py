@@ -18,3 +18,9 @@ def test_ci_runs_the_readme_test_command():
     assert len(test_commands) == 1, commands
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_commands[0] in ci.splitlines()
+
+
+def test_readme_first_command_installs_and_runs_the_demo():
+    commands = readme_commands()
+    assert "creme-fast demo" in commands[0], commands
+    assert "torch" not in commands[0] and "[test]" not in commands[0]

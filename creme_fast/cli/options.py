@@ -38,3 +38,14 @@ def head_sizes(text: str) -> dict[str, int]:
             raise argparse.ArgumentTypeError(f"not NAME=SIZE pairs: {text!r} "
                                              "(e.g. human=5313,mouse=1643)") from None
     return out
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

@@ -137,8 +137,15 @@ class SyntheticLoci:
 
 def _background(rng: np.random.Generator, n: int, length: int, gc: float,
                 cpg_keep: float) -> np.ndarray:
-    """i.i.d. bases at ``gc`` content with CpG depleted to ``cpg_keep`` of its rate."""
-    p = np.array([1 - gc, gc, gc, 1 - gc]) / 2
+    """i.i.d. bases at ``gc`` content with CpG depleted to ``cpg_keep`` of its rate.
+
+    Depletion turns a C or G of each dropped CpG into T or A, so bases are drawn
+    at the GC content ``g0`` that depletion brings down to ``gc``:
+    ``g0 - (1 - keep) (g0 / 2)^2 = gc``.
+    """
+    loss = 1.0 - cpg_keep
+    g0 = gc if loss == 0 else (1.0 - np.sqrt(1.0 - loss * gc)) / (loss / 2)
+    p = np.array([1 - g0, g0, g0, 1 - g0]) / 2
     seqs = rng.choice(4, size=(n, length), p=p).astype(np.uint8)
     cpg = (seqs[:, :-1] == 1) & (seqs[:, 1:] == 2)
     drop = cpg & (rng.random(cpg.shape) > cpg_keep)
