@@ -1,4 +1,4 @@
-"""The ``creme-fast`` command line: ``creme-fast demo | export | info | bench``.
+"""The ``creme-fast`` command line: ``creme-fast demo | run | export | info | bench``.
 
 Exit codes: 0 success, 1 the work failed (e.g. an export disagreed with
 PyTorch), 2 bad input or usage (a clear message names the problem).
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from creme_fast import __version__
-from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd
+from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, run_cmd
 
 __all__ = ["main"]
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo_cmd.add_parser(sub)
+    run_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
     info_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)

@@ -1,0 +1,141 @@
+"""``creme-fast run TEST``: one CREME test over every TSS of a table, resumably."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from creme_fast.cli.options import int_list, positive_int
+
+log = logging.getLogger("creme_fast.cli")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from creme_fast.runs.steps import STEPS
+
+    p = sub.add_parser(
+        "run", help="run a CREME test on every TSS of a table, writing resumable results",
+        description="Run one CREME test on windows of the genome centred on each TSS. "
+        "Finished loci are appended atomically to DIR/results/*.parquet; re-running with "
+        "the same settings resumes where a killed run stopped.")
+    p.add_argument("test", choices=sorted(STEPS))
+    p.add_argument("--model", required=True,
+                   help="a creme-fast .onnx export, or 'synthetic' (the built-in "
+                   "ground-truth model)")
+    p.add_argument("--fasta", required=True, type=Path, help="genome FASTA (.fai is built "
+                   "beside it when missing)")
+    p.add_argument("--tss", required=True, type=Path,
+                   help="TSS table: CSV/TSV/parquet (chrom, tss, strand, name), BED6, or "
+                   "GTF/GFF")
+    p.add_argument("--out", required=True, type=Path, help="run directory")
+    p.add_argument("--tracks", type=int_list, help="output tracks to keep (e.g. 0,2)")
+    p.add_argument("--bins", type=int_list, help="output bins averaged into activity "
+                   "(default: the model's TSS bins when it records them, else all)")
+    p.add_argument("--tile-size", type=positive_int, default=5000)
+    p.add_argument("--shuffles", type=positive_int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--provider", default="auto",
+                   help="auto (TensorRT > CUDA > CPU), tensorrt, cuda or cpu")
+    p.add_argument("--track", type=int, default=0,
+                   help="higher-order: track whose activity the greedy search follows")
+    p.add_argument("--rounds", type=positive_int, default=2, help="higher-order: rounds")
+    p.add_argument("--optimization", choices=["min", "max"], default="min",
+                   help="higher-order: min for enhancers, max for silencers")
+    p.add_argument("--length", type=positive_int,
+                   help="window length (default: the model's; must match it)")
+    p.add_argument("--query", help="keep TSS rows matching this pandas query, e.g. "
+                   "\"category == 'enhancing' and track == 0\" on an earlier run's summary")
+    p.add_argument("--top", type=positive_int, help="keep the TOP rows by --by")
+    p.add_argument("--by", help="column ranking --top (descending)")
+    p.add_argument("--gtf-feature", choices=["transcript", "gene"], default="transcript")
+    p.add_argument("--all-biotypes", action="store_true",
+                   help="GTF/GFF: keep every record, not only protein-coding ones")
+    p.add_argument("--chunk-loci", type=positive_int, default=8,
+                   help="loci per engine run and per results file (default: 8)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="discard a previous run in --out instead of resuming it")
+    p.set_defaults(handler=run)
+
+
+def _load_model(args: argparse.Namespace) -> tuple[Any, str, str, list[int] | None]:
+    """Predictor, its name for the settings, its identity, its default bins."""
+    from creme_fast.runtime import OnnxPredictor
+    from creme_fast.runs.runner import file_sha256
+    from creme_fast.synthetic.model import synthetic_model_path
+
+    path = synthetic_model_path() if args.model == "synthetic" else Path(args.model)
+    if not path.is_file():
+        raise FileNotFoundError(f"model not found: {path} (give a creme-fast .onnx export "
+                                "or 'synthetic')")
+    predictor = OnnxPredictor(path, providers=args.provider, seq_length=args.length)
+    if args.length is not None and predictor.seq_length != args.length:
+        raise ValueError(f"--length {args.length} does not match the model: {path.name} "
+                         f"takes {predictor.seq_length} bp windows")
+    meta = predictor.metadata
+    identity = meta.checksum if meta is not None and meta.checksum else file_sha256(path)
+    bins = None
+    if meta is not None and "tss_bins" in meta.extra:
+        bins = [int(b) for b in meta.extra["tss_bins"]]
+    return predictor, args.model, identity, bins
+
+
+def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    import pandas as pd
+
+    selection: dict[str, Any] = {}
+    if args.query:
+        try:
+            table = table.query(args.query)
+        except (pd.errors.UndefinedVariableError, SyntaxError, ValueError, TypeError) as exc:
+            raise ValueError(f"--query {args.query!r}: {exc}") from None
+        selection["query"] = args.query
+    if args.top is not None:
+        if not args.by or args.by not in table.columns:
+            raise ValueError(f"--top needs --by naming a column of {args.tss} (it has "
+                             f"{', '.join(map(str, table.columns))})")
+        table = table.sort_values(args.by, ascending=False, kind="stable").head(args.top)
+        selection.update(top=args.top, by=args.by)
+    if table.empty:
+        raise ValueError(f"{args.tss}: no TSS rows left after the selection")
+    dup = table["name"].duplicated()
+    if dup.any():
+        raise ValueError(f"{args.tss}: name {table['name'][dup].iloc[0]!r} appears more than "
+                         "once after the selection (an earlier run's summary has a row per "
+                         "track: add e.g. \"track == 0\" to --query)")
+    return table.reset_index(drop=True), selection
+
+
+def run(args: argparse.Namespace) -> int:
+    from creme_fast.io.genome import Genome
+    from creme_fast.io.tss import check_against_genome, read_tss
+    from creme_fast.runs.runner import RunRequest, run_over_genome
+    from creme_fast.runs.steps import StepConfig
+
+    if (args.top is None) != (args.by is None):
+        raise ValueError("--top and --by go together")
+    table = read_tss(args.tss, gtf_feature=args.gtf_feature,
+                     protein_coding=not args.all_biotypes)
+    table, selection = _select(table, args)
+    predictor, model_name, model_id, default_bins = _load_model(args)
+    bins = args.bins if args.bins is not None else default_bins
+    config = StepConfig(tile_size=args.tile_size, num_shuffles=args.shuffles, seed=args.seed,
+                        batch_size=args.batch_size,
+                        bins=None if bins is None else tuple(bins),
+                        tracks=None if args.tracks is None else tuple(args.tracks),
+                        track=args.track, rounds=args.rounds, optimization=args.optimization)
+    with Genome(args.fasta) as genome:
+        check_against_genome(table, genome, args.tss)
+        request = RunRequest(test=args.test, out=args.out, config=config, model=model_name,
+                             model_id=model_id, fasta=args.fasta, tss=args.tss,
+                             selection=selection, resume=not args.no_resume,
+                             chunk_loci=args.chunk_loci,
+                             progress=log.getEffectiveLevel() <= logging.INFO)
+        outcome = run_over_genome(request, predictor, genome, table)
+    log.info("%s: %d loci run, %d already done%s; summary in %s", args.test, outcome.ran,
+             outcome.skipped, " (resumed)" if outcome.resumed else "", args.out)
+    if len(outcome.failed):
+        log.error("%d loci failed (see %s)", len(outcome.failed), args.out / "failed.tsv")
+        return 1
+    return 0

@@ -1,0 +1,120 @@
+"""Genome access through pyfaidx: model-length windows centred on a TSS."""
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from creme_fast.sequence.tokens import N_TOKEN, encode, reverse_complement
+
+__all__ = ["Genome", "GenomeError", "window_bounds"]
+
+
+class GenomeError(ValueError):
+    """A FASTA that cannot be read, or a coordinate it does not hold."""
+
+
+def window_bounds(tss: int, strand: str, length: int) -> tuple[int, int]:
+    """Genomic ``[start, end)`` of a window whose centre (index ``length // 2``) is the
+    TSS, on either strand (after reverse complementing on ``-``)."""
+    half = length // 2
+    if strand == "-":
+        return tss - (length - half) + 1, tss + half + 1
+    return tss - half, tss - half + length
+
+
+class Genome:
+    """A FASTA genome (plain or bgzip) read through pyfaidx.
+
+    Parameters
+    ----------
+    path : str or Path
+        The FASTA. Its ``.fai`` index is built next to it when missing (the
+        directory must then be writable).
+
+    Raises
+    ------
+    GenomeError
+        The file is missing, unreadable, not FASTA, or its index cannot be read
+        or written.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import pyfaidx
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise GenomeError(f"{self.path}: FASTA file not found")
+        if not os.access(self.path, os.R_OK):
+            raise GenomeError(f"{self.path}: FASTA file is not readable (permissions)")
+        fai = Path(f"{self.path}.fai")
+        if fai.exists() and not os.access(fai, os.R_OK):
+            raise GenomeError(f"{fai}: the FASTA index exists but is not readable "
+                              "(permissions); fix them or delete it so it is rebuilt")
+        if not fai.exists() and not os.access(self.path.parent, os.W_OK):
+            raise GenomeError(f"{self.path}: no index {fai.name} and its directory is not "
+                              f"writable; run `samtools faidx {self.path}` where you can")
+        with open(self.path, "rb") as fh:
+            head = fh.read(2)
+        if head[:1] != b">" and head != b"\x1f\x8b":
+            raise GenomeError(f"{self.path}: not a FASTA file (the first line must start "
+                              "with '>')")
+        try:
+            self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=False,
+                                        read_ahead=None, build_index=True)
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat,
+                ValueError, OSError) as exc:
+            raise GenomeError(f"{self.path}: cannot index this FASTA: {exc}") from None
+        self.lengths = {name: len(rec) for name, rec in self._fasta.records.items()}
+
+    def close(self) -> None:
+        self._fasta.close()
+
+    def __enter__(self) -> Genome:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def check_chrom(self, chrom: str, where: str = "") -> int:
+        """Length of ``chrom``; a clear error (with a ``chr`` hint) if it is absent."""
+        if chrom in self.lengths:
+            return self.lengths[chrom]
+        hint = ""
+        alt = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
+        if alt in self.lengths:
+            hint = f"; the FASTA names it {alt!r} (chr1 versus 1 naming)"
+        else:
+            close = difflib.get_close_matches(chrom, list(self.lengths), n=3)
+            if close:
+                hint = f"; did you mean {', '.join(map(repr, close))}?"
+        names = list(self.lengths)
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise GenomeError(f"{where}chromosome {chrom!r} is not in {self.path.name} "
+                          f"(which has {shown}){hint}")
+
+    def window(self, chrom: str, tss: int, strand: str, length: int) -> np.ndarray:
+        """Tokens of the ``length`` bp window centred on ``tss`` (0-based), reverse
+        complemented on ``-``, padded with N beyond the chromosome's ends.
+
+        Soft-masked (lowercase) bases are read as bases. IUPAC codes raise a
+        :class:`GenomeError` naming the chromosome and position.
+        """
+        size = self.check_chrom(chrom)
+        if not 0 <= tss < size:
+            raise GenomeError(f"TSS {chrom}:{tss} is outside the chromosome (0..{size - 1})")
+        start, end = window_bounds(tss, strand, length)
+        out = np.full(length, N_TOKEN, dtype=np.uint8)
+        lo, hi = max(start, 0), min(end, size)
+        raw = self._fasta[chrom][lo:hi]
+        try:
+            out[lo - start:hi - start] = encode(raw)
+        except ValueError:
+            codes = np.frombuffer(raw.encode("ascii", "replace"), dtype=np.uint8)
+            bad = int(np.nonzero(~np.isin(codes, np.frombuffer(b"ACGTNacgtn", np.uint8)))[0][0])
+            raise GenomeError(f"{self.path.name}: {chrom}:{lo + bad} holds {raw[bad]!r}, "
+                              "not A, C, G, T or N (IUPAC ambiguity codes are not read; "
+                              "mask them to N)") from None
+        return reverse_complement(out) if strand == "-" else out

@@ -1,0 +1,191 @@
+"""TSS tables: CSV/TSV/parquet with a header, BED6, or GTF/GFF annotations."""
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from creme_fast.io.genome import Genome, GenomeError
+
+__all__ = ["TssTableError", "read_tss", "check_against_genome", "COLUMNS"]
+
+COLUMNS = ("chrom", "tss", "strand", "name")
+ALIASES = {"chromosome": "chrom", "chr": "chrom", "start": "tss", "gene_name": "name",
+           "gene": "name", "chrom": "chrom", "tss": "tss", "strand": "strand", "name": "name"}
+
+
+class TssTableError(ValueError):
+    """A TSS table that cannot be read as asked (the message names file and line)."""
+
+
+def _suffixes(path: Path) -> list[str]:
+    return [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+
+
+def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
+             protein_coding: bool = True) -> pd.DataFrame:
+    """Read a TSS table as columns ``chrom, tss (0-based), strand, name`` plus any extra
+    columns, and a ``line`` column (the row's line in the file, for messages).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.bed`` (BED6: the TSS is ``start`` on + and ``end - 1`` on -),
+        ``.gtf``/``.gff``/``.gff3`` (TSSs of ``gtf_feature`` records),
+        ``.parquet``, or CSV/TSV with a header naming ``chrom, tss, strand, name``
+        (``Chromosome, Start, Strand, gene_name`` are accepted too). gzip is fine.
+    gtf_feature : {"transcript", "gene"}, default="transcript"
+    protein_coding : bool, default=True
+        GTF/GFF only: keep protein-coding records (``gene_type``/``gene_biotype``/
+        ``transcript_type``/``transcript_biotype``).
+
+    Raises
+    ------
+    TssTableError
+        A missing column, a bad position or strand, or a duplicate name.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TssTableError(f"{path}: TSS table not found")
+    kind = _suffixes(path)[-1:] or [""]
+    if kind[0] == ".bed":
+        table = _read_bed(path)
+    elif kind[0] in (".gtf", ".gff", ".gff3"):
+        table = _read_gtf(path, gtf_feature, protein_coding)
+    else:
+        table = _read_delimited(path)
+    return _validate(table, path)
+
+
+def _read_delimited(path: Path) -> pd.DataFrame:
+    if _suffixes(path)[-1:] == [".parquet"]:
+        table = pd.read_parquet(path)
+        table["line"] = range(1, len(table) + 1)  # parquet has rows, not lines
+    else:
+        opener: Any = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt") as fh:
+            header = fh.readline()
+        sep = "\t" if "\t" in header else ","
+        try:
+            table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
+                                comment=None)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise TssTableError(f"{path}: cannot read as a table: {exc}") from None
+        table["line"] = range(2, len(table) + 2)
+    renamed = {c: ALIASES[c.strip().lower()] for c in table.columns
+               if c.strip().lower() in ALIASES}
+    if len(set(renamed.values())) < len(renamed):
+        raise TssTableError(f"{path}: several columns mean the same thing: "
+                            f"{', '.join(renamed)}")
+    table = table.rename(columns=renamed)
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        found = ", ".join(str(c) for c in table.columns if c != "line")
+        raise TssTableError(f"{path}: missing column(s) {', '.join(missing)}; the header has "
+                            f"{found} (expected chrom, tss, strand, name, or Chromosome, "
+                            "Start, Strand, gene_name; a BED file must end in .bed)")
+    return table
+
+
+def _read_bed(path: Path) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(path, sep="\t", header=None, dtype=str, comment="#",
+                          keep_default_na=False, skip_blank_lines=False)
+    except pd.errors.ParserError as exc:
+        raise TssTableError(f"{path}: cannot read as BED: {exc}") from None
+    raw["line"] = range(1, len(raw) + 1)
+    raw = raw[~raw[0].str.startswith(("track", "browser")) & (raw[0] != "")]
+    if raw.shape[1] < 7:
+        raise TssTableError(f"{path}: BED6 needs 6 tab-separated columns (chrom, start, end, "
+                            f"name, score, strand); line {raw['line'].iloc[0]} has "
+                            f"{raw.shape[1] - 1}")
+    start, end = (_ints(raw[c], path, raw["line"], n) for c, n in ((1, "start"), (2, "end")))
+    tss = start.where(raw[5] != "-", end - 1)
+    return pd.DataFrame({"chrom": raw[0], "tss": tss, "strand": raw[5], "name": raw[3],
+                         "line": raw["line"]})
+
+
+_ATTR = re.compile(r'(\w+)[ =]"?([^";]*)"?')
+
+
+def _read_gtf(path: Path, feature: str, protein_coding: bool) -> pd.DataFrame:
+    if feature not in ("transcript", "gene"):
+        raise TssTableError(f"gtf_feature must be 'transcript' or 'gene', got {feature!r}")
+    raw = pd.read_csv(path, sep="\t", header=None, comment="#", dtype=str,
+                      keep_default_na=False, usecols=range(9))
+    raw["line"] = range(1, len(raw) + 1)  # comments shift lines; good enough for messages
+    raw = raw[raw[2] == feature]
+    if raw.empty:
+        raise TssTableError(f"{path}: no {feature!r} records")
+    attrs = raw[8].map(lambda text: dict(_ATTR.findall(text)))
+    if protein_coding:
+        keys = ("gene_type", "gene_biotype", "transcript_type", "transcript_biotype")
+        coding = attrs.map(lambda a: any(a.get(k) == "protein_coding" for k in keys))
+        raw, attrs = raw[coding], attrs[coding]
+    start = _ints(raw[3], path, raw["line"], "start") - 1  # GTF is 1-based, closed
+    end = _ints(raw[4], path, raw["line"], "end")
+    ident = "transcript_id" if feature == "transcript" else "gene_id"
+    names = attrs.map(lambda a: a.get(ident) or a.get("ID") or a.get("gene_name", ""))
+    gene = attrs.map(lambda a: a.get("gene_name", ""))
+    return pd.DataFrame({"chrom": raw[0], "tss": start.where(raw[6] != "-", end - 1),
+                         "strand": raw[6], "name": names, "gene_name": gene,
+                         "line": raw["line"]})
+
+
+def _ints(values: pd.Series, path: Path, lines: pd.Series, column: str) -> pd.Series:
+    out = pd.to_numeric(values, errors="coerce")
+    bad = out.isna() | (out != out.round())
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {values.iloc[i]!r} is "
+                            "not an integer")
+    return out.astype("int64")
+
+
+def _validate(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    table = table.reset_index(drop=True)
+    if table.empty:
+        raise TssTableError(f"{path}: no TSSs")
+    table["chrom"] = table["chrom"].astype(str)
+    table["name"] = table["name"].astype(str)
+    table["strand"] = table["strand"].astype(str)
+    table["tss"] = _ints(table["tss"], path, table["line"], "tss")
+    negative = table["tss"] < 0
+    if negative.any():
+        row = table[negative].iloc[0]
+        raise TssTableError(f"{path}: line {row['line']}: tss {row['tss']} is negative "
+                            "(positions are 0-based)")
+    bad_strand = ~table["strand"].isin(["+", "-"])
+    if bad_strand.any():
+        row = table[bad_strand].iloc[0]
+        raise TssTableError(f"{path}: line {row['line']}: unknown strand {row['strand']!r} "
+                            "(expected + or -)")
+    empty = table["name"].str.strip() == ""
+    if empty.any():
+        raise TssTableError(f"{path}: line {table[empty].iloc[0]['line']}: empty name")
+    dup = table["name"].duplicated(keep=False)
+    if dup.any():
+        name = table[dup].iloc[0]["name"]
+        lines = table.loc[table["name"] == name, "line"].tolist()
+        raise TssTableError(f"{path}: duplicate name {name!r} on lines "
+                            f"{', '.join(map(str, lines))} (names key the results)")
+    return table
+
+
+def check_against_genome(table: pd.DataFrame, genome: Genome, path: str | Path) -> None:
+    """Every chromosome is in the genome and every TSS inside its chromosome."""
+    for chrom, rows in table.groupby("chrom", sort=False):
+        first = rows.iloc[0]
+        try:
+            size = genome.check_chrom(str(chrom), f"{path}: line {first['line']}: ")
+        except GenomeError as exc:
+            raise TssTableError(str(exc)) from None
+        beyond = rows[rows["tss"] >= size]
+        if len(beyond):
+            row = beyond.iloc[0]
+            raise TssTableError(f"{path}: line {row['line']}: tss {chrom}:{row['tss']} is "
+                                f"beyond the end of {chrom} ({size} bp in "
+                                f"{genome.path.name})")

@@ -1,0 +1,181 @@
+"""Run one CREME test over every TSS of a table, resumably."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from creme_fast import __version__
+from creme_fast.io.genome import Genome, GenomeError
+from creme_fast.io.store import RunStore
+from creme_fast.io.tables import atomic_write, write_table
+from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
+
+__all__ = ["RunRequest", "RunOutcome", "run_over_genome", "locus_key"]
+
+log = logging.getLogger(__name__)
+LOCUS_COLUMNS = ["name", "chrom", "tss", "strand"]
+
+
+def locus_key(name: str) -> int:
+    """Stable shuffle key of a locus: its shuffles depend on its name, not on which
+    other loci share the run or the chunk."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "little")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class RunRequest:
+    """Everything a run needs besides the model, table and genome objects."""
+
+    test: str
+    out: Path
+    config: StepConfig
+    model: str
+    model_id: str
+    fasta: Path
+    tss: Path
+    selection: dict[str, Any] = field(default_factory=dict)
+    resume: bool = True
+    chunk_loci: int = 8
+    progress: bool = True
+
+
+@dataclass
+class RunOutcome:
+    """What a run did."""
+
+    resumed: bool
+    skipped: int
+    ran: int
+    failed: pd.DataFrame
+    summary: pd.DataFrame
+    files: list[Path]
+
+
+def _identity(req: RunRequest, length: int) -> dict[str, Any]:
+    """The settings that decide the results (a resumed run must match them)."""
+    return {"test": req.test, "model": req.model_id, "seq_length": length,
+            "fasta_index": file_sha256(f"{req.fasta}.fai"), "tss": file_sha256(req.tss),
+            "selection": req.selection, **{k: (list(v) if isinstance(v, tuple) else v)
+                                           for k, v in asdict(req.config).items()
+                                           if k != "batch_size"}}
+
+
+def _windows(genome: Genome, rows: pd.DataFrame, length: int) -> tuple[np.ndarray, list[int],
+                                                                       list[tuple[str, str]]]:
+    """Tokens of the loci that can be read; the others with their reason."""
+    tokens, ok, failed = [], [], []
+    for i, row in enumerate(rows.itertuples(index=False)):
+        try:
+            tokens.append(genome.window(row.chrom, int(row.tss), row.strand, length))
+            ok.append(i)
+        except GenomeError as exc:
+            log.error("%s: %s", row.name, exc)
+            failed.append((row.name, str(exc)))
+    arr = np.stack(tokens) if tokens else np.zeros((0, length), dtype=np.uint8)
+    return arr, ok, failed
+
+
+def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
+                    table: pd.DataFrame) -> RunOutcome:
+    """Run ``req.test`` on every locus of ``table`` not already finished in ``req.out``.
+
+    Loci go through the engine in chunks of ``req.chunk_loci`` (one batch stream
+    spans a chunk's loci); each finished chunk is appended atomically as one
+    parquet part, so a run killed at any moment loses at most the chunk in
+    flight, and never leaves a partial locus on disk.
+    """
+    from tqdm.auto import tqdm
+
+    if req.test not in STEPS:
+        raise ValueError(f"unknown test {req.test!r}; choose from {', '.join(STEPS)}")
+    length = int(predictor.seq_length)
+    store = RunStore(req.out)
+    settings = {"creme_fast": __version__, "test": req.test, "model": req.model,
+                "fasta": str(Path(req.fasta).resolve()), "tss": str(Path(req.tss).resolve()),
+                "config": asdict(req.config), "selection": req.selection,
+                "chunk_loci": req.chunk_loci, "n_loci": int(len(table))}
+    resumed = store.open(settings, _identity(req, length), req.resume)
+    done = store.done() if resumed else set()
+    pending = table[~table["name"].isin(done)].reset_index(drop=True)
+    if resumed:
+        log.info("resuming %s: %d of %d loci already done", req.out, len(done & set(
+            table["name"])), len(table))
+    chunk = req.chunk_loci if req.test in MULTI_LOCUS else 1
+    step = STEPS[req.test]
+    failed: list[tuple[str, str]] = []
+    bar = tqdm(total=len(pending), unit="locus", desc=req.test, disable=not req.progress)
+    part_index = len(store.parts())
+    for start in range(0, len(pending), chunk):
+        rows = pending.iloc[start:start + chunk]
+        tokens, ok, bad = _windows(genome, rows, length)
+        failed += bad
+        if ok:
+            good = rows.iloc[ok].reset_index(drop=True)
+            keys = np.array([locus_key(n) for n in good["name"]], dtype=np.int64)
+            frame = step(predictor, tokens, keys, req.config)
+            locus = frame.pop("locus").to_numpy()
+            frame = pd.concat([good.loc[locus, LOCUS_COLUMNS].reset_index(drop=True),
+                               frame.reset_index(drop=True)], axis=1)
+            store.write_part(frame, part_index)
+            part_index += 1
+        bar.update(len(rows))
+    bar.close()
+    failed_frame = pd.DataFrame(failed, columns=["name", "error"])
+    files = []
+    if len(failed_frame):
+        files.append(atomic_write(store.directory / "failed.tsv",
+                                  lambda p: failed_frame.to_csv(p, sep="\t", index=False)))
+    else:
+        (store.directory / "failed.tsv").unlink(missing_ok=True)
+    results = store.read()
+    summary = pd.DataFrame()
+    if len(results):
+        summary = SUMMARIES[req.test](results)
+        extra = [c for c in LOCUS_COLUMNS[1:] if c not in summary.columns]
+        if extra:
+            summary = summary.merge(results[LOCUS_COLUMNS].drop_duplicates("name"), on="name")
+            summary = summary[LOCUS_COLUMNS + [c for c in summary.columns
+                                               if c not in LOCUS_COLUMNS]]
+        order = {n: i for i, n in enumerate(table["name"])}
+        summary = summary.sort_values("name", key=lambda s: s.map(order), kind="stable",
+                                      ignore_index=True)
+        files += write_table(summary, store.directory, "summary")
+        files.append(_plot(req.test, summary, store.directory / "summary.png"))
+    return RunOutcome(resumed=resumed, skipped=len(table) - len(pending), ran=len(pending),
+                      failed=failed_frame, summary=summary, files=files)
+
+
+_PLOTTED = {"activity": "activity", "context": "effect", "necessity": "top_effect",
+            "sufficiency": "top_effect", "higher-order": "final_observed"}
+
+
+def _plot(test: str, summary: pd.DataFrame, path: Path) -> Path:
+    """Distribution of the summary's main value, per track where there are tracks."""
+    from matplotlib.figure import Figure
+
+    column = _PLOTTED[test]
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    groups = summary.groupby("track") if "track" in summary else [("all", summary)]
+    for track, rows in groups:
+        ax.hist(rows[column].dropna(), bins=30, alpha=0.6, label=f"track {track}")
+    ax.set_xlabel(column)
+    ax.set_ylabel("loci")
+    ax.set_title(f"{test}: {len(summary['name'].unique())} loci")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))

@@ -1,0 +1,131 @@
+"""The CREME tests as run steps: tokens of a chunk of loci in, one table out.
+
+A step returns rows tagged with ``locus`` (the index inside the chunk); shuffles
+are keyed by each locus's stable key, so a locus gets the same result whichever
+chunk it lands in (which is what makes kill-and-resume exact).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from creme_fast import assays
+from creme_fast.assays._common import activity, predict_plan
+from creme_fast.pipeline import PlanBuilder
+
+__all__ = ["StepConfig", "STEPS", "SUMMARIES", "MULTI_LOCUS"]
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """Settings of a step (see ``creme-fast run --help``)."""
+
+    tile_size: int = 5000
+    num_shuffles: int = 10
+    seed: int = 0
+    batch_size: int = 8
+    bins: tuple[int, ...] | None = None
+    tracks: tuple[int, ...] | None = None
+    track: int = 0
+    rounds: int = 2
+    optimization: str = "min"
+
+    def engine(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size, "verbose": False,
+                "bins": None if self.bins is None else list(self.bins),
+                "tracks": None if self.tracks is None else list(self.tracks)}
+
+    def shuffles(self) -> dict[str, Any]:
+        return {"tile_size": self.tile_size, "num_shuffles": self.num_shuffles,
+                "seed": self.seed}
+
+
+def _activity(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+              cfg: StepConfig) -> pd.DataFrame:
+    builder = PlanBuilder(cfg.seed)
+    builder.rows_of(tokens)
+    act = activity(predict_plan(builder.build(), predictor, cfg.engine(), "activity"))
+    locus, track = np.meshgrid(np.arange(act.shape[0]), np.arange(act.shape[1]), indexing="ij")
+    return pd.DataFrame({"locus": locus.ravel(), "track": track.ravel(),
+                         "activity": act.ravel()})
+
+
+def _context(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+             cfg: StepConfig) -> pd.DataFrame:
+    return assays.context_dependence(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
+                                     **cfg.engine()).to_frame()
+
+
+def _necessity(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+               cfg: StepConfig) -> pd.DataFrame:
+    return assays.necessity(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
+                            **cfg.engine()).to_frame()
+
+
+def _sufficiency(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+                 cfg: StepConfig) -> pd.DataFrame:
+    return assays.sufficiency(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
+                              **cfg.engine()).to_frame()
+
+
+def _higher_order(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+                  cfg: StepConfig) -> pd.DataFrame:
+    frames = []
+    for i in range(tokens.shape[0]):
+        res = assays.higher_order(predictor, tokens[i], num_rounds=cfg.rounds,
+                                  optimization=cfg.optimization, track=cfg.track,
+                                  locus_key=int(keys[i]), **cfg.shuffles(), **cfg.engine())
+        frames.append(res.to_frame().assign(locus=i, wt=res.wt))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per locus and track: enhancer/silencer tile counts and the strongest tiles."""
+    keys = ["name", "track"]
+    grouped = frame.groupby(keys, sort=False)
+    top = frame.loc[grouped["effect"].idxmax(), keys + ["tile_start", "tile_end", "effect"]]
+    bottom = frame.loc[grouped["effect"].idxmin(), keys + ["tile_start", "tile_end", "effect"]]
+    counts = grouped["effect"].agg(enhancer_tiles=lambda e: int((e > 0.3).sum()),
+                                   silencer_tiles=lambda e: int((e < -0.3).sum())).reset_index()
+    out = counts.merge(top.rename(columns={"tile_start": "top_tile_start",
+                                           "tile_end": "top_tile_end",
+                                           "effect": "top_effect"}), on=keys)
+    return out.merge(bottom.rename(columns={"tile_start": "bottom_tile_start",
+                                            "tile_end": "bottom_tile_end",
+                                            "effect": "bottom_effect"}), on=keys)
+
+
+def _higher_order_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for name, rows_of in frame.groupby("name", sort=False):
+        rows_of = rows_of.sort_values("round")
+        rows.append({"name": name, "wt": rows_of["wt"].iloc[0],
+                     "tiles": ";".join(f"{a}-{b}" for a, b in zip(rows_of["tile_start"],
+                                                                   rows_of["tile_end"])),
+                     "final_observed": rows_of["observed"].iloc[-1],
+                     "final_additive": rows_of["additive"].iloc[-1],
+                     "classification": rows_of["classification"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+Step = Callable[[Any, np.ndarray, np.ndarray, StepConfig], pd.DataFrame]
+STEPS: dict[str, Step] = {
+    "activity": _activity,
+    "context": _context,
+    "necessity": _necessity,
+    "sufficiency": _sufficiency,
+    "higher-order": _higher_order,
+}
+# tests whose batches mix loci (the others run one locus after another)
+MULTI_LOCUS = {"activity", "context", "necessity", "sufficiency"}
+SUMMARIES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "activity": lambda f: f,
+    "context": lambda f: f,
+    "necessity": _tile_summary,
+    "sufficiency": _tile_summary,
+    "higher-order": _higher_order_summary,
+}
