@@ -16,6 +16,8 @@ from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
 from creme_fast.sequence.tokens import encode, reverse_complement
 from creme_fast.synthetic import (
     DEFAULT_GRAMMAR as G,
+)
+from creme_fast.synthetic import (
     Element,
     LocusDesign,
     generate_loci,

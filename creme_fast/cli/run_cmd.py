@@ -61,8 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _load_model(args: argparse.Namespace) -> tuple[Any, str, str, list[int] | None]:
     """Predictor, its name for the settings, its identity, its default bins."""
-    from creme_fast.runtime import OnnxPredictor
     from creme_fast.runs.runner import file_sha256
+    from creme_fast.runtime import OnnxPredictor
     from creme_fast.synthetic.model import synthetic_model_path
 
     path = synthetic_model_path() if args.model == "synthetic" else Path(args.model)
@@ -82,15 +82,7 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, str, str, list[int] | No
 
 
 def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    import pandas as pd
-
-    selection: dict[str, Any] = {}
-    if args.query:
-        try:
-            table = table.query(args.query)
-        except (pd.errors.UndefinedVariableError, SyntaxError, ValueError, TypeError) as exc:
-            raise ValueError(f"--query {args.query!r}: {exc}") from None
-        selection["query"] = args.query
+    selection: dict[str, Any] = {"query": args.query} if args.query else {}
     if args.top is not None:
         if not args.by or args.by not in table.columns:
             raise ValueError(f"--top needs --by naming a column of {args.tss} (it has "
@@ -99,11 +91,6 @@ def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         selection.update(top=args.top, by=args.by)
     if table.empty:
         raise ValueError(f"{args.tss}: no TSS rows left after the selection")
-    dup = table["name"].duplicated()
-    if dup.any():
-        raise ValueError(f"{args.tss}: name {table['name'][dup].iloc[0]!r} appears more than "
-                         "once after the selection (an earlier run's summary has a row per "
-                         "track: add e.g. \"track == 0\" to --query)")
     return table.reset_index(drop=True), selection
 
 
@@ -116,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.top is None) != (args.by is None):
         raise ValueError("--top and --by go together")
     table = read_tss(args.tss, gtf_feature=args.gtf_feature,
-                     protein_coding=not args.all_biotypes)
+                     protein_coding=not args.all_biotypes, query=args.query)
     table, selection = _select(table, args)
     predictor, model_name, model_id, default_bins = _load_model(args)
     bins = args.bins if args.bins is not None else default_bins

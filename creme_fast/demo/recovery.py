@@ -9,7 +9,7 @@ import pandas as pd
 from creme_fast.synthetic.grammar import MOTIF_LENGTH, Grammar
 from creme_fast.synthetic.loci import THRESHOLD, SyntheticLoci
 
-__all__ = ["recovery_table", "flag", "distance_expected", "kept_overlaps"]
+__all__ = ["distance_expected", "flag", "kept_overlaps", "recovery_table"]
 
 COLUMNS = ["test", "locus", "element", "track", "expected", "found", "ok"]
 _FLAG_NAMES = {1: "> 0.3", -1: "< -0.3", 0: "|x| <= 0.3"}

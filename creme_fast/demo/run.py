@@ -16,7 +16,7 @@ from creme_fast.io.tables import atomic_write, write_table
 from creme_fast.synthetic import DEFAULT_GRAMMAR, Grammar, SyntheticLoci, generate_loci
 from creme_fast.synthetic.model import load_synthetic
 
-__all__ = ["DemoSettings", "DemoResult", "run_demo"]
+__all__ = ["DemoResult", "DemoSettings", "run_demo"]
 
 log = logging.getLogger(__name__)
 

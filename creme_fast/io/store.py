@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from creme_fast.io.tables import atomic_write
 
-__all__ = ["RunStore", "RunSettingsMismatch"]
+__all__ = ["RunSettingsMismatch", "RunStore"]
 
 
 class RunSettingsMismatch(ValueError):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from creme_fast.io.genome import Genome, GenomeError
 
-__all__ = ["TssTableError", "read_tss", "check_against_genome", "COLUMNS"]
+__all__ = ["COLUMNS", "TssTableError", "check_against_genome", "read_tss"]
 
 COLUMNS = ("chrom", "tss", "strand", "name")
 ALIASES = {"chromosome": "chrom", "chr": "chrom", "start": "tss", "gene_name": "name",
@@ -26,7 +26,7 @@ def _suffixes(path: Path) -> list[str]:
 
 
 def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
-             protein_coding: bool = True) -> pd.DataFrame:
+             protein_coding: bool = True, query: str | None = None) -> pd.DataFrame:
     """Read a TSS table as columns ``chrom, tss (0-based), strand, name`` plus any extra
     columns, and a ``line`` column (the row's line in the file, for messages).
 
@@ -41,6 +41,10 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
     protein_coding : bool, default=True
         GTF/GFF only: keep protein-coding records (``gene_type``/``gene_biotype``/
         ``transcript_type``/``transcript_biotype``).
+    query : str, optional
+        Keep only rows matching this :meth:`pandas.DataFrame.query` (applied before
+        the checks, so an earlier run's per-track summary can be narrowed to one
+        row per locus).
 
     Raises
     ------
@@ -57,6 +61,12 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
         table = _read_gtf(path, gtf_feature, protein_coding)
     else:
         table = _read_delimited(path)
+    if query:
+        try:
+            table = table.query(query)
+        except (pd.errors.UndefinedVariableError, SyntaxError, ValueError, TypeError,
+                KeyError) as exc:
+            raise TssTableError(f"{path}: query {query!r} fails: {exc}") from None
     return _validate(table, path)
 
 
@@ -91,21 +101,25 @@ def _read_delimited(path: Path) -> pd.DataFrame:
 
 
 def _read_bed(path: Path) -> pd.DataFrame:
-    try:
-        raw = pd.read_csv(path, sep="\t", header=None, dtype=str, comment="#",
-                          keep_default_na=False, skip_blank_lines=False)
-    except pd.errors.ParserError as exc:
-        raise TssTableError(f"{path}: cannot read as BED: {exc}") from None
-    raw["line"] = range(1, len(raw) + 1)
-    raw = raw[~raw[0].str.startswith(("track", "browser")) & (raw[0] != "")]
-    if raw.shape[1] < 7:
-        raise TssTableError(f"{path}: BED6 needs 6 tab-separated columns (chrom, start, end, "
-                            f"name, score, strand); line {raw['line'].iloc[0]} has "
-                            f"{raw.shape[1] - 1}")
-    start, end = (_ints(raw[c], path, raw["line"], n) for c, n in ((1, "start"), (2, "end")))
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    rows, lines = [], []
+    with opener(path, "rt") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 6:
+                raise TssTableError(f"{path}: line {number}: BED6 needs 6 tab-separated "
+                                    "columns (chrom, start, end, name, score, strand), "
+                                    f"found {len(fields)}")
+            rows.append(fields[:6])
+            lines.append(number)
+    raw = pd.DataFrame(rows, columns=range(6))
+    line = pd.Series(lines)
+    start, end = (_ints(raw[c], path, line, n) for c, n in ((1, "start"), (2, "end")))
     tss = start.where(raw[5] != "-", end - 1)
     return pd.DataFrame({"chrom": raw[0], "tss": tss, "strand": raw[5], "name": raw[3],
-                         "line": raw["line"]})
+                         "line": line})
 
 
 _ATTR = re.compile(r'(\w+)[ =]"?([^";]*)"?')
@@ -148,7 +162,7 @@ def _ints(values: pd.Series, path: Path, lines: pd.Series, column: str) -> pd.Se
 def _validate(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     table = table.reset_index(drop=True)
     if table.empty:
-        raise TssTableError(f"{path}: no TSSs")
+        raise TssTableError(f"{path}: no TSSs (after any query)")
     table["chrom"] = table["chrom"].astype(str)
     table["name"] = table["name"].astype(str)
     table["strand"] = table["strand"].astype(str)
@@ -170,8 +184,10 @@ def _validate(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     if dup.any():
         name = table[dup].iloc[0]["name"]
         lines = table.loc[table["name"] == name, "line"].tolist()
+        hint = (" (a run's summary has a row per track: narrow it with a query such as "
+                "\"track == 0\")") if "track" in table else " (names key the results)"
         raise TssTableError(f"{path}: duplicate name {name!r} on lines "
-                            f"{', '.join(map(str, lines))} (names key the results)")
+                            f"{', '.join(map(str, lines))}{hint}")
     return table
 
 

@@ -16,7 +16,7 @@ from creme_fast.io.store import RunStore
 from creme_fast.io.tables import atomic_write, write_table
 from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
 
-__all__ = ["RunRequest", "RunOutcome", "run_over_genome", "locus_key"]
+__all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
 
 log = logging.getLogger(__name__)
 LOCUS_COLUMNS = ["name", "chrom", "tss", "strand"]
@@ -107,7 +107,7 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
     settings = {"creme_fast": __version__, "test": req.test, "model": req.model,
                 "fasta": str(Path(req.fasta).resolve()), "tss": str(Path(req.tss).resolve()),
                 "config": asdict(req.config), "selection": req.selection,
-                "chunk_loci": req.chunk_loci, "n_loci": int(len(table))}
+                "chunk_loci": req.chunk_loci, "n_loci": len(table)}
     resumed = store.open(settings, _identity(req, length), req.resume)
     done = store.done() if resumed else set()
     pending = table[~table["name"].isin(done)].reset_index(drop=True)

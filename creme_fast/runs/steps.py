@@ -17,7 +17,7 @@ from creme_fast import assays
 from creme_fast.assays._common import activity, predict_plan
 from creme_fast.pipeline import PlanBuilder
 
-__all__ = ["StepConfig", "STEPS", "SUMMARIES", "MULTI_LOCUS"]
+__all__ = ["MULTI_LOCUS", "STEPS", "SUMMARIES", "StepConfig"]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import numpy as np
 
 from creme_fast.sequence.tokens import encode, reverse_complement
 
-__all__ = ["MOTIF_LENGTH", "Grammar", "DEFAULT_GRAMMAR", "combine", "motif_keys", "kmer_keys"]
+__all__ = ["DEFAULT_GRAMMAR", "MOTIF_LENGTH", "Grammar", "combine", "kmer_keys", "motif_keys"]
 
 MOTIF_LENGTH = 16
 # k-mer keys are base-5 numbers of the digits A=1, C=2, G=3, T=4 (N=0 never

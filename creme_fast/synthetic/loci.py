@@ -10,10 +10,22 @@ import pandas as pd
 from creme_fast.assays.context import categorize_context
 from creme_fast.sequence.tiles import tile_layout
 from creme_fast.sequence.tokens import encode, reverse_complement
-from creme_fast.synthetic.grammar import DEFAULT_GRAMMAR, MOTIF_LENGTH, Grammar, kmer_keys, motif_keys
+from creme_fast.synthetic.grammar import (
+    DEFAULT_GRAMMAR,
+    MOTIF_LENGTH,
+    Grammar,
+    kmer_keys,
+    motif_keys,
+)
 
-__all__ = ["Element", "LocusDesign", "DEFAULT_DESIGNS", "SyntheticLoci", "generate_loci",
-           "KIND_EXPECTATIONS"]
+__all__ = [
+    "DEFAULT_DESIGNS",
+    "KIND_EXPECTATIONS",
+    "Element",
+    "LocusDesign",
+    "SyntheticLoci",
+    "generate_loci",
+]
 
 # what each kind of element should show: (necessary, sufficient), signed
 KIND_EXPECTATIONS = {

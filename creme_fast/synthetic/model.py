@@ -5,7 +5,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["synthetic_model_path", "load_synthetic"]
+__all__ = ["load_synthetic", "synthetic_model_path"]
 
 
 def synthetic_model_path() -> Path:
