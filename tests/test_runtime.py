@@ -2,16 +2,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import torch
+from no_torch import run_without_torch
 
-from creme_fast.runtime import CallablePredictor, OnnxPredictor, Predictor, load_predictor
-from creme_fast.runtime.providers import CPU, CUDA, TENSORRT, provider_options, resolve_providers
+from creme_fast.runtime import (
+    CallablePredictor,
+    OnnxPredictor,
+    Predictor,
+    load_predictor,
+)
+from creme_fast.runtime.providers import (
+    CPU,
+    CUDA,
+    TENSORRT,
+    provider_options,
+    resolve_providers,
+)
 from creme_fast.sequence import one_hot
 
 L = 1024
@@ -34,13 +43,8 @@ def pool_onnx(tmp_path_factory):
 
 
 def test_runtime_imports_and_predicts_without_torch(pool_onnx):
-    script = textwrap.dedent("""
-        import json, sys
-        class BlockTorch:
-            def find_spec(self, name, path=None, target=None):
-                if name == "torch" or name.startswith("torch."):
-                    raise ImportError("torch is blocked in this test")
-        sys.meta_path.insert(0, BlockTorch())
+    proc = run_without_torch("""
+        import json
         import numpy as np
         from creme_fast.runtime import OnnxPredictor
         from creme_fast.sequence import encode
@@ -49,9 +53,7 @@ def test_runtime_imports_and_predicts_without_torch(pool_onnx):
         out = OnnxPredictor(sys.argv[1]).predict(tokens)
         assert "torch" not in sys.modules
         print(json.dumps(out.tolist()))
-    """)
-    proc = subprocess.run([sys.executable, "-c", script, str(pool_onnx)], capture_output=True,
-                          text=True)
+    """, str(pool_onnx))
     assert proc.returncode == 0, proc.stderr
     out = np.array(json.loads(proc.stdout))
     assert out.shape == (2, 16, 2)

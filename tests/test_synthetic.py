@@ -2,13 +2,10 @@
 every CREME test (issue 5)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import onnx
 import pytest
+from no_torch import run_without_torch
 
 from creme_fast.demo import DemoSettings, run_demo
 from creme_fast.demo.recovery import distance_expected
@@ -247,21 +244,13 @@ def test_demo_recovers_everything_and_writes_every_file(demo):
 
 def test_demo_cli_runs_without_torch(tmp_path):
     """The README's first command: the demo needs ONNX Runtime, not PyTorch."""
-    script = textwrap.dedent("""
-        import sys
-        class BlockTorch:
-            def find_spec(self, name, path=None, target=None):
-                if name == "torch" or name.startswith("torch."):
-                    raise ImportError("torch is blocked in this test")
-        sys.meta_path.insert(0, BlockTorch())
+    out = tmp_path / "demo"
+    proc = run_without_torch("""
         from creme_fast.cli import main
         code = main(["-q", "demo", "--out", sys.argv[1], "--shuffles", "2"])
         assert "torch" not in sys.modules
         sys.exit(code)
-    """)
-    out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True,
-                          text=True)
+    """, str(out))
     assert proc.returncode == 0, proc.stderr
     import pandas as pd
 
