@@ -165,7 +165,7 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
             score = float(mean_activity(pruned, f"stage {stage + 1} check").mean()) / full
             scores.append(score)
             score_stage.append(stage)
-            log.info("stage %d: %d sub-tiles left, score %.3f", stage + 1, len(candidates), score)
+            log.debug("stage %d: %d sub-tiles left, score %.3f", stage + 1, len(candidates), score)
         if not keep_going(score, threshold) and removed_stage:
             # undo the removal that crossed the threshold
             last = removed_stage[-len(drop_set):]
