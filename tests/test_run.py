@@ -327,3 +327,33 @@ def test_wrong_columns(tmp_path, genome, caplog):
 def test_model_and_window_length_mismatch(tmp_path, genome, caplog):
     code, out, text = _bad_run(tmp_path, genome, caplog, extra=("--length", "1000"))
     assert code == 2 and "takes 196608 bp windows" in text and not out.exists()
+
+
+@pytest.mark.parametrize("test", ["distance", "multiplicity", "fine-tile"])
+def test_cre_tests_take_the_cre_from_a_necessity_summary(tmp_path, genome, test):
+    path, _, _ = genome
+    nec = tmp_path / "nec"
+    assert _run(nec, genome, "necessity") == 0
+    out = tmp_path / test
+    query = "track == 2 and enhancer_tiles > 0"
+    code = main(["-q", "run", test, "--model", "synthetic", "--fasta", str(path), "--tss",
+                 str(nec / "summary.parquet"), "--out", str(out), *FAST, "--track", "2",
+                 "--query", query])
+    assert code == 0
+    chosen = pd.read_parquet(nec / "summary.parquet").query(query)
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert set(summary["name"]) == set(chosen["name"]) and len(chosen) >= 3
+    merged = summary.merge(chosen, on="name")
+    assert (merged["cre_start"] == merged["top_tile_start"]).all()
+    if test == "fine-tile":  # a 20 kb CRE pruned to the 50 bp sub-tiles around its 16 bp
+        # enhancer (removing 5 at a time, a few neighbours can survive the last batch)
+        assert (merged["kept_bp"] <= 500).all() and (merged["kept_bp"] >= 50).all()
+
+
+def test_cre_tests_need_a_cre(tmp_path, genome, caplog):
+    code, out, text = _bad_run(tmp_path, genome, caplog, extra=())
+    assert code == 0  # activity needs none
+    path, _, tss = genome
+    code = main(["run", "distance", "--model", "synthetic", "--fasta", str(path), "--tss",
+                 str(tss), "--out", str(tmp_path / "d"), *FAST])
+    assert code == 2 and "needs a CRE per locus" in caplog.text

@@ -39,10 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", default="auto",
                    help="auto (TensorRT > CUDA > CPU), tensorrt, cuda or cpu")
     p.add_argument("--track", type=int, default=0,
-                   help="higher-order: track whose activity the greedy search follows")
+                   help="higher-order, multiplicity, fine-tile: the track they follow")
     p.add_argument("--rounds", type=positive_int, default=2, help="higher-order: rounds")
     p.add_argument("--optimization", choices=["min", "max"], default="min",
-                   help="higher-order: min for enhancers, max for silencers")
+                   help="higher-order: min for enhancers, max for silencers (multiplicity "
+                   "and fine-tile read min as an enhancer CRE, max as a silencer)")
     p.add_argument("--length", type=positive_int,
                    help="window length (default: the model's; must match it)")
     p.add_argument("--query", help="keep TSS rows matching this pandas query, e.g. "

@@ -126,7 +126,7 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
         if ok:
             good = rows.iloc[ok].reset_index(drop=True)
             keys = np.array([locus_key(n) for n in good["name"]], dtype=np.int64)
-            frame = step(predictor, tokens, keys, req.config)
+            frame = step(predictor, tokens, keys, good, req.config)
             locus = frame.pop("locus").to_numpy()
             frame = pd.concat([good.loc[locus, LOCUS_COLUMNS].reset_index(drop=True),
                                frame.reset_index(drop=True)], axis=1)
@@ -160,7 +160,8 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
 
 
 _PLOTTED = {"activity": "activity", "context": "effect", "necessity": "top_effect",
-            "sufficiency": "top_effect", "higher-order": "final_observed"}
+            "sufficiency": "top_effect", "higher-order": "final_observed",
+            "distance": "activity", "multiplicity": "activity", "fine-tile": "kept_bp"}
 
 
 def _plot(test: str, summary: pd.DataFrame, path: Path) -> Path:

@@ -44,7 +44,7 @@ class StepConfig:
                 "seed": self.seed}
 
 
-def _activity(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+def _activity(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
               cfg: StepConfig) -> pd.DataFrame:
     builder = PlanBuilder(cfg.seed)
     builder.rows_of(tokens)
@@ -54,25 +54,25 @@ def _activity(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
                          "activity": act.ravel()})
 
 
-def _context(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+def _context(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
              cfg: StepConfig) -> pd.DataFrame:
     return assays.context_dependence(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
                                      **cfg.engine()).to_frame()
 
 
-def _necessity(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+def _necessity(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
                cfg: StepConfig) -> pd.DataFrame:
     return assays.necessity(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
                             **cfg.engine()).to_frame()
 
 
-def _sufficiency(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+def _sufficiency(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
                  cfg: StepConfig) -> pd.DataFrame:
     return assays.sufficiency(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
                               **cfg.engine()).to_frame()
 
 
-def _higher_order(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+def _higher_order(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
                   cfg: StepConfig) -> pd.DataFrame:
     frames = []
     for i in range(tokens.shape[0]):
@@ -81,6 +81,65 @@ def _higher_order(predictor: Any, tokens: np.ndarray, keys: np.ndarray,
                                   locus_key=int(keys[i]), **cfg.shuffles(), **cfg.engine())
         frames.append(res.to_frame().assign(locus=i, wt=res.wt))
     return pd.concat(frames, ignore_index=True)
+
+
+def _cre_of(row: Any) -> tuple[int, int]:
+    """A locus's CRE (window coordinates): ``cre_start``/``cre_end`` columns, else the
+    ``top_tile_start``/``top_tile_end`` of a necessity or sufficiency summary."""
+    for start, end in (("cre_start", "cre_end"), ("top_tile_start", "top_tile_end")):
+        if start in row.index and end in row.index:
+            return int(row[start]), int(row[end])
+    raise ValueError("this test needs a CRE per locus: give cre_start and cre_end columns "
+                     "(window coordinates), or a necessity/sufficiency run's summary.parquet "
+                     "narrowed to one track (its top_tile_start/top_tile_end are used)")
+
+
+def _per_cre(test: Callable[..., Any], predictor: Any, tokens: np.ndarray, keys: np.ndarray,
+             rows: pd.DataFrame, cfg: StepConfig, **extra: Any) -> pd.DataFrame:
+    """Run a one-locus CRE test on each locus of the chunk."""
+    frames = []
+    for i in range(tokens.shape[0]):
+        cre = _cre_of(rows.iloc[i])
+        res = test(predictor, tokens[i], cre, locus_key=int(keys[i]), **extra,
+                   **cfg.shuffles(), **cfg.engine())
+        frames.append(res.to_frame().assign(locus=i, cre_start=cre[0], cre_end=cre[1]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _distance(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
+              cfg: StepConfig) -> pd.DataFrame:
+    return _per_cre(assays.distance, predictor, tokens, keys, rows, cfg)
+
+
+def _multiplicity(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
+                  cfg: StepConfig) -> pd.DataFrame:
+    opt = "max" if cfg.optimization == "min" else "min"  # enhancer CREs: add where it helps
+    return _per_cre(assays.multiplicity, predictor, tokens, keys, rows, cfg, track=cfg.track,
+                    optimization=opt)
+
+
+def _fine_tile(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
+               cfg: StepConfig) -> pd.DataFrame:
+    kind = "enhancer" if cfg.optimization == "min" else "silencer"
+    return _per_cre(assays.fine_tile_search, predictor, tokens, keys, rows, cfg,
+                    track=cfg.track, cre_type=kind)
+
+
+def _fine_tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per locus: bp of the CRE kept and the kept sub-tiles."""
+    kept = frame[frame["kept"]]
+    return (kept.assign(kept_bp=kept["end"] - kept["start"],
+                        kept_tiles=kept["start"].astype(str) + "-" + kept["end"].astype(str))
+            .groupby(["name", "cre_start", "cre_end"], sort=False)
+            .agg(kept_bp=("kept_bp", "sum"), kept_tiles=("kept_tiles", ";".join))
+            .reset_index())
+
+
+def _by_cre_summary(value: str, how: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def summary(frame: pd.DataFrame) -> pd.DataFrame:
+        keys = ["name", "cre_start", "cre_end"] + (["track"] if "track" in frame else [])
+        return frame.groupby(keys, sort=False)[value].agg(how).reset_index()
+    return summary
 
 
 def _tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -112,13 +171,16 @@ def _higher_order_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-Step = Callable[[Any, np.ndarray, np.ndarray, StepConfig], pd.DataFrame]
+Step = Callable[[Any, np.ndarray, np.ndarray, pd.DataFrame, StepConfig], pd.DataFrame]
 STEPS: dict[str, Step] = {
     "activity": _activity,
     "context": _context,
     "necessity": _necessity,
     "sufficiency": _sufficiency,
     "higher-order": _higher_order,
+    "distance": _distance,
+    "multiplicity": _multiplicity,
+    "fine-tile": _fine_tile,
 }
 # tests whose batches mix loci (the others run one locus after another)
 MULTI_LOCUS = {"activity", "context", "necessity", "sufficiency"}
@@ -128,4 +190,7 @@ SUMMARIES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "necessity": _tile_summary,
     "sufficiency": _tile_summary,
     "higher-order": _higher_order_summary,
+    "distance": _by_cre_summary("activity", "max"),
+    "multiplicity": _by_cre_summary("activity", "max"),
+    "fine-tile": _fine_tile_summary,
 }
