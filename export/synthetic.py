@@ -28,7 +28,7 @@ from creme_fast.synthetic.grammar import (
     MOTIF_LENGTH,
     Grammar,
     combine,
-    motif_keys,
+    motif_strands,
 )
 
 __all__ = ["SyntheticModel", "export_synthetic", "synthetic_metadata"]
@@ -50,16 +50,8 @@ def _lookup_size(keys: np.ndarray) -> int:
 
 def _base4_keys(motifs: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """Base-4 keys (A=0 .. T=3, first base least significant) of both strands."""
-    keys5, index = motif_keys(motifs)
-    digits = []
-    for key in keys5.tolist():  # base 5 (A=1..T=4, most significant first) -> base 4
-        d = []
-        for _ in range(MOTIF_LENGTH):
-            key, r = divmod(key, 5)
-            d.append(r - 1)
-        digits.append(d[::-1])
-    weights = 4 ** np.arange(MOTIF_LENGTH, dtype=np.int64)
-    return np.array(digits, dtype=np.int64) @ weights, index
+    strands, index = motif_strands(motifs)
+    return strands.astype(np.int64) @ (4 ** np.arange(MOTIF_LENGTH, dtype=np.int64)), index
 
 
 class SyntheticModel(nn.Module):

@@ -6,19 +6,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from creme_fast.synthetic.grammar import MOTIF_LENGTH, Grammar
-from creme_fast.synthetic.loci import THRESHOLD, SyntheticLoci
+from creme_fast.synthetic.grammar import Grammar
+from creme_fast.synthetic.loci import SyntheticLoci, flag
 
-__all__ = ["distance_expected", "flag", "kept_overlaps", "recovery_table"]
+__all__ = ["distance_expected", "kept_overlaps", "recovery_table"]
 
 COLUMNS = ["test", "locus", "element", "track", "expected", "found", "ok"]
 _FLAG_NAMES = {1: "> 0.3", -1: "< -0.3", 0: "|x| <= 0.3"}
-
-
-def flag(effect: np.ndarray) -> np.ndarray:
-    """1 above the paper's 0.3 cut-off, -1 below -0.3, else 0."""
-    effect = np.asarray(effect, dtype=np.float64)
-    return np.where(effect > THRESHOLD, 1, np.where(effect < -THRESHOLD, -1, 0))
 
 
 def distance_expected(loci: SyntheticLoci, grammar: Grammar, result: Any,
@@ -35,7 +29,7 @@ def distance_expected(loci: SyntheticLoci, grammar: Grammar, result: Any,
     counts[:, grammar.index(row["motif"])] = grammar.kernel(
         grammar.motif_center_offset(starts)).sum(axis=1)
     promoter = float(grammar.promoter_kernel(grammar.motif_center_offset(
-        grammar.seq_length // 2 - MOTIF_LENGTH // 2)))
+        grammar.promoter_start)))
     return grammar.activity(counts, np.full(len(result.positions), promoter))
 
 

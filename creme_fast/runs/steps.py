@@ -54,33 +54,30 @@ def _activity(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.Dat
                          "activity": act.ravel()})
 
 
-def _context(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
+def _across_loci(assay: Callable[..., Any]) -> Step:
+    """A step running a multi-locus assay on the whole chunk in one engine run."""
+    def step(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
              cfg: StepConfig) -> pd.DataFrame:
-    return assays.context_dependence(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
-                                     **cfg.engine()).to_frame()
+        return assay(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
+                     **cfg.engine()).to_frame()
+    return step
 
 
-def _necessity(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
-               cfg: StepConfig) -> pd.DataFrame:
-    return assays.necessity(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
-                            **cfg.engine()).to_frame()
-
-
-def _sufficiency(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
-                 cfg: StepConfig) -> pd.DataFrame:
-    return assays.sufficiency(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
-                              **cfg.engine()).to_frame()
+def _each_locus(run: Callable[[np.ndarray, int, Any], pd.DataFrame], tokens: np.ndarray,
+                keys: np.ndarray, rows: pd.DataFrame) -> pd.DataFrame:
+    """``run(tokens, key, row)`` on each locus of the chunk, rows tagged by locus."""
+    return pd.concat([run(tokens[i], int(keys[i]), rows.iloc[i]).assign(locus=i)
+                      for i in range(tokens.shape[0])], ignore_index=True)
 
 
 def _higher_order(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
                   cfg: StepConfig) -> pd.DataFrame:
-    frames = []
-    for i in range(tokens.shape[0]):
-        res = assays.higher_order(predictor, tokens[i], num_rounds=cfg.rounds,
+    def run(seq: np.ndarray, key: int, row: Any) -> pd.DataFrame:
+        res = assays.higher_order(predictor, seq, num_rounds=cfg.rounds,
                                   optimization=cfg.optimization, track=cfg.track,
-                                  locus_key=int(keys[i]), **cfg.shuffles(), **cfg.engine())
-        frames.append(res.to_frame().assign(locus=i, wt=res.wt))
-    return pd.concat(frames, ignore_index=True)
+                                  locus_key=key, **cfg.shuffles(), **cfg.engine())
+        return res.to_frame().assign(wt=res.wt)
+    return _each_locus(run, tokens, keys, rows)
 
 
 def _cre_of(row: Any) -> tuple[int, int]:
@@ -97,13 +94,12 @@ def _cre_of(row: Any) -> tuple[int, int]:
 def _per_cre(test: Callable[..., Any], predictor: Any, tokens: np.ndarray, keys: np.ndarray,
              rows: pd.DataFrame, cfg: StepConfig, **extra: Any) -> pd.DataFrame:
     """Run a one-locus CRE test on each locus of the chunk."""
-    frames = []
-    for i in range(tokens.shape[0]):
-        cre = _cre_of(rows.iloc[i])
-        res = test(predictor, tokens[i], cre, locus_key=int(keys[i]), **extra,
-                   **cfg.shuffles(), **cfg.engine())
-        frames.append(res.to_frame().assign(locus=i, cre_start=cre[0], cre_end=cre[1]))
-    return pd.concat(frames, ignore_index=True)
+    def run(seq: np.ndarray, key: int, row: Any) -> pd.DataFrame:
+        cre = _cre_of(row)
+        res = test(predictor, seq, cre, locus_key=key, **extra, **cfg.shuffles(),
+                   **cfg.engine())
+        return res.to_frame().assign(cre_start=cre[0], cre_end=cre[1])
+    return _each_locus(run, tokens, keys, rows)
 
 
 def _distance(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
@@ -174,9 +170,9 @@ def _higher_order_summary(frame: pd.DataFrame) -> pd.DataFrame:
 Step = Callable[[Any, np.ndarray, np.ndarray, pd.DataFrame, StepConfig], pd.DataFrame]
 STEPS: dict[str, Step] = {
     "activity": _activity,
-    "context": _context,
-    "necessity": _necessity,
-    "sufficiency": _sufficiency,
+    "context": _across_loci(assays.context_dependence),
+    "necessity": _across_loci(assays.necessity),
+    "sufficiency": _across_loci(assays.sufficiency),
     "higher-order": _higher_order,
     "distance": _distance,
     "multiplicity": _multiplicity,

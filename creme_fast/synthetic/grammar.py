@@ -53,15 +53,18 @@ def kmer_keys(tokens: np.ndarray, k: int = MOTIF_LENGTH) -> np.ndarray:
     return key
 
 
+def motif_strands(motifs: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Tokens ``(2 * n_motifs, MOTIF_LENGTH)`` of every motif on both strands, and the
+    motif index of each row."""
+    fwd = [encode(seq) for seq in motifs.values()]
+    strands = np.stack([s for f in fwd for s in (f, reverse_complement(f))])
+    return strands, np.repeat(np.arange(len(fwd), dtype=np.int64), 2)
+
+
 def motif_keys(motifs: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """Keys of every motif on both strands and the motif index each key counts for."""
-    keys, index = [], []
-    for i, seq in enumerate(motifs.values()):
-        fwd = encode(seq)
-        for strand in (fwd, reverse_complement(fwd)):
-            keys.append(int(kmer_keys(strand)[0]))
-            index.append(i)
-    return np.array(keys, dtype=np.int64), np.array(index, dtype=np.int64)
+    strands, index = motif_strands(motifs)
+    return kmer_keys(strands)[:, 0], index
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,11 @@ class Grammar:
         """Gaussian window ``exp(-(d / w)^2)`` that reads the promoter."""
         d = np.asarray(distance_bp, dtype=np.float64) / self.promoter_width_bp
         return np.exp(-d * d)
+
+    @property
+    def promoter_start(self) -> int:
+        """Where the promoter motif starts in a locus (centred on the sequence)."""
+        return self.seq_length // 2 - MOTIF_LENGTH // 2
 
     def motif_center_offset(self, start: Any) -> np.ndarray:
         """Distance from the sequence centre of a motif starting at ``start``."""

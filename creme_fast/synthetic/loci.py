@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ __all__ = [
     "Element",
     "LocusDesign",
     "SyntheticLoci",
+    "flag",
     "generate_loci",
 ]
 
@@ -218,8 +220,8 @@ def generate_loci(grammar: Grammar = DEFAULT_GRAMMAR,
     designs = tuple(designs)
     seqs = _background(rng, len(designs), length, gc, cpg_keep)
     _scrub(rng, seqs, keys)
-    prom_start = length // 2 - MOTIF_LENGTH // 2
-    seqs[:, prom_start:prom_start + MOTIF_LENGTH] = encode(grammar.motifs["promoter"])
+    prom = grammar.promoter_start
+    seqs[:, prom:prom + MOTIF_LENGTH] = encode(grammar.motifs["promoter"])
     element_rows, motif_rows = [], []
     for i, design in enumerate(designs):
         for el in design.elements:
@@ -293,13 +295,13 @@ def _expectations(grammar: Grammar, designs: tuple[LocusDesign, ...], seqs: np.n
             acts = set(_tracks_of(grammar, el))
             for k, track in enumerate(grammar.tracks):
                 flags = (need, suff) if k in acts else (0, 0)
-                for value, flag, test in ((necessity[k], flags[0], "necessity"),
+                for value, want, test in ((necessity[k], flags[0], "necessity"),
                                           (sufficiency[k], flags[1], "sufficiency")):
-                    if _flag(value) != flag:
+                    if flag(value) != want:
                         raise ValueError(
                             f"{design.name}/{el.name} on {track}: the grammar gives a "
                             f"{test} effect of {value:.3f}, which does not read as a "
-                            f"{el.kind if flag else 'non-element'} (cut-off {THRESHOLD})")
+                            f"{el.kind if want else 'non-element'} (cut-off {THRESHOLD})")
                 truth_rows.append((design.name, el.name, el.kind, track, k in acts,
                                    necessity[k], sufficiency[k], flags[0], flags[1]))
     truth = pd.DataFrame(truth_rows, columns=[
@@ -310,6 +312,7 @@ def _expectations(grammar: Grammar, designs: tuple[LocusDesign, ...], seqs: np.n
     return truth, context
 
 
-def _flag(effect: float) -> int:
-    """1 above the cut-off, -1 below minus it, else 0."""
-    return 1 if effect > THRESHOLD else -1 if effect < -THRESHOLD else 0
+def flag(effect: Any) -> np.ndarray:
+    """1 above the paper's 0.3 cut-off, -1 below -0.3, else 0 (elementwise)."""
+    effect = np.asarray(effect, dtype=np.float64)
+    return np.where(effect > THRESHOLD, 1, np.where(effect < -THRESHOLD, -1, 0))
