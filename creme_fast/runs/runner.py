@@ -14,12 +14,12 @@ from creme_fast import __version__
 from creme_fast.io.genome import Genome, GenomeError
 from creme_fast.io.store import RunStore
 from creme_fast.io.tables import atomic_write, write_table
+from creme_fast.runs.executor import LOCUS_COLUMNS, ChunkTask, Executor, LocalExecutor
 from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
 
 __all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
 
 log = logging.getLogger(__name__)
-LOCUS_COLUMNS = ["name", "chrom", "tss", "strand"]
 
 
 def locus_key(name: str) -> int:
@@ -90,13 +90,16 @@ def _windows(genome: Genome, rows: pd.DataFrame, length: int) -> tuple[np.ndarra
 
 
 def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
-                    table: pd.DataFrame) -> RunOutcome:
+                    table: pd.DataFrame, executor: Executor | None = None) -> RunOutcome:
     """Run ``req.test`` on every locus of ``table`` not already finished in ``req.out``.
 
     Loci go through the engine in chunks of ``req.chunk_loci`` (one batch stream
     spans a chunk's loci); each finished chunk is appended atomically as one
     parquet part, so a run killed at any moment loses at most the chunk in
     flight, and never leaves a partial locus on disk.
+
+    ``executor`` computes the chunks (default: :class:`LocalExecutor` on
+    ``predictor``); this process reads the genome and writes every file.
     """
     from tqdm.auto import tqdm
 
@@ -115,24 +118,28 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
         log.info("resuming %s: %d of %d loci already done", req.out, len(done & set(
             table["name"])), len(table))
     chunk = req.chunk_loci if req.test in MULTI_LOCUS else 1
-    step = STEPS[req.test]
     failed: list[tuple[str, str]] = []
     bar = tqdm(total=len(pending), unit="locus", desc=req.test, disable=not req.progress)
     part_index = len(store.parts())
-    for start in range(0, len(pending), chunk):
-        rows = pending.iloc[start:start + chunk]
-        tokens, ok, bad = _windows(genome, rows, length)
-        failed += bad
-        if ok:
-            good = rows.iloc[ok].reset_index(drop=True)
-            keys = np.array([locus_key(n) for n in good["name"]], dtype=np.int64)
-            frame = step(predictor, tokens, keys, good, req.config)
-            locus = frame.pop("locus").to_numpy()
-            frame = pd.concat([good.loc[locus, LOCUS_COLUMNS].reset_index(drop=True),
-                               frame.reset_index(drop=True)], axis=1)
-            store.write_part(frame, part_index)
+    executor = executor if executor is not None else LocalExecutor(predictor)
+
+    def tasks() -> Any:
+        for index, start in enumerate(range(0, len(pending), chunk)):
+            rows = pending.iloc[start:start + chunk]
+            tokens, ok, bad = _windows(genome, rows, length)
+            failed.extend(bad)
+            bar.update(len(bad))
+            if ok:
+                good = rows.iloc[ok].reset_index(drop=True)
+                keys = np.array([locus_key(n) for n in good["name"]], dtype=np.int64)
+                yield ChunkTask(index=index, tokens=tokens, keys=keys, rows=good)
+
+    for result in executor.run(req.test, req.config, tasks()):
+        failed.extend(result.failed)
+        if len(result.frame):
+            store.write_part(result.frame, part_index)
             part_index += 1
-        bar.update(len(rows))
+        bar.update(len(result.task.rows))
     bar.close()
     failed_frame = pd.DataFrame(failed, columns=["name", "error"])
     files = []
