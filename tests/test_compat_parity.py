@@ -11,6 +11,7 @@ from creme import shuffle as ref_shuffle
 from toy_models import ConvToy
 
 import creme_fast.compat as fast
+from creme_fast.errors import CremeFastWarning
 from creme_fast.sequence import one_hot
 
 L = 2000
@@ -148,13 +149,13 @@ def test_higher_order(model, x, stream, optimization):
     stream(13)
     # 3 shuffles: with 2, both are equally far from their mean and the carried sequence
     # is decided by a float tie (see the compat module docstring)
-    expected = ref.higher_order_interaction_test(model, x, copy.deepcopy(tiles), optimization,
+    ref_tiles = copy.deepcopy(tiles)
+    expected = ref.higher_order_interaction_test(model, x, ref_tiles, optimization,
                                                  num_shuffle=3, num_rounds=3)
-    original = copy.deepcopy(tiles)
     got = fast.higher_order_interaction_test(model, x, tiles, optimization, num_shuffle=3,
                                              num_rounds=3, rng=np.random.RandomState(13),
                                              batch_size=3)
-    assert tiles == original  # the caller's list is left alone
+    assert len(tiles) == 1 and tiles == ref_tiles  # selected tiles leave the caller's list
     assert expected.keys() == got.keys()
     for r in expected:
         assert expected[r]["selected_tile"] == got[r]["selected_tile"]
@@ -174,8 +175,10 @@ def test_multiplicity(model, x, stream):
     assert expected["selected_tile_order"] == got["selected_tile_order"]
     for key in ("only_tss_pred", "tss_and_cre_pred", "best_tss_signal"):
         close(expected[key], got[key])
+        assert np.asarray(got[key]).dtype == np.asarray(expected[key]).dtype == np.float64
     for e, g in zip(expected["all_mutants"], got["all_mutants"]):
         close(e, g)
+        assert g.dtype == e.dtype == np.float64
 
 
 def _prune_inputs(model, x, stream, tile):
@@ -218,7 +221,23 @@ def test_prune_sequence_that_prunes_everything(model, x, stream):
     assert len(got[20]["insert_coords"]) == 0
 
 
-def test_helpers_and_tiles():
+@pytest.fixture
+def ref_utils(monkeypatch):
+    """creme-nn's creme.utils, whose module imports kipoiseq and logomaker (not installed
+    here; set_tile_range uses neither)."""
+    import importlib
+    import sys
+    import types
+
+    for name in ("kipoiseq", "logomaker"):
+        if name not in sys.modules:
+            stub = types.ModuleType(name)
+            stub.Interval = object  # an annotation in creme.utils
+            monkeypatch.setitem(sys.modules, name, stub)
+    return importlib.import_module("creme.utils")
+
+
+def test_helpers_and_tiles(ref_utils):
     pred_wt = np.array([[2.0, 4.0], [1.0, 3.0]])
     pred_mut = np.array([[1.0, 1.0], [2.0, 6.0]])
     close(ref.context_effect_on_tss(pred_wt, pred_mut),
@@ -230,6 +249,13 @@ def test_helpers_and_tiles():
     center, others = fast.set_tile_range(196_608, 5000)
     assert center == [95_804, 100_804] and len(others) == 38
     assert others[0] == [804, 5804] and others[-1] == [190_804, 195_804]
+    for length, window in [(196_608, 5000), (2000, 100), (2001, 250), (1000, 333), (7, 2)]:
+        ref_center, ref_others = ref_utils.set_tile_range(length, window)
+        got_center, got_others = fast.set_tile_range(length, window)
+        assert got_center == ref_center and got_others == ref_others
+        assert [type(v) for v in got_center] == [type(v) for v in ref_center]
+        assert {type(v) for t in got_others for v in t} == \
+            {type(v) for t in ref_others for v in t} == {np.int64}
     tiles = [[0, 1], [1, 2]]
     fast.remove_tss_tile(tiles, 0)
     assert tiles == [[1, 2]]
@@ -244,3 +270,217 @@ def test_batching_cuts_model_calls(x, stream):
     fast.necessity_test(model_fast, x, tiles[:6], 4, rng=np.random.RandomState(1), batch_size=8)
     assert model_ref.calls == 1 + 24
     assert model_fast.calls == 1 + 3
+
+
+# ---------------------------------------------------------------------------
+# N written as 0.25 rows (creme-nn's one_hot_encode), and tiles past the end
+# ---------------------------------------------------------------------------
+
+# no tile of either layout (100 or 250 bp tiles at 2,000 bp) touches these
+N_OUTSIDE_TILES = [(0, 40), (1960, 2000)]
+
+
+@pytest.fixture
+def x_quarter():
+    """A window padded with N at both ends, as creme-nn writes it: rows of four 0.25."""
+    rs = np.random.RandomState(7)
+    x = one_hot(random_tokens(rs, L), dtype=np.float64)
+    for start, end in N_OUTSIDE_TILES:
+        x[start:end] = 0.25
+    return x
+
+
+def test_model_sees_quarter_rows(model, x_quarter):
+    """The equality tests below can tell 0.25 rows from zero rows."""
+    zeros = np.where(np.all(x_quarter == 0.25, axis=-1, keepdims=True), 0.0, x_quarter)
+    assert not np.allclose(model.predict(x_quarter[None]), model.predict(zeros[None]),
+                           rtol=1e-3)
+    shuffled = x_quarter.copy()
+    shuffled[100:300] = x_quarter[100:300][::-1]
+    assert not np.allclose(model.predict(x_quarter[None]), model.predict(shuffled[None]),
+                           rtol=1e-3)
+
+
+@pytest.mark.parametrize("tile_size,num_shuffle", LAYOUTS)
+def test_necessity_with_quarter_n(model, x_quarter, stream, tile_size, num_shuffle):
+    _, tiles = tiles_for(tile_size)
+    tiles = tiles[:3] + tiles[-2:]  # both ends
+    rng = stream(15)
+    expected = ref.necessity_test(model, x_quarter, tiles, num_shuffle, mean=False,
+                                  return_seqs=True)
+    got = fast.necessity_test(model, x_quarter, tiles, num_shuffle, mean=False,
+                              return_seqs=True, rng=rng, batch_size=4)
+    for e, g in zip(expected, got):
+        close(e, g)
+    assert np.all(got[2][..., :40, :] == 0.25)  # N handed back as the caller wrote it
+
+
+def test_generate_tile_shuffles_with_quarter_n(x_quarter, stream):
+    _, tiles = tiles_for(250)
+    stream(16)
+    expected = ref.generate_tile_shuffles(x_quarter, tiles, 3)
+    got = fast.generate_tile_shuffles(x_quarter, tiles, 3, rng=np.random.RandomState(16))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_context_swap_with_quarter_n(model, x, x_quarter):
+    center, _ = tiles_for(200)
+    close(ref.context_swap_test(model, x_quarter, x_quarter[None], center),
+          fast.context_swap_test(model, x_quarter, x_quarter[None], center))
+    # the zero-row N of x and the 0.25 rows of x_quarter in one call: N reach the model as 0.25
+    got = fast.context_swap_test(model, x, x_quarter[None], center)
+    expected_input = x_quarter.copy()
+    expected_input[center[0]:center[1]] = x[center[0]:center[1]]
+    expected_input[np.all(expected_input == 0, axis=-1)] = 0.25
+    close(model.predict(expected_input[None]), got)
+
+
+@pytest.mark.parametrize("optimization", [np.argmin, np.argmax])
+def test_higher_order_with_quarter_n(model, x_quarter, stream, optimization):
+    _, tiles = tiles_for(250)
+    stream(17)
+    ref_tiles = copy.deepcopy(tiles)
+    expected = ref.higher_order_interaction_test(model, x_quarter, ref_tiles, optimization,
+                                                 num_shuffle=3, num_rounds=2)
+    got = fast.higher_order_interaction_test(model, x_quarter, tiles, optimization,
+                                             num_shuffle=3, num_rounds=2,
+                                             rng=np.random.RandomState(17))
+    assert tiles == ref_tiles
+    for r in expected:
+        assert expected[r]["selected_tile"] == got[r]["selected_tile"]
+        for key in ("initial_pred", "preds", "selected_mean_pred"):
+            close(expected[r][key], got[r][key])
+
+
+def test_prune_sequence_with_quarter_n(model, x_quarter, stream):
+    center, tiles = tiles_for(200)
+    stream(31)
+    controls = np.stack([x_quarter] * 3)
+    for n in range(3):  # shuffle only between the N ends, so both sides see them alike
+        controls[n, 40:1960] = ref_shuffle.dinuc_shuffle(x_quarter[40:1960])
+    controls[:, center[0]:center[1]] = x_quarter[center[0]:center[1]]
+    start, end = tiles[6]
+    with_cre = controls.copy()
+    with_cre[:, start:end] = x_quarter[start:end]
+    mut = model.predict(with_cre).mean()
+    expected = ref.prune_sequence(model, x_quarter, controls, mut, start, end, [100, 20],
+                                  [0.999, 0.998], 1.0, [1, 2])
+    got = fast.prune_sequence(model, x_quarter, controls, mut, start, end, [100, 20],
+                              [0.999, 0.998], 1.0, [1, 2], batch_size=4)
+    for window in expected:
+        assert len(expected[window]["scores"]) >= 1
+        close(expected[window]["scores"], got[window]["scores"])
+        close(expected[window]["all_removed_tiles"], got[window]["all_removed_tiles"])
+        close(np.array(expected[window]["insert_coords"]), np.array(got[window]["insert_coords"]))
+
+
+def test_quarter_n_inside_a_shuffled_tile_stays_n(model, x_quarter):
+    """creme-nn shuffles a 0.25 row as T; compat shuffles it as N (documented)."""
+    x = x_quarter.copy()
+    x[500:530] = 0.25
+    _, pred_mut, seqs = fast.necessity_test(model, x, [[450, 650]], 3, mean=False,
+                                            return_seqs=True, rng=np.random.RandomState(0))
+    quarter = np.all(seqs == 0.25, axis=-1)  # (1, 3, L)
+    assert np.all(quarter.sum(axis=-1) == 30 + 80)
+    assert np.all(np.isin(seqs, (0.0, 1.0, 0.25)))
+    assert not np.array_equal(seqs[0, 0, 450:650], x[450:650])
+
+
+# tiles running past the end: clipped as creme-nn's numpy slicing clips them, with a warning
+
+def test_necessity_clips_like_the_reference(model, x, stream):
+    tiles = [[1900, 2100], [100, 200]]
+    stream(18)
+    expected = ref.necessity_test(model, x, tiles, 2, mean=False, return_seqs=True)
+    with pytest.warns(CremeFastWarning, match=r"tiles\[0\] \[1900, 2100\) runs past the end "
+                                              r"of the 2,000 bp sequence"):
+        got = fast.necessity_test(model, x, tiles, 2, mean=False, return_seqs=True,
+                                  rng=np.random.RandomState(18))
+    for e, g in zip(expected, got):
+        close(e, g)
+
+
+def test_generate_tile_shuffles_and_sufficiency_clip(model, x, stream):
+    center, _ = tiles_for(100)
+    stream(19)
+    expected = ref.generate_tile_shuffles(x, [[1950, 2050]], 2)
+    with pytest.warns(CremeFastWarning, match="tile_set"):
+        got = fast.generate_tile_shuffles(x, [[1950, 2050]], 2, rng=np.random.RandomState(19))
+    np.testing.assert_array_equal(got, expected)
+    stream(20)
+    expected = ref.sufficiency_test(model, x, center, [[1900, 2300]], 2, mean=False)
+    with pytest.warns(CremeFastWarning):
+        got = fast.sufficiency_test(model, x, center, [[1900, 2300]], 2, mean=False,
+                                    rng=np.random.RandomState(20))
+    for e, g in zip(expected, got):
+        close(e, g)
+    stream(21)
+    expected = ref.context_dependence_test(model, x, [1800, 2200], 2, mean=False)
+    with pytest.warns(CremeFastWarning, match="tile_pos"):
+        got = fast.context_dependence_test(model, x, [1800, 2200], 2, mean=False,
+                                           rng=np.random.RandomState(21))
+    for e, g in zip(expected, got):
+        close(e, g)
+
+
+def test_tiles_that_cannot_be_clipped_raise_in_user_terms(model, x):
+    center, tiles = tiles_for(100)
+    with pytest.raises(ValueError, match=r"tiles\[0\] \[2100, 2200\) starts past the end"):
+        fast.necessity_test(model, x, [[2100, 2200]], 2)
+    with pytest.raises(ValueError, match=r"tiles\[0\] \[-5, 100\) is not a tile"):
+        fast.necessity_test(model, x, [[-5, 100]], 2)
+    # a fixed-width tile placed where it does not fit: the reference fails inside numpy
+    with pytest.raises(ValueError):
+        ref.distance_test(model, x, center, tiles[2], [1950], 2)
+    with pytest.raises(ValueError, match=r"test_positions\[1\]: a 100 bp tile placed at 1,950 "
+                                         r"does not fit in the 2,000 bp sequence"):
+        fast.distance_test(model, x, center, tiles[2], [0, 1950], 2)
+    with pytest.raises(ValueError, match=r"test_coords\[0\]"):
+        fast.multiplicity_test(model, x, center, tiles[3], x[tiles[3][0]:tiles[3][1]],
+                               [[1950, 2050]], 2, 1, np.argmax)
+
+
+# ---------------------------------------------------------------------------
+# creme.shuffle's helpers
+# ---------------------------------------------------------------------------
+
+def test_shuffle_helpers_equal_the_reference(x):
+    seq = x[:300]
+    np.testing.assert_array_equal(fast.shuffle.one_hot_to_tokens(seq),
+                                  ref_shuffle.one_hot_to_tokens(seq))
+    assert fast.shuffle.one_hot_to_tokens(seq).dtype == ref_shuffle.one_hot_to_tokens(seq).dtype
+    tokens = ref_shuffle.one_hot_to_tokens(seq)
+    expected = ref_shuffle.tokens_to_one_hot(tokens, 4)
+    got = fast.shuffle.tokens_to_one_hot(tokens, 4)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    chars = ref_shuffle.string_to_char_array("ACGTNacgt")
+    got_chars = fast.shuffle.string_to_char_array("ACGTNacgt")
+    assert got_chars.dtype == chars.dtype
+    np.testing.assert_array_equal(got_chars, chars)
+    assert fast.shuffle.char_array_to_string(chars) == "ACGTNacgt"
+    np.random.seed(3)
+    expected = ref_shuffle.random_shuffle(seq)
+    np.random.seed(3)
+    np.testing.assert_array_equal(fast.shuffle.random_shuffle(seq), expected)
+    np.testing.assert_array_equal(fast.shuffle.random_shuffle(seq, rng=np.random.RandomState(3)),
+                                  expected)
+    with pytest.raises(ValueError, match="token 5 at index 1"):
+        fast.shuffle.tokens_to_one_hot(np.array([0, 5]), 4)
+    with pytest.raises(ValueError, match="not an ASCII code"):
+        fast.shuffle.char_array_to_string(np.array([65, -3], dtype=np.int8))
+
+
+def test_dinuc_shuffle_reads_quarter_rows_as_n(x_quarter):
+    """The reference rejects nothing and shuffles a 0.25 row as T; compat keeps it N."""
+    got = fast.shuffle.dinuc_shuffle(x_quarter, 3, rng=np.random.RandomState(0))
+    quarter = np.all(got == 0.25, axis=-1)
+    assert np.all(quarter.sum(axis=-1) == 80)
+    assert np.all(quarter[:, 0])  # the first token is kept, and it is N
+    tokens = fast.shuffle.one_hot_to_tokens(x_quarter)
+    assert np.all(tokens[:40] == 4)
+    # without 0.25 rows the two agree bit for bit
+    plain = x_quarter[40:1960]
+    np.testing.assert_array_equal(
+        fast.shuffle.dinuc_shuffle(plain, 2, rng=np.random.RandomState(1)),
+        ref_shuffle.dinuc_shuffle(plain, 2, rng=np.random.RandomState(1)))

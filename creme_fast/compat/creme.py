@@ -9,17 +9,54 @@ from a RandomState with the same seed gives the same mutants) and
 ``batch_size`` (mutants per model call). Shuffles, splicing and one-hot run
 natively; the model sees batches instead of one sequence per call.
 
+Reproducible runs: pass ``rng=``
+--------------------------------
+``np.random.seed(0)`` makes neither creme-nn nor this layer reproducible:
+both draw every shuffle from a fresh, entropy-seeded ``RandomState`` when
+none is given. Pass ``rng=np.random.RandomState(seed)`` to each test (one
+stream per call, or one shared stream for a whole notebook run in order).
+``distance_test(seed=True)`` is reproducible on its own.
+
+Memory: ``batch_size``
+----------------------
+``batch_size=8`` (the default) hands the model 8 sequences per call. A model
+written for one sequence at a time pays for that: creme-nn's tutorial
+``make_a_prediction`` on enformer-pytorch keeps autograd state (no
+``torch.no_grad``), and a small Enformer's peak memory rose from 0.9 GB to
+3.5 GB at batch 8. When a model's first batched call raises the process's
+peak memory by more than ``MEMORY_WARNING_BYTES`` (1 GiB) a
+``CremeFastWarning`` says so; pass ``batch_size=1`` (or wrap the forward in
+``torch.no_grad``) when memory is short. Results do not depend on it.
+
 Deliberate differences from creme-nn 0.2.5
 -------------------------------------------
 - ``rng=None`` draws from one fresh ``RandomState`` per call; the reference
   makes a fresh, entropy-seeded one for every single shuffle (irreproducible).
 - ``distance_test(seed=True)`` seeds background ``n`` with ``RandomState(n)``
   for every ``n``; the reference's ``if seed:`` leaves background 0 unseeded.
+- N: a row of four 0.25 (what creme-nn's ``one_hot_encode`` and
+  ``SequenceParser`` write, e.g. past a chromosome end) and an all-zero row
+  are both N. The model receives N as the caller wrote it: when an input
+  holds 0.25 rows, every N of every mutant reaches the model as a 0.25 row
+  (and returned sequences write N so), else as zeros. Results therefore equal
+  the reference's whenever no N lies inside a shuffled region. Inside one, the
+  reference reads a 0.25 row as T (the last nonzero column) and shuffles it as
+  a T; compat shuffles it as N (keeping all 25 dinucleotide counts, N
+  included), so shuffled N stay N; a whole-sequence shuffle (context,
+  sufficiency, distance and multiplicity backgrounds) always includes them.
+- Tiles that run past the sequence end are clipped as numpy slicing (and so
+  the reference) clips them, with a ``CremeFastWarning`` naming the tile and
+  the length. A tile that starts outside the sequence, ends before it starts,
+  or a fixed-width tile placed where it does not fit (``distance_test``
+  positions, ``multiplicity_test`` coordinates, where the reference fails
+  inside numpy) raises ``ValueError`` naming it.
 - ``sufficiency_test(tile_seq=...)`` works; the reference's ``if tile_seq:``
   raises on an array. With ``return_seqs`` and no tiles it returns an empty
   array instead of failing.
-- ``higher_order_interaction_test`` does not remove tiles from the caller's
-  list (the reference mutates it); ``num_rounds=0`` means zero rounds, not all.
+- ``higher_order_interaction_test`` removes each selected tile from the
+  caller's list, as the reference does (a tuple or array is left alone);
+  ``num_rounds=0`` means zero rounds, not all, and more rounds than tiles
+  raises up front.
 - ``generate_tile_shuffles`` with an empty tile set returns copies of ``x``
   (the reference returns uninitialised memory).
 - ``prune_sequence`` stops when every sub-tile has been pruned (the reference
@@ -28,26 +65,36 @@ Deliberate differences from creme-nn 0.2.5
   array matches on any equal coordinate, which is the same on its regular grid).
 - Inputs must be one-hot with 4 columns; a malformed row raises naming it.
 - Models receive float32 one-hot batches (the reference passes the caller's
-  dtype); 0/1 values are exact in either. Predictions are kept as float32, so
-  results agree with the reference to float32 precision; where the reference
-  decides by an exact tie (``higher_order_interaction_test`` with
-  ``num_shuffle=2``: both shuffles are equally far from their mean) the tie
-  can break the other way.
+  dtype); 0/1/0.25 values are exact in either. Predictions pass through
+  float32 and come back in the dtype the model returned (``multiplicity_test``'s
+  prediction table is float64 as the reference's), so results agree with the
+  reference to float32 precision; where the reference decides by an exact tie
+  (``higher_order_interaction_test`` with ``num_shuffle=2``: both shuffles are
+  equally far from their mean) the tie can break the other way.
+- ``set_tile_range`` returns the centre tile as ints and the other tiles as
+  ``numpy.int64``, as the reference.
 """
 from __future__ import annotations
 
 import logging
 import operator
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from creme_fast.compat.encoding import decode_one_hot, encode_one_hot
+from creme_fast.errors import CremeFastWarning
 from creme_fast.pipeline import PlanBuilder, run_plan
 from creme_fast.runtime.callable import CallablePredictor
 from creme_fast.sequence.shuffle import dinuc_shuffle
 from creme_fast.sequence.tiles import tile_layout
-from creme_fast.sequence.tokens import from_one_hot, one_hot
+
+try:  # peak memory of the first batched model call (not on Windows)
+    import resource
+except ImportError:  # pragma: no cover
+    resource = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +105,13 @@ __all__ = [
     "reduce_pred_index", "remove_tss_tile", "set_tile_range", "sufficiency_test",
 ]
 
+#: Peak-memory growth (bytes) of a model's first batched call above which a
+#: ``CremeFastWarning`` suggests a smaller ``batch_size``.
+MEMORY_WARNING_BYTES = 1 << 30
 
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-def _tokens(x: np.ndarray, name: str = "x") -> np.ndarray:
-    x = np.asarray(x)
-    if x.ndim not in (2, 3) or x.shape[-1] != 4:
-        raise ValueError(f"{name} must be one-hot (L, 4) or (N, L, 4), got shape {x.shape}")
-    return from_one_hot(x)
-
 
 def _rng(rng: np.random.RandomState | None) -> np.random.RandomState:
     return np.random.RandomState() if rng is None else rng
@@ -82,14 +125,89 @@ def _region_shuffle(region: np.ndarray, rng: np.random.RandomState) -> np.ndarra
     return dinuc_shuffle(region, 1, mode="creme", rng=rng)[0]
 
 
-class _Runner:
-    """Predict token plans with a creme-nn-style model, restoring its output shape."""
+def _clip(tile: Sequence[int], length: int, name: str) -> tuple[int, int]:
+    """``[start, end)`` clipped to the sequence as numpy slicing (creme-nn) does, with a
+    warning; a tile that starts outside the sequence or ends before it starts raises."""
+    try:
+        start, end = (int(v) for v in tile)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be [start, end], got {tile!r}") from None
+    if start < 0 or end < start:
+        raise ValueError(f"{name} [{start}, {end}) is not a tile: need 0 <= start <= end")
+    if start >= length:
+        raise ValueError(f"{name} [{start}, {end}) starts past the end of the {length:,} bp "
+                         "sequence")
+    if end > length:
+        warnings.warn(f"{name} [{start}, {end}) runs past the end of the {length:,} bp "
+                      f"sequence; clipped to [{start}, {length}) as creme-nn's slicing does",
+                      CremeFastWarning, stacklevel=3)
+        end = length
+    return start, end
 
-    def __init__(self, model: Any, length: int, batch_size: int, verbose: bool) -> None:
-        self.predictor = CallablePredictor(model, seq_length=length,
+
+def _clip_all(tiles: Sequence[Sequence[int]], length: int, name: str) -> list[tuple[int, int]]:
+    return [_clip(t, length, f"{name}[{i}]") for i, t in enumerate(tiles)]
+
+
+def _check_place(start: int, width: int, length: int, name: str) -> int:
+    """Where a ``width`` bp tile goes; it must fit (creme-nn fails inside numpy)."""
+    start = int(start)
+    if start < 0 or start + width > length:
+        raise ValueError(f"{name}: a {width:,} bp tile placed at {start:,} does not fit in the "
+                         f"{length:,} bp sequence")
+    return start
+
+
+class _ModelCall:
+    """``model.predict`` on engine batches, N written as the caller wrote it.
+
+    Records the dtype the model returns, and warns once when the first batched
+    call raises the process's peak memory by more than
+    :data:`MEMORY_WARNING_BYTES` (a model written for one sequence at a time,
+    e.g. a PyTorch forward without ``torch.no_grad``).
+    """
+
+    def __init__(self, model: Any, n_value: float, batch_size: int) -> None:
+        self._fn = model.predict if callable(getattr(model, "predict", None)) else model
+        self.n_value = n_value
+        self.batch_size = batch_size
+        self.dtype: np.dtype | None = None
+        self._watched = batch_size <= 1 or resource is None
+
+    def __call__(self, batch: np.ndarray) -> Any:
+        if self.n_value:  # the engine's buffer is rewritten for every batch
+            batch[~batch.any(axis=-1)] = self.n_value
+        if self._watched:
+            out = self._fn(batch)
+        else:
+            self._watched = True
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            out = self._fn(batch)
+            grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+            if grown > MEMORY_WARNING_BYTES:
+                warnings.warn(
+                    f"the model's first call on a batch of {batch.shape[0]} raised peak memory "
+                    f"by {grown / 2**30:.1f} GiB (batch_size={self.batch_size}); a model "
+                    "written for one sequence at a time (a PyTorch forward without "
+                    "torch.no_grad, say) holds that much per batch: pass a smaller batch_size "
+                    "if memory is short", CremeFastWarning, stacklevel=2)
+        dtype = getattr(out, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":
+            self.dtype = dtype
+        return out
+
+
+class _Runner:
+    """Predict token plans with a creme-nn-style model, restoring its output shape and dtype."""
+
+    def __init__(self, model: Any, length: int, batch_size: int, verbose: bool,
+                 n_value: float = 0.0) -> None:
+        self.call = _ModelCall(model, n_value, batch_size)
+        self.predictor = CallablePredictor(self.call, seq_length=length,
                                            name=type(model).__name__)
         self.batch_size = batch_size
         self.verbose = verbose
+        self.n_value = n_value
 
     def __call__(self, builder: PlanBuilder, desc: str = "mutants") -> np.ndarray:
         plan = builder.build()
@@ -100,16 +218,14 @@ class _Runner:
         raw = self.predictor.raw_shape
         if raw is not None and int(np.prod(raw)) == int(np.prod(pred.shape[1:])):
             pred = pred.reshape((pred.shape[0],) + raw)
+        if self.call.dtype is not None and self.call.dtype != pred.dtype:
+            pred = pred.astype(self.call.dtype)
         return pred
 
     def tokens(self, seqs: np.ndarray, desc: str = "mutants") -> np.ndarray:
         builder = PlanBuilder()
         builder.rows_of(seqs)
         return self(builder, desc)
-
-
-def _length(model: Any, x: np.ndarray) -> int:
-    return int(getattr(model, "seq_length", x.shape[-2]))
 
 
 # ---------------------------------------------------------------------------
@@ -125,15 +241,15 @@ def context_dependence_test(model: Any, x: np.ndarray, tile_pos: Sequence[int], 
     Returns ``(pred_wt[0], mean, std)`` with ``mean=True``, else ``(pred_wt,
     pred_mut)``; ``pred_wt`` is ``[None]`` with ``drop_wt``.
     """
-    tokens, rng = _tokens(x), _rng(rng)
+    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
     pred_wt = [None] if drop_wt else model.predict(x[np.newaxis])
-    start, end = tile_pos
+    start, end = _clip(tile_pos, len(tokens), "tile_pos")
     builder = PlanBuilder()
     tile = builder.source(tokens[start:end])
     for n in range(num_shuffle):
         row = builder.rows(1, builder.base(_full_shuffle(tokens, rng)), shuffle=n)
         builder.copy(row, start, end, tile)
-    pred_mut = _Runner(model, tokens.shape[0], batch_size, verbose)(builder, "context")
+    pred_mut = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)(builder, "context")
     if mean:
         return pred_wt[0], np.mean(pred_mut, axis=0), np.std(pred_mut, axis=0)
     return pred_wt, pred_mut
@@ -143,11 +259,11 @@ def context_swap_test(model: Any, x_source: np.ndarray, x_target: np.ndarray,
                       tile_pos: Sequence[int], *, batch_size: int = 8,
                       verbose: bool = False) -> np.ndarray:
     """Target sequences with the source's tile ``[start, end)``; one prediction each."""
-    source = _tokens(x_source, "x_source")
-    target = _tokens(x_target, "x_target")
+    source, n_source = decode_one_hot(x_source, "x_source")
+    target, n_target = decode_one_hot(x_target, "x_target")
     source = source[None] if source.ndim == 1 else source
     target = target[None] if target.ndim == 1 else target
-    start, end = tile_pos
+    start, end = _clip(tile_pos, target.shape[1], "tile_pos")
     try:
         tiles = np.broadcast_to(source[:, start:end], (target.shape[0], end - start))
     except ValueError:
@@ -157,21 +273,23 @@ def context_swap_test(model: Any, x_source: np.ndarray, x_target: np.ndarray,
     for j in range(target.shape[0]):
         row = builder.rows(1, builder.base(target[j]), target=j)
         builder.copy(row, start, end, builder.source(tiles[j]))
-    return _Runner(model, target.shape[1], batch_size, verbose)(builder, "swap")
+    runner = _Runner(model, target.shape[1], batch_size, verbose, max(n_source, n_target))
+    return runner(builder, "swap")
 
 
 def generate_tile_shuffles(x: np.ndarray, tile_set: Sequence[Sequence[int]], num_shuffle: int, *,
                            rng: np.random.RandomState | None = None) -> np.ndarray:
     """``num_shuffle`` copies of ``x`` with every tile of ``tile_set`` shuffled in turn.
 
-    Returns float64 one-hot ``(num_shuffle, L, 4)``.
+    Returns float64 one-hot ``(num_shuffle, L, 4)``, N written as in ``x``.
     """
-    tokens, rng = _tokens(x), _rng(rng)
+    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tile_set = _clip_all(tile_set, len(tokens), "tile_set")
     out = np.tile(tokens, (num_shuffle, 1))
     for n in range(num_shuffle):
         for start, end in tile_set:
             out[n, start:end] = _region_shuffle(out[n, start:end], rng)
-    return one_hot(out, dtype=np.float64)
+    return encode_one_hot(out, n_value)
 
 
 def necessity_test(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], num_shuffle: int,
@@ -183,7 +301,8 @@ def necessity_test(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], nu
     Returns ``[pred_wt, mean, std]`` or ``[pred_wt, pred_mut]`` (pred_mut:
     ``(n_tiles, num_shuffle, ...)``), plus the float64 mutants with ``return_seqs``.
     """
-    tokens, rng = _tokens(x), _rng(rng)
+    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tiles = _clip_all(tiles, len(tokens), "tiles")
     pred_wt = model.predict(x[np.newaxis])
     builder = PlanBuilder()
     base = builder.base(tokens)
@@ -191,7 +310,7 @@ def necessity_test(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], nu
         for n in range(num_shuffle):
             row = builder.rows(1, base, tile=t, shuffle=n)
             builder.copy(row, start, end, builder.source(_region_shuffle(tokens[start:end], rng)))
-    runner = _Runner(model, tokens.shape[0], batch_size, verbose)
+    runner = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)
     pred = runner(builder, "necessity")
     pred_mut = pred.reshape((len(tiles), num_shuffle) + pred.shape[1:])
     result = ([pred_wt, np.mean(pred_mut, axis=1), np.std(pred_mut, axis=1)] if mean
@@ -200,8 +319,8 @@ def necessity_test(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], nu
         plan = builder.build()
         seqs = plan.materialize(0, plan.n_rows) if plan.n_rows else np.zeros((0, len(tokens)),
                                                                                np.uint8)
-        result.append(one_hot(seqs, dtype=np.float64).reshape(
-            len(tiles), num_shuffle, len(tokens), 4))
+        result.append(encode_one_hot(seqs, n_value).reshape(len(tiles), num_shuffle,
+                                                             len(tokens), 4))
     return result
 
 
@@ -216,9 +335,14 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
     ``[pred_wt, pred_mut, pred_control]``, plus the last tile's control
     sequences with ``return_seqs`` (as the reference).
     """
-    tokens, rng = _tokens(x), _rng(rng)
+    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tss_tile = _clip(tss_tile, len(tokens), "tss_tile")
+    tiles = _clip_all(tiles, len(tokens), "tiles")
     pred_wt = model.predict(x[np.newaxis])
-    insert = None if tile_seq is None else _tokens(tile_seq, "tile_seq")
+    insert = None
+    if tile_seq is not None:
+        insert, n_insert = decode_one_hot(tile_seq, "tile_seq")
+        n_value = max(n_value, n_insert)
     builder = PlanBuilder()
     tss_src = builder.source(tokens[tss_tile[0]:tss_tile[1]])
     wt_src = builder.source(tokens)
@@ -241,7 +365,7 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
                                      f"{end}) has {end - start}")
                 builder.copy(mutant, start, end, insert_src)
     plan = builder.build()
-    pred = _Runner(model, tokens.shape[0], batch_size, verbose)(builder, "sufficiency")
+    pred = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)(builder, "sufficiency")
     pred = pred.reshape((len(tiles), num_shuffle, 2) + pred.shape[1:])
     pred_control, pred_mut = pred[:, :, 0], pred[:, :, 1]
     if mean:
@@ -252,7 +376,7 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
     if return_seqs:
         seqs = (np.stack([plan.materialize(r, r + 1)[0] for r in last_controls])
                 if last_controls else np.zeros((0, len(tokens)), np.uint8))
-        result.append(one_hot(seqs, dtype=np.float64))
+        result.append(encode_one_hot(seqs, n_value))
     return result
 
 
@@ -267,10 +391,13 @@ def distance_test(model: Any, x: np.ndarray, tile_fixed_coord: Sequence[int],
     ``{"control", "mut"}``. With ``seed=True`` background ``n`` is
     ``RandomState(n)``'s shuffle at every position.
     """
-    tokens, rng = _tokens(x), _rng(rng)
-    fixed = tuple(tile_fixed_coord)
-    var = tuple(tile_var_coord)
+    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    length = len(tokens)
+    fixed = _clip(tile_fixed_coord, length, "tile_fixed_coord")
+    var = _clip(tile_var_coord, length, "tile_var_coord")
     width = var[1] - var[0]
+    positions = [_check_place(s, width, length, f"test_positions[{p}]")
+                 for p, s in enumerate(test_positions)]
     builder = PlanBuilder()
     fixed_src = builder.source(tokens[fixed[0]:fixed[1]])
     var_src = builder.source(tokens[var[0]:var[1]])
@@ -284,14 +411,14 @@ def distance_test(model: Any, x: np.ndarray, tile_fixed_coord: Sequence[int],
         row = builder.rows(1, background(n), position=-1, shuffle=n)
         builder.copy(row, fixed[0], fixed[1], fixed_src)
         builder.copy(row, var[0], var[1], var_src)
-    for p, start in enumerate(test_positions):
+    for p, start in enumerate(positions):
         for n in range(num_shuffle):
             row = builder.rows(1, background(n), position=p, shuffle=n)
             builder.copy(row, fixed[0], fixed[1], fixed_src)
-            builder.copy(row, int(start), int(start) + width, var_src)
-    pred = _Runner(model, tokens.shape[0], batch_size, verbose)(builder, "distance")
+            builder.copy(row, start, start + width, var_src)
+    pred = _Runner(model, length, batch_size, verbose, n_value)(builder, "distance")
     control = pred[:num_shuffle]
-    mut = pred[num_shuffle:].reshape((len(test_positions), num_shuffle) + pred.shape[1:])
+    mut = pred[num_shuffle:].reshape((len(positions), num_shuffle) + pred.shape[1:])
     if mean:
         return {"mean_control": np.mean(control, axis=0), "std_control": np.std(control, axis=0),
                 "mean_mut": np.mean(mut, axis=1), "std_mut": np.std(mut, axis=1)}
@@ -306,12 +433,17 @@ def higher_order_interaction_test(model: Any, x: np.ndarray,
                                   verbose: bool = False) -> dict:
     """Greedy search over tile shuffles (``optimization``: ``np.argmin`` or ``np.argmax``).
 
+    As the reference, each selected tile is removed from ``cre_tiles_to_test``
+    when it is a list (pass ``tiles.copy()`` to keep yours).
+
     Returns ``{round: {"initial_pred", "preds", "selected_tile",
     "selected_mean_pred"}}`` as the reference.
     """
     rng = _rng(rng)
-    tiles = [list(t) for t in cre_tiles_to_test]
+    tiles = cre_tiles_to_test if isinstance(cre_tiles_to_test, list) else list(cre_tiles_to_test)
     num_rounds = len(tiles) if num_rounds is None else int(num_rounds)
+    if num_rounds > len(tiles):
+        raise ValueError(f"num_rounds={num_rounds} but only {len(tiles)} tiles to test")
     current = x
     summary: dict[int, dict[str, Any]] = {}
     for r in range(num_rounds):
@@ -339,18 +471,30 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
     """Copies of a CRE inserted one at a time at the greedily best position.
 
     Returns ``{"only_tss_pred", "tss_and_cre_pred", "best_tss_signal",
-    "selected_tile_order", "all_mutants"}`` as the reference.
+    "selected_tile_order", "all_mutants"}`` as the reference: ``all_mutants``
+    and ``best_tss_signal`` float64, the two scalars in the model's dtype.
     """
-    tokens, rng = _tokens(x), _rng(rng)
-    cre = _tokens(cre_tile_seq, "cre_tile_seq")
-    runner = _Runner(model, tokens.shape[0], batch_size, verbose)
+    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    cre, n_cre = decode_one_hot(cre_tile_seq, "cre_tile_seq")
+    length, width = len(tokens), len(cre)
+    tss = _clip(tss_tile_coord, length, "tss_tile_coord")
+    cre_at = _clip(cre_tile_coord, length, "cre_tile_coord")
+    if cre_at[1] - cre_at[0] != width:
+        raise ValueError(f"cre_tile_coord [{cre_at[0]}, {cre_at[1]}) has {cre_at[1] - cre_at[0]} "
+                         f"bp but cre_tile_seq has {width}")
+    positions = list(test_coords)  # the caller's coordinates, as the reference returns them
+    for i, (start, end) in enumerate(positions):
+        _check_place(start, width, length, f"test_coords[{i}]")
+        if int(end) - int(start) != width:
+            raise ValueError(f"test_coords[{i}] [{start}, {end}) has {int(end) - int(start)} bp "
+                             f"but cre_tile_seq has {width}")
+    runner = _Runner(model, length, batch_size, verbose, max(n_value, n_cre))
     shuffled = dinuc_shuffle(tokens, num_shuffle, mode="creme", rng=rng)
-    shuffled[:, tss_tile_coord[0]:tss_tile_coord[1]] = tokens[tss_tile_coord[0]:tss_tile_coord[1]]
+    shuffled[:, tss[0]:tss[1]] = tokens[tss[0]:tss[1]]
     only_tss = runner.tokens(shuffled).mean()
     with_cre = shuffled.copy()
-    with_cre[:, cre_tile_coord[0]:cre_tile_coord[1]] = cre
+    with_cre[:, cre_at[0]:cre_at[1]] = cre
     tss_and_cre = runner.tokens(with_cre).mean()
-    positions = [list(p) for p in test_coords]
     current = shuffled
     all_mutants, best_signal, order = [], [], []
     for _ in range(num_copies):
@@ -359,10 +503,12 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
         cre_src = builder.source(cre)
         for s, base in enumerate(bases):
             for t, (start, end) in enumerate(positions):
-                builder.copy(builder.rows(1, base, background=s, position=t), start, end, cre_src)
+                builder.copy(builder.rows(1, base, background=s, position=t), int(start),
+                             int(end), cre_src)
         plan = builder.build()
         pred = runner(builder, "multiplicity")
-        preds = pred.reshape(len(bases), len(positions), -1).mean(axis=-1)
+        # float64 as the reference's prediction table, whatever the model returns
+        preds = pred.reshape(len(bases), len(positions), -1).astype(np.float64).mean(axis=-1)
         means = preds.mean(axis=0)
         best = int(optimization(means))
         best_signal.append(means[best])
@@ -385,9 +531,11 @@ def prune_sequence(model: Any, wt_seq: np.ndarray, control_sequences: np.ndarray
     """
     if cre_type not in ("enhancer", "silencer"):
         raise ValueError(f"cre_type must be 'enhancer' or 'silencer', got {cre_type!r}")
-    wt = _tokens(wt_seq, "wt_seq")
-    controls = _tokens(control_sequences, "control_sequences")
-    runner = _Runner(model, wt.shape[0], batch_size, verbose)
+    wt, n_wt = decode_one_hot(wt_seq, "wt_seq")
+    controls, n_controls = decode_one_hot(control_sequences, "control_sequences")
+    whole_tile_start, whole_tile_end = _clip([whole_tile_start, whole_tile_end], wt.shape[0],
+                                             "[whole_tile_start, whole_tile_end]")
+    runner = _Runner(model, wt.shape[0], batch_size, verbose, max(n_wt, n_controls))
     comp = operator.gt if cre_type == "enhancer" else operator.lt
     insert_coords: Any = [[whole_tile_start, whole_tile_end]]
     pruned = controls.copy()
@@ -473,7 +621,15 @@ def remove_tss_tile(tiles: list, tile_index: int) -> None:
     del tiles[tile_index]
 
 
-def set_tile_range(L: int, window: int) -> tuple[list[int], list[list[int]]]:
-    """``(center_tile, other_tiles)`` as lists, the paper's layout."""
+def set_tile_range(L: int, window: int) -> tuple[list[int], list[list[np.int64]]]:
+    """``(center_tile, other_tiles)``, the paper's layout, typed as the reference's.
+
+    Returns
+    -------
+    center_tile : list of int
+        ``[start, end)`` of the tile centred on ``L // 2``.
+    other_tiles : list of [numpy.int64, numpy.int64]
+        The tiles to its left and right (numpy integers, as creme-nn returns them).
+    """
     layout = tile_layout(L, window)
-    return list(layout.tss), [[int(s), int(e)] for s, e in layout.tiles]
+    return list(layout.tss), [[np.int64(s), np.int64(e)] for s, e in layout.tiles]

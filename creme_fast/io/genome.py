@@ -106,7 +106,21 @@ class Genome:
         if not 0 <= tss < size:
             raise GenomeError(f"TSS {chrom}:{tss} is outside the chromosome (0..{size - 1})")
         start, end = window_bounds(tss, strand, length)
-        out = np.full(length, N_TOKEN, dtype=np.uint8)
+        out = self.interval(chrom, start, end)
+        return reverse_complement(out) if strand == "-" else out
+
+    def interval(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Tokens of the forward strand ``[start, end)`` (0-based), N beyond the
+        chromosome's ends; the interval must overlap the chromosome.
+
+        Soft-masked (lowercase) bases are read as bases. IUPAC codes raise a
+        :class:`GenomeError` naming the chromosome and position.
+        """
+        size = self.check_chrom(chrom)
+        if end <= start or end <= 0 or start >= size:
+            raise GenomeError(f"{chrom}:{start}-{end} does not overlap the chromosome "
+                              f"(0..{size - 1})")
+        out = np.full(end - start, N_TOKEN, dtype=np.uint8)
         lo, hi = max(start, 0), min(end, size)
         raw = self._fasta[chrom][lo:hi]
         try:
@@ -117,4 +131,4 @@ class Genome:
             raise GenomeError(f"{self.path.name}: {chrom}:{lo + bad} holds {raw[bad]!r}, "
                               "not A, C, G, T or N (IUPAC ambiguity codes are not read; "
                               "mask them to N)") from None
-        return reverse_complement(out) if strand == "-" else out
+        return out

@@ -1,0 +1,204 @@
+"""creme-nn 0.2.5's ``creme.custom_model.Enformer`` without TF-Hub.
+
+creme-nn loads Enformer from TF-Hub, which cannot be reached everywhere.
+Here the same class (``track_index``, ``bin_index``, ``head``, ``seq_length``,
+``predict``) runs a creme-fast export (``creme-fast export``, through
+:class:`~creme_fast.runtime.OnnxPredictor`) or a local enformer-pytorch
+checkpoint (through PyTorch, ``torch.inference_mode``). The model comes from
+``model_path=`` or, so that creme-nn code runs unchanged, from the
+``CREME_FAST_ENFORMER`` environment variable.
+
+Deliberate differences from creme-nn 0.2.5
+-------------------------------------------
+- The weights are enformer-pytorch's, which take 196,608 bp directly; creme-nn's
+  TF-Hub wrapper pads the same 196,608 bp to 393,216 with zeros. Predictions
+  are close to, not equal to, the TF-Hub model's.
+- ``predict(x, batch_size=None)`` runs the batch it is given in one call
+  (creme-nn: one sequence at a time by default); pass ``batch_size`` to split it.
+  Predictions are float32.
+- An export pruned to some tracks or bins answers only those: asking for
+  another (``track_index``, ``bin_index``, or ``bin_index=None`` for every bin)
+  raises ``ValueError`` naming what the export keeps. ``track_index`` and
+  ``bin_index`` index the full head and the full output, as in creme-nn.
+- N rows of four 0.25 reach an export with one-hot input as they are; an
+  export with token input (``--input tokens``) sees every N as an all-zero row.
+- ``contribution_input_grad`` (TensorFlow gradients) is not provided.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from creme_fast.compat.encoding import decode_one_hot
+
+__all__ = ["ENV_VAR", "Enformer", "ModelBase"]
+
+#: Where ``Enformer()`` looks for its model when ``model_path`` is not given.
+ENV_VAR = "CREME_FAST_ENFORMER"
+_PUBLISHED_LENGTH = 196_608
+
+
+class ModelBase:
+    """creme-nn's model interface: ``predict(x)`` on ``(N, L, 4)`` or ``(L, 4)`` one-hot."""
+
+    seq_length: int
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _as_list(value: int | Sequence[int] | None) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        return [int(value)]
+    return [int(v) for v in value]
+
+
+class Enformer(ModelBase):
+    """Enformer with creme-nn's wrapper interface, on a creme-fast export or a local checkpoint.
+
+    Parameters
+    ----------
+    track_index : int or list of int, optional
+        Head tracks to return (e.g. 5111, CAGE K562); default all. An attribute:
+        change it between calls as creme-nn's tutorials do.
+    bin_index : int or list of int, optional
+        Output bins to return (e.g. ``[447, 448]``); default all. An attribute too.
+    head : {"human", "mouse"}, default="human"
+    model_path : str or pathlib.Path, optional
+        A creme-fast ``.onnx`` export, or an enformer-pytorch checkpoint (a
+        ``save_pretrained`` directory, ``.safetensors`` or a torch state dict;
+        needs ``creme-fast[export]``). Default: ``$CREME_FAST_ENFORMER``.
+    seq_length : int, optional
+        Input length of a checkpoint (default 196,608); an export records its own.
+    providers : str or list of str, optional
+        ONNX Runtime providers for an export (see ``OnnxPredictor``).
+
+    Attributes
+    ----------
+    seq_length : int
+    target_length : int
+        Bins of the full output.
+    predictor : OnnxPredictor or TorchPredictor
+    """
+
+    def __init__(self, track_index: int | Sequence[int] | None = None,
+                 bin_index: int | Sequence[int] | None = None, head: str = "human", *,
+                 model_path: str | Path | None = None, seq_length: int | None = None,
+                 providers: str | list[str] | None = None) -> None:
+        path = model_path if model_path is not None else os.environ.get(ENV_VAR)
+        if not path:
+            raise ValueError("Enformer needs a model: TF-Hub is not used. Pass model_path= (a "
+                             "creme-fast .onnx export or a local enformer-pytorch checkpoint) "
+                             f"or set {ENV_VAR}")
+        self.path = Path(path)
+        self.head = head
+        self.track_index = _as_list(track_index)
+        self.bin_index = _as_list(bin_index)
+        if self.path.suffix == ".onnx":
+            self._open_export(seq_length, providers)
+        else:
+            self._open_checkpoint(seq_length)
+        self._select(self.track_index, self._tracks, self._n_tracks, "track_index", "track")
+        self._select(self.bin_index, self._bins, self.target_length, "bin_index", "bin")
+
+    def _open_export(self, seq_length: int | None, providers: str | list[str] | None) -> None:
+        from creme_fast.runtime.ort import OnnxPredictor
+
+        self.predictor = OnnxPredictor(self.path, providers=providers)
+        meta = self.predictor.metadata
+        if meta is None:
+            raise ValueError(f"{self.path}: not a creme-fast export (no creme_fast metadata), "
+                             "so its tracks and bins are unknown; export it with "
+                             "`creme-fast export`")
+        if meta.head is not None and meta.head != self.head:
+            raise ValueError(f"{self.path}: exported with head {meta.head!r}, not {self.head!r}")
+        if meta.bin_reduce != "none":
+            raise ValueError(f"{self.path}: the export averages its bins inside the graph "
+                             f"(bin_reduce={meta.bin_reduce!r}); export it without that")
+        if seq_length is not None and int(seq_length) != meta.seq_length:
+            raise ValueError(f"seq_length={seq_length} but {self.path} takes "
+                             f"{meta.seq_length:,} bp")
+        self.seq_length = meta.seq_length
+        self._tracks, self._bins = meta.tracks, meta.bins
+        self._n_tracks = int(meta.extra.get("head_tracks", meta.n_tracks))
+        self.target_length = int(meta.extra.get("model_bins", meta.n_bins))
+
+    def _open_checkpoint(self, seq_length: int | None) -> None:
+        from creme_fast.export.checkpoint import load_enformer
+        from creme_fast.export.modules import EnformerBody, enformer_output_bins
+        from creme_fast.runtime.torch_backend import TorchPredictor
+
+        model = load_enformer(self.path)
+        self.seq_length = int(seq_length or _PUBLISHED_LENGTH)
+        self.predictor = TorchPredictor(EnformerBody(model, self.head),
+                                        seq_length=self.seq_length, name=str(self.path))
+        self._tracks = self._bins = None
+        self._n_tracks = int(model.heads[self.head][0].out_features)
+        self.target_length = enformer_output_bins(self.seq_length, model.config.target_length,
+                                                  model.config.num_downsamples)
+
+    def _select(self, wanted: list[int] | None, kept: list[int] | None, size: int, name: str,
+                what: str) -> Any:
+        """Positions in the backend's output of the wanted tracks/bins."""
+        if wanted is None:
+            if kept is not None:
+                raise ValueError(f"{name}=None asks for every {what}, but {self.path.name} keeps "
+                                 f"only {what}s {kept}; set {name} to some of them or export "
+                                 f"without --{what}s")
+            return slice(None)
+        bad = [w for w in wanted if not 0 <= w < size]
+        if bad:
+            raise ValueError(f"{name}: {what} {bad[0]} is out of range; the model has {size} "
+                             f"{what}s")
+        if kept is None:
+            return wanted
+        missing = [w for w in wanted if w not in kept]
+        if missing:
+            raise ValueError(f"{name}: {what} {missing[0]} is not in {self.path.name}, which "
+                             f"keeps {what}s {kept}; re-export with it")
+        return [kept.index(w) for w in wanted]
+
+    def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Predictions for one-hot sequences.
+
+        Parameters
+        ----------
+        x : numpy.ndarray, shape=(N, L, 4) or (L, 4)
+            One-hot; N as all-zero or 0.25 rows.
+        batch_size : int, optional
+            Sequences per backend call; default all of ``x`` at once.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape=(N, bins, tracks)
+            ``bins`` and ``tracks`` as ``bin_index`` and ``track_index`` select.
+        """
+        x = np.asarray(x)
+        if x.ndim == 2:
+            x = x[np.newaxis]
+        if x.ndim != 3 or x.shape[1:] != (self.seq_length, 4):
+            raise ValueError(f"x must be one-hot ({self.seq_length}, 4) or (N, "
+                             f"{self.seq_length}, 4) for this model, got {x.shape}")
+        tracks = self._select(self.track_index, self._tracks, self._n_tracks, "track_index",
+                              "track")
+        bins = self._select(self.bin_index, self._bins, self.target_length, "bin_index", "bin")
+        if x.shape[0] == 0:
+            raise ValueError("x holds no sequences")
+        if self.predictor.input_kind == "tokens":
+            batch = decode_one_hot(x)[0]
+        else:
+            batch = np.ascontiguousarray(x, dtype=np.float32)
+        step = len(batch) if not batch_size else int(batch_size)
+        preds = np.concatenate([self.predictor.predict(batch[i:i + step])
+                                for i in range(0, len(batch), step)])
+        return np.ascontiguousarray(preds[:, bins][:, :, tracks])
+
+    def __repr__(self) -> str:
+        return (f"Enformer({str(self.path)!r}, head={self.head!r}, track_index="
+                f"{self.track_index}, bin_index={self.bin_index})")
