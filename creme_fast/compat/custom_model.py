@@ -69,6 +69,8 @@ class Enformer(ModelBase):
         change it between calls as creme-nn's tutorials do.
     bin_index : int or list of int, optional
         Output bins to return (e.g. ``[447, 448]``); default all. An attribute too.
+        An int given here becomes a one-element list (as creme-nn); an int set
+        as an attribute later drops that axis, as numpy indexing (and creme-nn) does.
     head : {"human", "mouse"}, default="human"
     model_path : str or pathlib.Path, optional
         A creme-fast ``.onnx`` export, or an enformer-pytorch checkpoint (a
@@ -177,7 +179,8 @@ class Enformer(ModelBase):
         Returns
         -------
         numpy.ndarray of float32, shape=(N, bins, tracks)
-            ``bins`` and ``tracks`` as ``bin_index`` and ``track_index`` select.
+            ``bins`` and ``tracks`` as ``bin_index`` and ``track_index`` select (an
+            int attribute drops its axis).
         """
         x = np.asarray(x)
         if x.ndim == 2:
@@ -185,9 +188,10 @@ class Enformer(ModelBase):
         if x.ndim != 3 or x.shape[1:] != (self.seq_length, 4):
             raise ValueError(f"x must be one-hot ({self.seq_length}, 4) or (N, "
                              f"{self.seq_length}, 4) for this model, got {x.shape}")
-        tracks = self._select(self.track_index, self._tracks, self._n_tracks, "track_index",
-                              "track")
-        bins = self._select(self.bin_index, self._bins, self.target_length, "bin_index", "bin")
+        tracks = self._select(_as_list(self.track_index), self._tracks, self._n_tracks,
+                              "track_index", "track")
+        bins = self._select(_as_list(self.bin_index), self._bins, self.target_length,
+                            "bin_index", "bin")
         if x.shape[0] == 0:
             raise ValueError("x holds no sequences")
         if self.predictor.input_kind == "tokens":
@@ -197,7 +201,13 @@ class Enformer(ModelBase):
         step = len(batch) if not batch_size else int(batch_size)
         preds = np.concatenate([self.predictor.predict(batch[i:i + step])
                                 for i in range(0, len(batch), step)])
-        return np.ascontiguousarray(preds[:, bins][:, :, tracks])
+        preds = preds[:, bins][:, :, tracks]
+        # an int set as an attribute after construction indexes as numpy (creme-nn) does
+        if isinstance(self.track_index, (int, np.integer)):
+            preds = preds[:, :, 0]
+        if isinstance(self.bin_index, (int, np.integer)):
+            preds = preds[:, 0]
+        return np.ascontiguousarray(preds)
 
     def __repr__(self) -> str:
         return (f"Enformer({str(self.path)!r}, head={self.head!r}, track_index="
