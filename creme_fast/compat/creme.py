@@ -175,8 +175,9 @@ class _ModelCall:
         self._watched = batch_size <= 1 or resource is None
 
     def __call__(self, batch: np.ndarray) -> Any:
-        if self.n_value:  # the engine's buffer is rewritten for every batch
-            batch[~batch.any(axis=-1)] = self.n_value
+        if self.n_value:  # a new array: the engine's batch buffers are its own
+            batch = np.where(batch.any(axis=-1, keepdims=True), batch,
+                             np.asarray(self.n_value, dtype=batch.dtype))
         if self._watched:
             out = self._fn(batch)
         else:
