@@ -24,7 +24,8 @@ written for one sequence at a time pays for that: creme-nn's tutorial
 ``make_a_prediction`` on enformer-pytorch keeps autograd state (no
 ``torch.no_grad``), and a small Enformer's peak memory rose from 0.9 GB to
 3.5 GB at batch 8. When a model's first batched call raises the process's
-peak memory by more than ``MEMORY_WARNING_BYTES`` (1 GiB) a
+peak resident memory (its high-water mark, so a process that has already
+peaked higher is not warned) by more than ``MEMORY_WARNING_BYTES`` (1 GiB) a
 ``CremeFastWarning`` says so; pass ``batch_size=1`` (or wrap the forward in
 ``torch.no_grad``) when memory is short. Results do not depend on it.
 
@@ -78,6 +79,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -158,6 +160,25 @@ def _check_place(start: int, width: int, length: int, name: str) -> int:
     return start
 
 
+def _peak_rss() -> int | None:
+    """The process's peak resident memory in bytes, or None where unknown.
+
+    Linux: ``VmHWM``, this process's own high-water mark (``ru_maxrss`` also
+    carries the parent's peak across ``fork``/``exec``); elsewhere ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if resource is None:  # pragma: no cover
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
 class _ModelCall:
     """``model.predict`` on engine batches, N written as the caller wrote it.
 
@@ -172,7 +193,7 @@ class _ModelCall:
         self.n_value = n_value
         self.batch_size = batch_size
         self.dtype: np.dtype | None = None
-        self._watched = batch_size <= 1 or resource is None
+        self._watched = batch_size <= 1
 
     def __call__(self, batch: np.ndarray) -> Any:
         if self.n_value:  # a new array: the engine's batch buffers are its own
@@ -182,9 +203,10 @@ class _ModelCall:
             out = self._fn(batch)
         else:
             self._watched = True
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            before = _peak_rss()
             out = self._fn(batch)
-            grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+            after = _peak_rss()
+            grown = 0 if before is None or after is None else after - before
             if grown > MEMORY_WARNING_BYTES:
                 warnings.warn(
                     f"the model's first call on a batch of {batch.shape[0]} raised peak memory "
