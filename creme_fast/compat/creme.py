@@ -199,7 +199,7 @@ class _ModelCall:
         if self.n_value:  # a new array: the engine's batch buffers are its own
             batch = np.where(batch.any(axis=-1, keepdims=True), batch,
                              np.asarray(self.n_value, dtype=batch.dtype))
-        if self._watched:
+        if self._watched or batch.shape[0] == 1:
             out = self._fn(batch)
         else:
             self._watched = True
