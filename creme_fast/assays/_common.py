@@ -124,9 +124,33 @@ def check_predictor(predictor: object) -> Predictor:
     return predictor
 
 
+# the engine options every assay takes as ``**options`` (anything else is a TypeError)
+ENGINE_OPTIONS = frozenset({"batch_size", "bins", "tracks", "verbose", "stats"})
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Refuse engine options this version does not know (a typo must not run with
+    defaults).
+
+    Raises
+    ------
+    TypeError
+        Naming the unknown option(s) and the ones that exist.
+    """
+    unknown = sorted(set(options) - ENGINE_OPTIONS)
+    if unknown:
+        import difflib
+
+        hints = [f"{u!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+            u, ENGINE_OPTIONS, n=1)) else repr(u) for u in unknown]
+        raise TypeError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+                        f"the engine options are {', '.join(sorted(ENGINE_OPTIONS))}")
+
+
 def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
                  desc: str) -> np.ndarray:
-    """run_plan with an assay's engine options."""
+    """run_plan with an assay's engine options (unknown ones are a TypeError)."""
+    check_options(options)
     return run_plan(plan, predictor, batch_size=options.get("batch_size", 8),
                     bins=options.get("bins"), tracks=options.get("tracks"),
                     verbose=options.get("verbose", True), desc=desc,
