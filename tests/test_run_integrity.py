@@ -26,9 +26,9 @@ from creme_fast.io.genome import Genome
 from creme_fast.io.store import RunStore
 from creme_fast.io.tss import TssTableError, read_tss
 from creme_fast.runs.executor import ChunkTask, run_chunk
-from creme_fast.runs.progress import expected_mutants
 from creme_fast.runs.steps import StepConfig
 from creme_fast.runtime import CallablePredictor
+from creme_fast.sequence.tiles import tile_layout
 from creme_fast.synthetic import load_synthetic
 
 L = 196_608
@@ -83,6 +83,23 @@ def test_a_second_run_on_a_directory_in_use_is_refused_naming_the_holder(tmp_pat
         holder.kill()
         holder.wait()
     assert main(_args(genome, out)) == 0  # the lock dies with its holder
+
+
+def test_two_runs_started_at_once_never_duplicate_a_locus(tmp_path, genome):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "creme_fast", *_args(genome, out, "necessity"),
+           "--chunk-loci", "1"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    codes, errs = zip(*[(p.wait(timeout=300), p.stderr.read()) for p in procs])
+    assert 0 in codes and set(codes) <= {0, 2}, errs
+    for code, err in zip(codes, errs):
+        assert code == 0 or "in use by another creme-fast run (pid " in err
+    rows = _results(out)
+    per_locus = rows.groupby("name").size()
+    tiles = len(tile_layout(L, 20000).tiles)
+    assert len(per_locus) == len(GENES) and (per_locus == tiles * 3).all()  # no locus twice
+    assert len(pd.read_parquet(out / "summary.parquet")) == len(GENES) * 3
 
 
 def test_the_summary_never_counts_a_locus_twice(tmp_path, genome):
@@ -450,6 +467,8 @@ def test_ctrl_c_while_starting_prints_no_traceback(tmp_path, genome):
 
 @pytest.mark.parametrize("test", ["activity", "context", "necessity", "sufficiency"])
 def test_progress_counts_the_models_passes(genome, test):
+    from creme_fast.runs.progress import expected_mutants
+
     path, _, _ = genome
     config = StepConfig(tile_size=40_000, num_shuffles=2, bins=(447, 448))
     rows = pd.DataFrame([GENES[0], GENES[4]], columns=["name", "chrom", "tss", "strand"])
@@ -461,6 +480,8 @@ def test_progress_counts_the_models_passes(genome, test):
 
 
 def test_the_bar_shows_mutants_rate_and_loci(tmp_path, genome, capsys):
+    from creme_fast.runs.progress import expected_mutants
+
     tss = write_tss(tmp_path, GENES[:2])
     assert main([*_args(genome, tmp_path / "run", "necessity", tss=tss)]) == 0
     err = capsys.readouterr().err

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from creme_fast import __version__
 from creme_fast.errors import NonFiniteOutput
-from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, run_cmd
 
 __all__ = ["main"]
 
@@ -23,7 +22,10 @@ log = logging.getLogger("creme_fast")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+    """The argument parser with every subcommand (imported here, so that importing
+    this module stays quick and a Ctrl-C while starting lands inside :func:`main`)."""
+    from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, run_cmd
+
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
                                      "in-silico perturbation tests.")
     parser.add_argument("--version", action="version", version=f"creme-fast {__version__}")
