@@ -523,3 +523,28 @@ def test_settings_mismatch_names_the_differing_hashes_briefly(tmp_path):
     assert "fasta: 'aaaaaaaaaaaaaaaaaaaa... -> 'bbbbbbbbbbbbbbbbbbbb..." in str(info.value)
     assert json.loads((tmp_path / "d" / "settings.json").read_text())["identity"] == {
         "fasta": "a" * 64}
+
+
+# --- 13. an export says which stage it is in, and how long each took ----------------
+
+def test_export_logs_its_stages_with_times(tmp_path, caplog):
+    torch = pytest.importorskip("torch")
+    from creme_fast.export import export_module
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv = torch.nn.Conv1d(4, 2, 5, padding=2)
+
+        def forward(self, x):
+            return self.conv(x.transpose(1, 2)).transpose(1, 2)
+
+    caplog.set_level("INFO", logger="creme_fast")
+    export_module(Tiny().eval(), tmp_path / "tiny.onnx", seq_length=64)
+    text = caplog.text
+    stages = ["stage 1/4: PyTorch reference", "stage 2/4: tracing", "stage 3/4: verifying",
+              "stage 4/4: writing"]
+    assert [text.index(s) for s in stages] == sorted(text.index(s) for s in stages)
+    for done in ("reference done in", "tracing (", "verification done in", "writing done in"):
+        assert done in text

@@ -153,7 +153,7 @@ def _check_index(path: Path, fai: Path) -> None:
                                                f"{size:,} byte file"))
             fh.seek(offset - 1)
             before, first = fh.read(1), fh.read(1)
-            if before != b"\n" or first in (b">", b"\n"):
+            if before != b"\n" or (length and first in (b">", b"\n", b"\r")):
                 raise GenomeError(stale.format(f"{name} does not start at byte {offset:,}"))
             if length > bases:
                 fh.seek(offset + bases)
