@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,19 +173,22 @@ class RunStore:
             path = self.results / f"part-{index:07d}-{n}.parquet"
         return atomic_write(path, lambda p: frame.to_parquet(p, index=False))
 
-    def read(self) -> pd.DataFrame:
-        """Every finished locus's rows, each locus once (from the first part holding
-        it, should two parts ever hold the same locus)."""
-        frames, seen = [], set()
+    def loci(self) -> Iterator[pd.DataFrame]:
+        """The rows of each part in turn, each locus once (from the first part that
+        holds it, should two parts ever hold the same locus); one part in memory at
+        a time."""
+        seen: set[str] = set()
         for part in self.parts():
             frame = pd.read_parquet(part)
-            names = frame["name"]
-            new = ~names.isin(seen)
-            seen.update(names.unique())
-            frames.append(frame[new.to_numpy()])
-        if not frames:
-            return pd.DataFrame()
-        return pd.concat(frames, ignore_index=True)
+            new = ~frame["name"].isin(seen).to_numpy()
+            seen.update(frame["name"].unique())
+            if new.any():
+                yield frame[new].reset_index(drop=True)
+
+    def read(self) -> pd.DataFrame:
+        """Every finished locus's rows, each locus once."""
+        frames = list(self.loci())
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _legacy(directory: Path) -> bool:

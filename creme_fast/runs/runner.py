@@ -172,20 +172,26 @@ def _run_pending(req: RunRequest, store: RunStore, genome: Genome, pending: pd.D
 
 
 def _summarise(test: str, store: RunStore, table: pd.DataFrame) -> pd.DataFrame:
-    """The summary of every finished locus of ``table`` (each counted once)."""
-    results = store.read()
-    if not len(results):
+    """The summary of every finished locus of ``table``, each counted once, built
+    part by part (a locus's rows are all in one part), so a run's results are never
+    all in memory at once."""
+    wanted = set(table["name"])
+    pieces = []
+    for rows in store.loci():
+        rows = rows[rows["name"].isin(wanted)]
+        if not len(rows):
+            continue
+        summary = SUMMARIES[test](rows)
+        if any(c not in summary.columns for c in LOCUS_COLUMNS[1:]):
+            summary = summary.merge(rows[LOCUS_COLUMNS].drop_duplicates("name"), on="name")
+            summary = summary[LOCUS_COLUMNS + [c for c in summary.columns
+                                               if c not in LOCUS_COLUMNS]]
+        pieces.append(summary)
+    if not pieces:
         return pd.DataFrame()
-    results = results[results["name"].isin(table["name"])]
-    summary = SUMMARIES[test](results)
-    extra = [c for c in LOCUS_COLUMNS[1:] if c not in summary.columns]
-    if extra:
-        summary = summary.merge(results[LOCUS_COLUMNS].drop_duplicates("name"), on="name")
-        summary = summary[LOCUS_COLUMNS + [c for c in summary.columns
-                                           if c not in LOCUS_COLUMNS]]
     order = {n: i for i, n in enumerate(table["name"])}
-    return summary.sort_values("name", key=lambda s: s.map(order), kind="stable",
-                               ignore_index=True)
+    return pd.concat(pieces, ignore_index=True).sort_values(
+        "name", key=lambda s: s.map(order), kind="stable", ignore_index=True)
 
 
 _PLOTTED = {"activity": "activity", "context": "effect", "necessity": "top_effect",
