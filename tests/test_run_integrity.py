@@ -272,7 +272,7 @@ def test_a_nan_output_is_not_called_bad_input(tmp_path, genome):
 # --- 6. effects that cannot be normalised: NaN and a note, no crash -----------------
 
 @pytest.mark.parametrize("test", ["necessity", "sufficiency", "context"])
-def test_zero_wild_type_activity_gives_nan_and_a_note(tmp_path, genome, test):
+def test_zero_wild_type_activity_gives_nan_and_a_note(tmp_path, genome, caplog, test):
     tss = write_tss(tmp_path, [GENES[0], SILENT])
     out = tmp_path / test
     assert main(["-q", *_args(genome, out, test, tss=tss), "--tracks", "2"]) == 0
@@ -281,6 +281,10 @@ def test_zero_wild_type_activity_gives_nan_and_a_note(tmp_path, genome, test):
     assert summary.loc["geneA", "note"] == ""
     value = "top_effect" if test != "context" else "effect"
     assert np.isnan(summary.loc["silent", value]) and np.isfinite(summary.loc["geneA", value])
+    if test == "necessity":  # a chained CRE test names the locus that has no CRE
+        code = main([*_args(genome, tmp_path / "ft", "fine-tile", tss=out / "summary.csv")])
+        assert code == 2 and "line 3: locus 'silent' has no CRE" in caplog.text
+        assert not (tmp_path / "ft").exists()
 
 
 def test_fine_tile_of_a_cre_without_effect_does_not_crash(tmp_path, genome):

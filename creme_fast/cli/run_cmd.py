@@ -177,7 +177,10 @@ def _check_cres(test: str, table: Any, length: int, path: Path) -> None:
     if test not in CRE_TESTS:
         return
     for _, row in table.iterrows():
-        start, end = _cre_of(row)
+        try:
+            start, end = _cre_of(row)
+        except ValueError as exc:
+            raise ValueError(f"{path}: line {row['line']}: {exc}") from None
         if not 0 <= start < end <= length:
             raise ValueError(f"{path}: line {row['line']}: CRE [{start}, {end}) is not inside "
                              f"the {length} bp window")

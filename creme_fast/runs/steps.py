@@ -89,6 +89,10 @@ def _cre_of(row: Any) -> tuple[int, int]:
     ``top_tile_start``/``top_tile_end`` of a necessity or sufficiency summary."""
     for start, end in (("cre_start", "cre_end"), ("top_tile_start", "top_tile_end")):
         if start in row.index and end in row.index:
+            if pd.isna(row[start]) or pd.isna(row[end]):
+                raise ValueError(f"locus {row['name']!r} has no CRE ({start}/{end} are empty, "
+                                 "e.g. its effects could not be normalised); leave it out, "
+                                 "e.g. with --query \"note == ''\"")
             return int(row[start]), int(row[end])
     raise ValueError("this test needs a CRE per locus: give cre_start and cre_end columns "
                      "(window coordinates), or a necessity/sufficiency run's summary.parquet "
