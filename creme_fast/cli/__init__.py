@@ -12,7 +12,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from creme_fast import __version__
 from creme_fast.errors import NonFiniteOutput
 
 __all__ = ["main"]
@@ -24,6 +23,7 @@ log = logging.getLogger("creme_fast")
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (imported here, so that importing
     this module stays quick and a Ctrl-C while starting lands inside :func:`main`)."""
+    from creme_fast import __version__
     from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, run_cmd
 
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
