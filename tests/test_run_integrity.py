@@ -552,3 +552,20 @@ def test_export_logs_its_stages_with_times(tmp_path, caplog):
     assert [text.index(s) for s in stages] == sorted(text.index(s) for s in stages)
     for done in ("reference done in", "tracing (", "verification done in", "writing done in"):
         assert done in text
+
+
+# --- 12. the Python API bounds a batch's buffers too ---------------------------------
+
+def test_the_api_refuses_a_batch_over_its_byte_budget():
+    predictor = CallablePredictor(lambda x: np.ones((len(x), 2, 1)), seq_length=1000)
+    seq = np.zeros(1000, dtype=np.uint8)
+    # a batch of 4096 on 1 + 3 mutants holds 4 sequences: 3 slots x (1000 + 16000) bytes each
+    with pytest.raises(ValueError, match=r"batch_size 4 needs 199.2 KiB of batch buffers "
+                                         r"\(49.8 KiB per sequence at 1,000 bp\), over "
+                                         r"max_batch_bytes 100.0 KiB; the largest batch that "
+                                         r"fits is 2"):
+        assays.context_dependence(predictor, seq, tss_tile=(400, 600), num_shuffles=3,
+                                  verbose=False, batch_size=4096, max_batch_bytes=100 * 1024)
+    result = assays.context_dependence(predictor, seq, tss_tile=(400, 600), num_shuffles=3,
+                                       verbose=False, batch_size=2, max_batch_bytes=100 * 1024)
+    assert result.mut.shape[1] == 3

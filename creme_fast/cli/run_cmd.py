@@ -162,7 +162,8 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
     return StepConfig(tile_size=args.tile_size, num_shuffles=args.shuffles, seed=args.seed,
                       batch_size=args.batch_size, bins=None if bins is None else tuple(bins),
                       tracks=None if args.tracks is None else tuple(args.tracks),
-                      track=args.track, rounds=args.rounds, optimization=args.optimization)
+                      track=args.track, rounds=args.rounds, optimization=args.optimization,
+                      max_batch_bytes=budget)
 
 
 # tests that follow one track (--track)

@@ -66,6 +66,10 @@ class RunOutcome:
     files: list[Path]
 
 
+# settings that do not change the results (a resume may change them)
+RESULT_NEUTRAL = {"batch_size", "max_batch_bytes"}
+
+
 def _identity(req: RunRequest, length: int) -> dict[str, Any]:
     """The settings that decide the results (a resumed run must match them): the
     model file and the FASTA by their content, the table, selection and config."""
@@ -73,7 +77,7 @@ def _identity(req: RunRequest, length: int) -> dict[str, Any]:
             "fasta": file_sha256(req.fasta), "tss": file_sha256(req.tss),
             "selection": req.selection, **{k: (list(v) if isinstance(v, tuple) else v)
                                            for k, v in asdict(req.config).items()
-                                           if k != "batch_size"}}
+                                           if k not in RESULT_NEUTRAL}}
 
 
 def _windows(genome: Genome, rows: pd.DataFrame, length: int) -> tuple[np.ndarray, list[int],

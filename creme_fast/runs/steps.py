@@ -16,6 +16,7 @@ import pandas as pd
 from creme_fast import assays
 from creme_fast.assays._common import activity, predict_plan
 from creme_fast.pipeline import PlanBuilder
+from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET
 
 __all__ = ["MULTI_LOCUS", "STEPS", "SUMMARIES", "StepConfig"]
 
@@ -33,6 +34,7 @@ class StepConfig:
     track: int = 0
     rounds: int = 2
     optimization: str = "min"
+    max_batch_bytes: int = DEFAULT_BATCH_BUDGET
 
     def track_position(self) -> int:
         """``track`` (the model's index) as a position among the kept ``tracks``."""
@@ -40,6 +42,7 @@ class StepConfig:
 
     def engine(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "verbose": False,
+                "max_batch_bytes": self.max_batch_bytes,
                 "bins": None if self.bins is None else list(self.bins),
                 "tracks": None if self.tracks is None else list(self.tracks)}
 
