@@ -8,3 +8,17 @@ class CremeFastWarning(UserWarning):
     admits only one arrangement (too short, or a single token), so the
     "shuffle" is a copy.
     """
+
+
+class NonFiniteOutput(ValueError):
+    """The model returned NaN or infinity for a sequence.
+
+    Attributes
+    ----------
+    row : int
+        The sequence's row in the plan.
+    """
+
+    def __init__(self, message: str, row: int = -1) -> None:
+        super().__init__(message)
+        self.row = row

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import io
 import logging
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -203,6 +204,9 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
     else:
         graph_input = one_hot(tokens, dtype=np.float16 if fp16 else np.float32)
         ref_input = torch.from_numpy(one_hot(tokens, dtype=np.float32))
+    clock = time.perf_counter()
+    log.info("stage 1/4: PyTorch reference on %d sequences of %s bp", len(tokens),
+             f"{seq_length:,}")
     with torch.no_grad():
         try:
             expected = reference(ref_input).numpy()
@@ -214,16 +218,20 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
     if expected.ndim != 3:
         raise ValueError(f"the module returned shape {expected.shape}; expected "
                          "(batch, bins, tracks)")
-    log.info("exporting %s (%s, %s input, opset %d, %s exporter)", model_name, dtype_name,
-             input_kind, opset, exporter)
+    clock = _stage_done(clock, "reference")
+    log.info("stage 2/4: tracing %s to ONNX (%s, %s input, opset %d, %s exporter)", model_name,
+             dtype_name, input_kind, opset, exporter)
     with torch.no_grad():
         raw = _to_onnx(wrapper, torch.from_numpy(graph_input[:2]), opset, exporter)
     model = onnx.load_from_string(raw)
     _check_symbolic_batch(model)
+    clock = _stage_done(clock, f"tracing ({len(raw) / 2**20:.0f} MiB graph)")
 
+    log.info("stage 3/4: verifying ONNX Runtime against PyTorch")
     session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
     got = session.run([OUTPUT_NAME], {INPUT_NAME: graph_input})[0]
     verification = compare_outputs(np.asarray(got), expected, atol=atol, rtol=rtol)
+    clock = _stage_done(clock, "verification")
     log.info("verification: %s", verification.describe())
     if not verification.ok:
         raise ExportError(f"ONNX Runtime disagrees with PyTorch: {verification.describe()}; "
@@ -240,9 +248,18 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
         extra={"opset": opset, "exporter": exporter, **(extra or {})})
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, meta.to_json()
+    log.info("stage 4/4: writing %s", out)
     _write_atomic(model, out)
+    _stage_done(clock, "writing")
     log.info("wrote %s (%d bins x %d tracks)", out, meta.n_bins, meta.n_tracks)
     return ExportResult(path=out, metadata=meta, verification=verification)
+
+
+def _stage_done(start: float, stage: str) -> float:
+    """Log how long a stage took; returns the clock for the next one."""
+    now = time.perf_counter()
+    log.info("%s done in %.1f s", stage, now - start)
+    return now
 
 
 def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str = "human",

@@ -1,6 +1,8 @@
 """Shared helpers for the test suite."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -28,3 +30,13 @@ def random_tokens(rng: np.random.RandomState, length: int, *, n_runs: int = 0,
 @pytest.fixture
 def rs() -> np.random.RandomState:
     return np.random.RandomState(1234)
+
+
+@pytest.fixture
+def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """pytest's caplog, also fed by the ``creme_fast`` logger, which the CLI stops
+    from propagating to the root logger (where caplog listens)."""
+    package = logging.getLogger("creme_fast")
+    package.addHandler(caplog.handler)
+    yield caplog
+    package.removeHandler(caplog.handler)

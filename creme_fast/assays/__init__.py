@@ -6,7 +6,8 @@ do not depend on batch size), runs it through
 :func:`~creme_fast.pipeline.run_plan`, and returns a typed result with the raw
 predictions, the paper's normalised effects, ``to_frame()`` and save/load.
 Engine options accepted by every test: ``batch_size``, ``bins``, ``tracks``,
-``verbose``, ``stats``.
+``verbose``, ``stats`` (``_common.ENGINE_OPTIONS``); any other keyword is a
+``TypeError`` naming it and the ones that exist.
 """
 from creme_fast.assays.context import (
     ContextDependenceResult,

@@ -11,6 +11,7 @@ import numpy as np
 
 from creme_fast._validate import as_tokens, check_int
 from creme_fast.pipeline import Plan, run_plan, stream_keys
+from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET, batch_bytes, format_bytes
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
 from creme_fast.sequence.tokens import encode
@@ -124,10 +125,56 @@ def check_predictor(predictor: object) -> Predictor:
     return predictor
 
 
+# the engine options every assay takes as ``**options`` (anything else is a TypeError)
+ENGINE_OPTIONS = frozenset({"batch_size", "bins", "tracks", "verbose", "stats",
+                            "max_batch_bytes"})
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Refuse engine options this version does not know (a typo must not run with
+    defaults).
+
+    Raises
+    ------
+    TypeError
+        Naming the unknown option(s) and the ones that exist.
+    """
+    unknown = sorted(set(options) - ENGINE_OPTIONS)
+    if unknown:
+        import difflib
+
+        hints = [f"{u!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+            u, ENGINE_OPTIONS, n=1)) else repr(u) for u in unknown]
+        raise TypeError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+                        f"the engine options are {', '.join(sorted(ENGINE_OPTIONS))}")
+
+
+def check_batch_memory(batch_size: int, predictor: Predictor, budget: int) -> None:
+    """Refuse batches whose engine buffers would exceed ``budget`` bytes.
+
+    Raises
+    ------
+    ValueError
+        Naming what the batch costs and the largest batch that fits.
+    """
+    length = predictor.seq_length
+    dtype = getattr(predictor, "input_dtype", None)
+    one = batch_bytes(1, length, predictor.input_kind, dtype, 0)
+    if batch_size * one > budget:
+        raise ValueError(f"batch_size {batch_size} needs {format_bytes(batch_size * one)} of "
+                         f"batch buffers ({format_bytes(one)} per sequence at {length:,} bp), "
+                         f"over max_batch_bytes {format_bytes(budget)}; the largest batch "
+                         f"that fits is {max(budget // one, 1)}")
+
+
 def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
                  desc: str) -> np.ndarray:
-    """run_plan with an assay's engine options."""
-    return run_plan(plan, predictor, batch_size=options.get("batch_size", 8),
+    """run_plan with an assay's engine options (unknown ones are a TypeError)."""
+    check_options(options)
+    batch_size = options.get("batch_size", 8)
+    check_batch_memory(min(batch_size, max(plan.n_rows, 1)), predictor,
+                       options.get("max_batch_bytes", DEFAULT_BATCH_BUDGET))
+    return run_plan(plan, predictor, batch_size=batch_size,
                     bins=options.get("bins"), tracks=options.get("tracks"),
                     verbose=options.get("verbose", True), desc=desc,
                     stats=options.get("stats"))

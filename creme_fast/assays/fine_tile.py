@@ -46,6 +46,9 @@ class FineTileResult(AssayResult):
         Mean activity with the whole CRE in the backgrounds.
     cre_type : str
     track, seed : int
+    note : str
+        Why nothing was pruned, when the CRE's effect cannot be normalised
+        (empty otherwise).
     """
 
     kind: ClassVar[str] = "fine_tile"
@@ -60,13 +63,14 @@ class FineTileResult(AssayResult):
     cre_type: str
     track: int
     seed: int
+    note: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         """Every sub-tile decided on: the kept ones and the removed ones."""
         tiles = np.concatenate([self.kept, self.removed]).reshape(-1, 2)
         kept = np.r_[np.ones(len(self.kept), bool), np.zeros(len(self.removed), bool)]
-        return pd.DataFrame({"start": tiles[:, 0], "end": tiles[:, 1], "kept": kept}
-                            ).sort_values(["start", "end"], ignore_index=True)
+        return pd.DataFrame({"start": tiles[:, 0], "end": tiles[:, 1], "kept": kept,
+                             "note": self.note}).sort_values(["start", "end"], ignore_index=True)
 
 
 def _subtiles(intervals: list[tuple[int, int]], window: int, step: int) -> list[tuple[int, int]]:
@@ -130,6 +134,16 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     with_cre = controls.copy()
     with_cre[:, cre[0]:cre[1]] = wt[cre[0]:cre[1]]
     full = float(mean_activity(with_cre, "whole CRE").mean())
+    if full == 0 or not np.isfinite(full):
+        note = (f"activity with the whole CRE is {full}: its effect cannot be normalised, "
+                "nothing was pruned")
+        log.warning("fine-tile search of %s: %s", cre, note)
+        return FineTileResult(cre_tile=cre, kept=np.array([cre], dtype=np.int64),
+                              kept_mask=np.ones(cre[1] - cre[0], dtype=bool),
+                              stage_windows=np.array(scales), scores=np.zeros(0),
+                              score_stage=np.zeros(0, dtype=np.int64),
+                              removed=np.zeros((0, 2), dtype=np.int64), full_cre=full,
+                              cre_type=cre_type, track=track, seed=seed, note=note)
     keep_going = (lambda s, t: s > t) if cre_type == "enhancer" else (lambda s, t: s < t)
     intervals = [cre]
     pruned = with_cre

@@ -1,26 +1,31 @@
 """The ``creme-fast`` command line: ``creme-fast demo | run | export | info | bench``.
 
 Exit codes: 0 success, 1 the work failed (e.g. an export disagreed with
-PyTorch), 2 bad input or usage (a clear message names the problem).
+PyTorch, a model returned NaN, a disk filled up, some loci of a run failed),
+2 bad input or usage (a clear message names the problem), 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from collections.abc import Sequence
 
-from creme_fast import __version__
-from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, run_cmd
+from creme_fast.errors import NonFiniteOutput
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 log = logging.getLogger("creme_fast")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+    """The argument parser with every subcommand (imported here, so that importing
+    this module stays quick and a Ctrl-C while starting lands inside :func:`main`)."""
+    from creme_fast import __version__
+    from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, run_cmd
+
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
                                      "in-silico perturbation tests.")
     parser.add_argument("--version", action="version", version=f"creme-fast {__version__}")
@@ -56,17 +61,27 @@ def _configure_logging(level: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(logging.WARNING if args.quiet else getattr(logging, args.log_level))
     try:
+        parser = build_parser()  # imports the subcommands' modules: Ctrl-C may land here
+        args = parser.parse_args(argv)
+        _configure_logging(logging.WARNING if args.quiet
+                           else getattr(logging, args.log_level))
         return args.handler(args)
     except KeyboardInterrupt:
         log.error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
+    except NonFiniteOutput as exc:  # the model's output, not the user's input
+        log.error("%s", exc)
+        return EXIT_FAILED
     except (ValueError, FileNotFoundError, ImportError, PermissionError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
+    except OSError as exc:  # a full disk, a read-only or vanished directory
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) not in str(exc) else ""
+        hint = (" (free some space or choose another --out)"
+                if exc.errno == errno.ENOSPC else "")
+        log.error("%s%s%s", where, exc, hint)
+        return EXIT_FAILED
     except RuntimeError as exc:
         log.error("%s", exc)
         return EXIT_FAILED

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 
 from creme_fast.cli.options import head_sizes, int_list
 
@@ -54,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from creme_fast.export import ExportError, export_enformer
 
     hparams = {name: getattr(args, name) for name in _HPARAMS}
+    start = time.perf_counter()
+    log.info("loading %s (the whole export takes minutes on a CPU for Enformer)",
+             args.checkpoint)
     try:
         result = export_enformer(
             args.checkpoint, args.out, head=args.head, seq_length=args.seq_length,
@@ -67,4 +71,5 @@ def run(args: argparse.Namespace) -> int:
     log.info("%s: %s input %s, output (batch, %d bins, %d tracks); %s", result.path,
              meta.input_kind, meta.input_dtype, meta.n_bins, meta.n_tracks,
              result.verification.describe())
+    log.info("export done in %.1f s", time.perf_counter() - start)
     return 0

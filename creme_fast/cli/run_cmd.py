@@ -35,7 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile-size", type=positive_int, default=5000)
     p.add_argument("--shuffles", type=positive_int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=8,
+                   help="sequences per model call (results do not depend on it)")
+    p.add_argument("--max-batch-memory", default="4G", metavar="SIZE",
+                   help="refuse a --batch-size whose engine buffers would exceed SIZE "
+                   "(default: 4G; e.g. 512M, 16G); the run logs what its batch costs")
     p.add_argument("--provider", default="auto",
                    help="auto (TensorRT > CUDA > CPU), tensorrt, cuda or cpu")
     p.add_argument("--track", type=int, default=0,
@@ -75,11 +79,112 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, str, str, list[int] | No
         raise ValueError(f"--length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")
     meta = predictor.metadata
-    identity = meta.checksum if meta is not None and meta.checksum else file_sha256(path)
+    identity = file_sha256(path)  # the whole graph: weights, structure and metadata
     bins = None
     if meta is not None and "tss_bins" in meta.extra:
         bins = [int(b) for b in meta.extra["tss_bins"]]
     return predictor, args.model, identity, bins
+
+
+def _output_shape(predictor: Any) -> tuple[int, int]:
+    """(bins, tracks) of the model's output: from its metadata, its graph, or one
+    prediction of an all-N window."""
+    import numpy as np
+
+    meta = getattr(predictor, "metadata", None)
+    if meta is not None:
+        return int(meta.n_bins), int(meta.n_tracks)
+    session = getattr(predictor, "session", None)
+    if session is not None:
+        shape = session.get_outputs()[0].shape
+        if len(shape) == 3 and all(isinstance(d, int) for d in shape[1:]):
+            return int(shape[1]), int(shape[2])
+    length = predictor.seq_length
+    probe = (np.zeros((1, length, 4), np.float32) if predictor.input_kind == "onehot"
+             else np.full((1, length), 4, np.uint8))
+    out = np.asarray(predictor.predict(probe))
+    if out.ndim != 3:
+        raise ValueError(f"{predictor}: the model returns shape {out.shape}; expected "
+                         "(batch, bins, tracks)")
+    return int(out.shape[1]), int(out.shape[2])
+
+
+def _check_indices(values: list[int] | None, size: int, option: str, what: str) -> None:
+    if values is None:
+        return
+    bad = [v for v in values if not 0 <= v < size]
+    if bad:
+        raise ValueError(f"{option} {bad[0]} is out of range: the model has {size} {what} "
+                         f"(0..{size - 1})")
+    dup = sorted({v for v in values if values.count(v) > 1})
+    if dup:
+        raise ValueError(f"{option} lists {what[:-1]} {dup[0]} more than once")
+
+
+def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | None) -> Any:
+    """The step settings, every option checked against the model first."""
+    from creme_fast.pipeline.memory import batch_bytes, format_bytes, parse_bytes
+    from creme_fast.runs.steps import StepConfig
+    from creme_fast.sequence.tiles import tile_layout
+
+    n_bins, n_tracks = _output_shape(predictor)
+    length = predictor.seq_length
+    _check_indices(args.bins, n_bins, "--bins", "output bins")
+    bins = args.bins if args.bins is not None else default_bins
+    if args.bins is None and bins is not None and not all(0 <= b < n_bins for b in bins):
+        raise ValueError(f"the model records TSS bins {bins} outside its {n_bins} output "
+                         "bins; give --bins")
+    _check_indices(args.tracks, n_tracks, "--tracks", "tracks")
+    if not 0 <= args.track < n_tracks:
+        raise ValueError(f"--track {args.track} is out of range: the model has {n_tracks} "
+                         f"tracks (0..{n_tracks - 1})")
+    if (args.test in TRACK_TESTS and args.tracks is not None
+            and args.track not in args.tracks):
+        raise ValueError(f"--track {args.track} is not among --tracks "
+                         f"{','.join(map(str, args.tracks))}")
+    try:
+        tile_layout(length, args.tile_size)
+    except ValueError as exc:
+        raise ValueError(f"--tile-size {args.tile_size}: {exc}") from None
+    budget = parse_bytes(args.max_batch_memory)
+    n_out = (len(bins) if bins is not None else n_bins) * (
+        len(args.tracks) if args.tracks is not None else n_tracks)
+    dtype = getattr(predictor, "input_dtype", None)
+    cost = batch_bytes(args.batch_size, length, predictor.input_kind, dtype, n_out)
+    if cost > budget:
+        one = batch_bytes(1, length, predictor.input_kind, dtype, n_out)
+        raise ValueError(f"--batch-size {args.batch_size} needs {format_bytes(cost)} of batch "
+                         f"buffers ({format_bytes(one)} per sequence at {length:,} bp), over "
+                         f"--max-batch-memory {args.max_batch_memory}; the largest batch "
+                         f"that fits is {max(budget // one, 1)} (or raise the budget)")
+    log.info("batches of %d: %s of engine buffers (budget %s) plus the model's working "
+             "memory", args.batch_size, format_bytes(cost), format_bytes(budget))
+    return StepConfig(tile_size=args.tile_size, num_shuffles=args.shuffles, seed=args.seed,
+                      batch_size=args.batch_size, bins=None if bins is None else tuple(bins),
+                      tracks=None if args.tracks is None else tuple(args.tracks),
+                      track=args.track, rounds=args.rounds, optimization=args.optimization,
+                      max_batch_bytes=budget)
+
+
+# tests that follow one track (--track)
+TRACK_TESTS = {"higher-order", "multiplicity", "fine-tile"}
+CRE_TESTS = {"distance", "multiplicity", "fine-tile"}
+
+
+def _check_cres(test: str, table: Any, length: int, path: Path) -> None:
+    """The CRE tests need a CRE inside the window on every row."""
+    from creme_fast.runs.steps import _cre_of
+
+    if test not in CRE_TESTS:
+        return
+    for _, row in table.iterrows():
+        try:
+            start, end = _cre_of(row)
+        except ValueError as exc:
+            raise ValueError(f"{path}: line {row['line']}: {exc}") from None
+        if not 0 <= start < end <= length:
+            raise ValueError(f"{path}: line {row['line']}: CRE [{start}, {end}) is not inside "
+                             f"the {length} bp window")
 
 
 def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -88,33 +193,48 @@ def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         if not args.by or args.by not in table.columns:
             raise ValueError(f"--top needs --by naming a column of {args.tss} (it has "
                              f"{', '.join(map(str, table.columns))})")
-        table = table.sort_values(args.by, ascending=False, kind="stable").head(args.top)
+        import pandas as pd
+
+        if not pd.api.types.is_numeric_dtype(table[args.by]):
+            raise ValueError(f"--by {args.by}: column of {args.tss} is not numeric "
+                             f"(e.g. {table[args.by].iloc[0]!r})")
+        table = table.sort_values(args.by, ascending=False, kind="stable",
+                                  na_position="last").head(args.top)
         selection.update(top=args.top, by=args.by)
     if table.empty:
         raise ValueError(f"{args.tss}: no TSS rows left after the selection")
     return table.reset_index(drop=True), selection
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Checks that need no file."""
+    from creme_fast.io.store import check_run_directory
+    from creme_fast.pipeline.memory import parse_bytes
+
+    if (args.top is None) != (args.by is None):
+        raise ValueError("--top and --by go together")
+    try:
+        parse_bytes(args.max_batch_memory)
+    except ValueError as exc:
+        raise ValueError(f"--max-batch-memory: {exc}") from None
+    check_run_directory(args.out)
+
+
 def run(args: argparse.Namespace) -> int:
     from creme_fast.io.genome import Genome
     from creme_fast.io.tss import check_against_genome, read_tss
     from creme_fast.runs.runner import RunRequest, run_over_genome
-    from creme_fast.runs.steps import StepConfig
 
-    if (args.top is None) != (args.by is None):
-        raise ValueError("--top and --by go together")
+    # every input is checked before anything is written to --out
+    _check_args(args)
     table = read_tss(args.tss, gtf_feature=args.gtf_feature,
                      protein_coding=not args.all_biotypes, query=args.query)
     table, selection = _select(table, args)
     predictor, model_name, model_id, default_bins = _load_model(args)
-    bins = args.bins if args.bins is not None else default_bins
-    config = StepConfig(tile_size=args.tile_size, num_shuffles=args.shuffles, seed=args.seed,
-                        batch_size=args.batch_size,
-                        bins=None if bins is None else tuple(bins),
-                        tracks=None if args.tracks is None else tuple(args.tracks),
-                        track=args.track, rounds=args.rounds, optimization=args.optimization)
+    config = _config(args, predictor, default_bins)
     with Genome(args.fasta) as genome:
         check_against_genome(table, genome, args.tss)
+        _check_cres(args.test, table, predictor.seq_length, args.tss)
         request = RunRequest(test=args.test, out=args.out, config=config, model=model_name,
                              model_id=model_id, fasta=args.fasta, tss=args.tss,
                              selection=selection, resume=not args.no_resume,

@@ -61,6 +61,12 @@ class Genome:
         if head[:1] != b">" and head != b"\x1f\x8b":
             raise GenomeError(f"{self.path}: not a FASTA file (the first line must start "
                               "with '>')")
+        if head == b"\x1f\x8b" and not _is_bgzf(self.path):
+            raise GenomeError(f"{self.path}: compressed with plain gzip, which cannot be read "
+                              "by position; decompress it (gunzip) or recompress it with "
+                              "`bgzip` (block gzip)")
+        if fai.exists() and head[:1] == b">":
+            _check_index(self.path, fai)
         try:
             self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=False,
                                         read_ahead=None, build_index=True)
@@ -132,3 +138,39 @@ class Genome:
                               "not A, C, G, T or N (IUPAC ambiguity codes are not read; "
                               "mask them to N)") from None
         return out
+
+
+def _is_bgzf(path: Path) -> bool:
+    """A gzip file whose first member carries the BGZF ``BC`` extra field."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    return len(head) >= 16 and head[3] & 4 != 0 and head[12:14] == b"BC"
+
+
+def _check_index(path: Path, fai: Path) -> None:
+    """Refuse a ``.fai`` that does not describe this (uncompressed) FASTA, e.g. one
+    left from a differently wrapped file: pyfaidx would read wrong windows."""
+    size = path.stat().st_size
+    stale = (f"{fai}: this index does not match {path.name} ({{}}); it is stale (built "
+             "for another version of the file?): delete it and it is rebuilt")
+    with open(fai) as idx, open(path, "rb") as fh:
+        for number, line in enumerate(idx, start=1):
+            fields = line.rstrip("\n").split("\t")
+            try:
+                name, length, offset, bases, width = fields[0], *map(int, fields[1:5])
+            except ValueError:
+                raise GenomeError(stale.format(f"line {number} is not a .fai record")) from None
+            full, rest = divmod(length, bases) if bases else (0, length)
+            end = offset + full * width + rest
+            if offset < 1 or end > size:
+                raise GenomeError(stale.format(f"{name} would end at byte {end:,} of a "
+                                               f"{size:,} byte file"))
+            fh.seek(offset - 1)
+            before, first = fh.read(1), fh.read(1)
+            if before != b"\n" or (length and first in (b">", b"\n", b"\r")):
+                raise GenomeError(stale.format(f"{name} does not start at byte {offset:,}"))
+            if length > bases:
+                fh.seek(offset + bases)
+                if fh.read(1) not in (b"\n", b"\r"):
+                    raise GenomeError(stale.format(f"the lines of {name} are not {bases} "
+                                                   "bases long"))

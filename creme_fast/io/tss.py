@@ -54,6 +54,7 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
     path = Path(path)
     if not path.is_file():
         raise TssTableError(f"{path}: TSS table not found")
+    _check_readable(path)
     kind = _suffixes(path)[-1:] or [""]
     if kind[0] == ".bed":
         table = _read_bed(path)
@@ -70,9 +71,45 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
     return _validate(table, path)
 
 
+def _check_readable(path: Path) -> None:
+    """An empty or binary file is named as such (not a parser's message)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if not head:
+        raise TssTableError(f"{path}: the TSS table is empty")
+    if head[:2] == b"\x1f\x8b":
+        if path.suffix.lower() != ".gz":
+            raise TssTableError(f"{path}: gzip-compressed, but the name does not end in .gz "
+                                "(rename it, e.g. genes.tsv.gz)")
+        with gzip.open(path, "rb") as fh:
+            try:
+                head = fh.read(8192)
+            except (OSError, EOFError) as exc:
+                raise TssTableError(f"{path}: a damaged gzip file ({exc})") from None
+        if not head:
+            raise TssTableError(f"{path}: the TSS table is empty")
+    if head[:4] == b"PAR1":
+        if _suffixes(path)[-1:] != [".parquet"]:
+            raise TssTableError(f"{path}: a parquet file, but the name does not end in "
+                                ".parquet")
+        return
+    if b"\x00" in head:
+        raise TssTableError(f"{path}: a binary file, not a TSS table (expected CSV/TSV, "
+                            "parquet, BED or GTF/GFF text)")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the 8 KiB edge
+            raise TssTableError(f"{path}: not UTF-8 text (byte {exc.start}); a TSS table "
+                                "must be text") from None
+
+
 def _read_delimited(path: Path) -> pd.DataFrame:
     if _suffixes(path)[-1:] == [".parquet"]:
-        table = pd.read_parquet(path)
+        try:
+            table = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise TssTableError(f"{path}: cannot read as parquet: {exc}") from None
         table["line"] = range(1, len(table) + 1)  # parquet has rows, not lines
     else:
         opener: Any = gzip.open if path.suffix == ".gz" else open
@@ -82,7 +119,7 @@ def _read_delimited(path: Path) -> pd.DataFrame:
         try:
             table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
                                 comment=None)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise TssTableError(f"{path}: cannot read as a table: {exc}") from None
         table["line"] = range(2, len(table) + 2)
     renamed = {c: ALIASES[c.strip().lower()] for c in table.columns
@@ -91,12 +128,33 @@ def _read_delimited(path: Path) -> pd.DataFrame:
         raise TssTableError(f"{path}: several columns mean the same thing: "
                             f"{', '.join(renamed)}")
     table = table.rename(columns=renamed)
+    if _suffixes(path)[-1:] != [".parquet"]:
+        table = _typed(table)
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         found = ", ".join(str(c) for c in table.columns if c != "line")
         raise TssTableError(f"{path}: missing column(s) {', '.join(missing)}; the header has "
                             f"{found} (expected chrom, tss, strand, name, or Chromosome, "
                             "Start, Strand, gene_name; a BED file must end in .bed)")
+    return table
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """Give a text table's other columns their types, as parquet keeps them: a column
+    whose every non-empty value is a number becomes numeric (empty cells NaN), one of
+    only True/False becomes bool; ``chrom``, ``strand`` and ``name`` stay text."""
+    for column in table.columns:
+        if column in COLUMNS or column == "line":
+            continue
+        values = table[column]
+        text = values.str.strip()
+        if text.isin(["True", "False"]).all() and len(text):
+            table[column] = text == "True"
+            continue
+        present = text != ""
+        numbers = pd.to_numeric(text.where(present), errors="coerce")
+        if present.any() and numbers[present].notna().all():
+            table[column] = numbers
     return table
 
 
@@ -122,6 +180,10 @@ def _read_bed(path: Path) -> pd.DataFrame:
                          "line": line})
 
 
+# GENCODE/Ensembl GTF say "transcript"; Ensembl GFF3 says "mRNA" for coding transcripts
+FEATURE_TYPES = {"transcript": ("transcript", "mRNA"), "gene": ("gene",)}
+BIOTYPE_KEYS = ("gene_type", "gene_biotype", "transcript_type", "transcript_biotype",
+                "biotype")
 _ATTR = re.compile(r'(\w+)[ =]"?([^";]*)"?')
 
 
@@ -131,19 +193,27 @@ def _read_gtf(path: Path, feature: str, protein_coding: bool) -> pd.DataFrame:
     raw = pd.read_csv(path, sep="\t", header=None, comment="#", dtype=str,
                       keep_default_na=False, usecols=range(9))
     raw["line"] = range(1, len(raw) + 1)  # comments shift lines; good enough for messages
-    raw = raw[raw[2] == feature]
+    types = FEATURE_TYPES[feature]
+    found = raw[2].value_counts()
+    raw = raw[raw[2].isin(types)]
     if raw.empty:
-        raise TssTableError(f"{path}: no {feature!r} records")
+        seen = ", ".join(f"{t} ({n})" for t, n in found.head(6).items())
+        raise TssTableError(f"{path}: no {' or '.join(map(repr, types))} records (the file has "
+                            f"{seen or 'no records'}); see --gtf-feature")
     attrs = raw[8].map(lambda text: dict(_ATTR.findall(text)))
     if protein_coding:
-        keys = ("gene_type", "gene_biotype", "transcript_type", "transcript_biotype")
-        coding = attrs.map(lambda a: any(a.get(k) == "protein_coding" for k in keys))
+        coding = attrs.map(lambda a: any(a.get(k) == "protein_coding" for k in BIOTYPE_KEYS))
+        if not coding.any():
+            raise TssTableError(f"{path}: none of the {len(raw)} {feature} records is "
+                                f"protein-coding (by {', '.join(BIOTYPE_KEYS)}); pass "
+                                "--all-biotypes to keep every record")
         raw, attrs = raw[coding], attrs[coding]
     start = _ints(raw[3], path, raw["line"], "start") - 1  # GTF is 1-based, closed
     end = _ints(raw[4], path, raw["line"], "end")
     ident = "transcript_id" if feature == "transcript" else "gene_id"
     names = attrs.map(lambda a: a.get(ident) or a.get("ID") or a.get("gene_name", ""))
-    gene = attrs.map(lambda a: a.get("gene_name", ""))
+    gene = attrs.map(lambda a: a.get("gene_name") or (a.get("Name", "") if feature == "gene"
+                                                      else ""))
     return pd.DataFrame({"chrom": raw[0], "tss": start.where(raw[6] != "-", end - 1),
                          "strand": raw[6], "name": names, "gene_name": gene,
                          "line": raw["line"]})

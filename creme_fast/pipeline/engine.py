@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from creme_fast.errors import NonFiniteOutput
 from creme_fast.pipeline.plan import Plan
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tokens import one_hot
@@ -95,8 +96,8 @@ def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
 
     Raises
     ------
-    ValueError
-        The model returned NaN or infinity; the message names the mutant.
+    NonFiniteOutput
+        (a ValueError) The model returned NaN or infinity; the message names the mutant.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -176,8 +177,8 @@ def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
             bad = ~np.isfinite(pred).reshape(pred.shape[0], -1).all(axis=1)
             if bad.any():
                 row = begin + int(np.flatnonzero(bad)[0])
-                raise ValueError(f"the model returned NaN or infinity for mutant {row} "
-                                 f"({plan.describe(row)})")
+                raise NonFiniteOutput(f"the model returned NaN or infinity for mutant {row} "
+                                      f"({plan.describe(row)})", row)
             if results is None:
                 results = np.empty((n,) + pred.shape[1:], dtype=np.float32)
             results[begin:end] = pred

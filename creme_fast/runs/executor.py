@@ -7,17 +7,21 @@ parts, settings check and resume.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from creme_fast.errors import NonFiniteOutput
 from creme_fast.runs.steps import STEPS, StepConfig
 
-__all__ = ["LOCUS_COLUMNS", "ChunkResult", "ChunkTask", "Executor", "LocalExecutor",
-           "run_chunk"]
+log = logging.getLogger(__name__)
+
+__all__ = ["LOCUS_COLUMNS", "ChunkResult", "ChunkTask", "CountingPredictor", "Executor",
+           "LocalExecutor", "label_tracks", "run_chunk"]
 
 LOCUS_COLUMNS = ["name", "chrom", "tss", "strand"]
 
@@ -54,12 +58,53 @@ class ChunkResult:
     frame : pandas.DataFrame
         Result rows of the finished loci, ``name, chrom, tss, strand`` first.
     failed : list of (str, str)
-        ``(name, reason)`` of loci of the chunk that could not be computed.
+        ``(name, reason)`` of loci of the chunk that could not be computed (the
+        model's predictions for them were not finite).
+    mutants : int
+        Sequences the model predicted for this chunk (for progress).
     """
 
     task: ChunkTask
     frame: pd.DataFrame
     failed: list[tuple[str, str]] = field(default_factory=list)
+    mutants: int = 0
+
+
+class CountingPredictor:
+    """A predictor that counts the sequences it predicts (and reports each batch)."""
+
+    def __init__(self, predictor: Any, on_batch: Callable[[int], None] | None = None) -> None:
+        self._predictor = predictor
+        self._on_batch = on_batch
+        self.count = 0
+        self.seq_length = predictor.seq_length
+        self.input_kind = predictor.input_kind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._predictor, name)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        out = self._predictor.predict(batch)
+        self.count += len(batch)
+        if self._on_batch is not None:
+            self._on_batch(len(batch))
+        return out
+
+
+def label_tracks(frame: pd.DataFrame, config: StepConfig, predictor: Any) -> pd.DataFrame:
+    """Give a ``track`` column the model's own track indices (``--tracks`` keeps a
+    subset, which the engine numbers from 0) and, where the model records them,
+    add the tracks' names as ``track_name``."""
+    if "track" not in frame:
+        return frame
+    if config.tracks is not None:
+        frame["track"] = np.asarray(config.tracks, dtype=np.int64)[frame["track"].to_numpy()]
+    meta = getattr(predictor, "metadata", None)
+    names = (meta.extra.get("track_names") if meta is not None else None) or None
+    if names is not None and "track_name" not in frame:
+        frame.insert(frame.columns.get_loc("track") + 1, "track_name",
+                     np.asarray(names, dtype=object)[frame["track"].to_numpy()])
+    return frame
 
 
 def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig) -> ChunkResult:
@@ -76,12 +121,38 @@ def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig) ->
     Returns
     -------
     ChunkResult
+        A locus whose predictions are not finite is in ``failed`` (the chunk is
+        then run again locus by locus, which gives the other loci the same
+        results, their shuffles being keyed by locus).
     """
+    counter = CountingPredictor(predictor)
+    try:
+        frame = _step(counter, test, task, config)
+        return ChunkResult(task=task, frame=frame, mutants=counter.count)
+    except NonFiniteOutput as exc:
+        if len(task.rows) == 1:
+            name = str(task.rows["name"].iloc[0])
+            log.error("%s: %s", name, exc)
+            return ChunkResult(task=task, frame=pd.DataFrame(), mutants=counter.count,
+                               failed=[(name, str(exc))])
+    frames, failed = [], []
+    for i in range(len(task.rows)):
+        one = ChunkTask(index=task.index, tokens=task.tokens[i:i + 1], keys=task.keys[i:i + 1],
+                        rows=task.rows.iloc[i:i + 1].reset_index(drop=True))
+        result = run_chunk(counter, test, one, config)
+        frames.append(result.frame)
+        failed += result.failed
+    frames = [f for f in frames if len(f)]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return ChunkResult(task=task, frame=frame, failed=failed, mutants=counter.count)
+
+
+def _step(predictor: Any, test: str, task: ChunkTask, config: StepConfig) -> pd.DataFrame:
     frame = STEPS[test](predictor, task.tokens, task.keys, task.rows, config)
     locus = frame.pop("locus").to_numpy()
     frame = pd.concat([task.rows.loc[locus, LOCUS_COLUMNS].reset_index(drop=True),
                        frame.reset_index(drop=True)], axis=1)
-    return ChunkResult(task=task, frame=frame)
+    return label_tracks(frame, config, predictor)
 
 
 class Executor(Protocol):
@@ -94,10 +165,15 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Chunks one after another in this process, on one predictor."""
+    """Chunks one after another in this process, on one predictor.
 
-    def __init__(self, predictor: Any) -> None:
-        self.predictor = predictor
+    ``on_batch(n)``, if given, is called after each batch the model predicts
+    (progress finer than a chunk).
+    """
+
+    def __init__(self, predictor: Any, on_batch: Callable[[int], None] | None = None) -> None:
+        self.predictor = predictor if on_batch is None else CountingPredictor(predictor,
+                                                                              on_batch)
 
     def run(self, test: str, config: StepConfig,
             tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:

@@ -15,6 +15,7 @@ from creme_fast.io.genome import Genome, GenomeError
 from creme_fast.io.store import RunStore
 from creme_fast.io.tables import atomic_write, write_table
 from creme_fast.runs.executor import LOCUS_COLUMNS, ChunkTask, Executor, LocalExecutor
+from creme_fast.runs.progress import RunProgress, expected_mutants
 from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
 
 __all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
@@ -65,13 +66,18 @@ class RunOutcome:
     files: list[Path]
 
 
+# settings that do not change the results (a resume may change them)
+RESULT_NEUTRAL = {"batch_size", "max_batch_bytes"}
+
+
 def _identity(req: RunRequest, length: int) -> dict[str, Any]:
-    """The settings that decide the results (a resumed run must match them)."""
+    """The settings that decide the results (a resumed run must match them): the
+    model file and the FASTA by their content, the table, selection and config."""
     return {"test": req.test, "model": req.model_id, "seq_length": length,
-            "fasta_index": file_sha256(f"{req.fasta}.fai"), "tss": file_sha256(req.tss),
+            "fasta": file_sha256(req.fasta), "tss": file_sha256(req.tss),
             "selection": req.selection, **{k: (list(v) if isinstance(v, tuple) else v)
                                            for k, v in asdict(req.config).items()
-                                           if k != "batch_size"}}
+                                           if k not in RESULT_NEUTRAL}}
 
 
 def _windows(genome: Genome, rows: pd.DataFrame, length: int) -> tuple[np.ndarray, list[int],
@@ -96,13 +102,14 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
     Loci go through the engine in chunks of ``req.chunk_loci`` (one batch stream
     spans a chunk's loci); each finished chunk is appended atomically as one
     parquet part, so a run killed at any moment loses at most the chunk in
-    flight, and never leaves a partial locus on disk.
+    flight, and never leaves a partial locus on disk. The directory is locked
+    for the run (a second run on it raises :class:`~creme_fast.io.store.RunLocked`);
+    a locus whose predictions are not finite, or whose window cannot be read,
+    is listed in ``failed.tsv`` and the run goes on.
 
     ``executor`` computes the chunks (default: :class:`LocalExecutor` on
     ``predictor``); this process reads the genome and writes every file.
     """
-    from tqdm.auto import tqdm
-
     if req.test not in STEPS:
         raise ValueError(f"unknown test {req.test!r}; choose from {', '.join(STEPS)}")
     length = int(predictor.seq_length)
@@ -111,24 +118,49 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
                 "fasta": str(Path(req.fasta).resolve()), "tss": str(Path(req.tss).resolve()),
                 "config": asdict(req.config), "selection": req.selection,
                 "chunk_loci": req.chunk_loci, "n_loci": len(table)}
-    resumed = store.open(settings, _identity(req, length), req.resume)
-    done = store.done() if resumed else set()
-    pending = table[~table["name"].isin(done)].reset_index(drop=True)
-    if resumed:
-        log.info("resuming %s: %d of %d loci already done", req.out, len(done & set(
-            table["name"])), len(table))
+    identity = _identity(req, length)
+    with store:  # exclusive: a second run on DIR is refused, naming this one
+        resumed = store.open(settings, identity, req.resume)
+        done = store.done() if resumed else set()
+        pending = table[~table["name"].isin(done)].reset_index(drop=True)
+        if resumed:
+            log.info("resuming %s: %d of %d loci already done", req.out,
+                     len(done & set(table["name"])), len(table))
+        progress = RunProgress(len(pending), expected_mutants(req.test, req.config, length),
+                               req.test, req.progress)
+        with progress:
+            failed = _run_pending(req, store, genome, pending, length, progress,
+                                  executor if executor is not None
+                                  else LocalExecutor(predictor, progress.batch))
+        failed_frame = pd.DataFrame(failed, columns=["name", "error"])
+        files = []
+        if len(failed_frame):
+            files.append(atomic_write(store.directory / "failed.tsv",
+                                      lambda p: failed_frame.to_csv(p, sep="\t", index=False)))
+        else:
+            (store.directory / "failed.tsv").unlink(missing_ok=True)
+        summary = _summarise(req.test, store, table)
+        if len(summary):
+            files += write_table(summary, store.directory, "summary")
+            files.append(_plot(req.test, summary, store.directory / "summary.png"))
+    return RunOutcome(resumed=resumed, skipped=len(table) - len(pending), ran=len(pending),
+                      failed=failed_frame, summary=summary, files=files)
+
+
+def _run_pending(req: RunRequest, store: RunStore, genome: Genome, pending: pd.DataFrame,
+                 length: int, progress: RunProgress,
+                 executor: Executor) -> list[tuple[str, str]]:
+    """Run the pending loci chunk by chunk; returns the failed ones with their reason."""
     chunk = req.chunk_loci if req.test in MULTI_LOCUS else 1
     failed: list[tuple[str, str]] = []
-    bar = tqdm(total=len(pending), unit="locus", desc=req.test, disable=not req.progress)
     part_index = len(store.parts())
-    executor = executor if executor is not None else LocalExecutor(predictor)
 
     def tasks() -> Any:
         for index, start in enumerate(range(0, len(pending), chunk)):
             rows = pending.iloc[start:start + chunk]
             tokens, ok, bad = _windows(genome, rows, length)
             failed.extend(bad)
-            bar.update(len(bad))
+            progress.skipped(len(bad))
             if ok:
                 good = rows.iloc[ok].reset_index(drop=True)
                 keys = np.array([locus_key(n) for n in good["name"]], dtype=np.int64)
@@ -139,31 +171,31 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
         if len(result.frame):
             store.write_part(result.frame, part_index)
             part_index += 1
-        bar.update(len(result.task.rows))
-    bar.close()
-    failed_frame = pd.DataFrame(failed, columns=["name", "error"])
-    files = []
-    if len(failed_frame):
-        files.append(atomic_write(store.directory / "failed.tsv",
-                                  lambda p: failed_frame.to_csv(p, sep="\t", index=False)))
-    else:
-        (store.directory / "failed.tsv").unlink(missing_ok=True)
-    results = store.read()
-    summary = pd.DataFrame()
-    if len(results):
-        summary = SUMMARIES[req.test](results)
-        extra = [c for c in LOCUS_COLUMNS[1:] if c not in summary.columns]
-        if extra:
-            summary = summary.merge(results[LOCUS_COLUMNS].drop_duplicates("name"), on="name")
+        progress.loci_done(len(result.task.rows), result.mutants)
+    return failed
+
+
+def _summarise(test: str, store: RunStore, table: pd.DataFrame) -> pd.DataFrame:
+    """The summary of every finished locus of ``table``, each counted once, built
+    part by part (a locus's rows are all in one part), so a run's results are never
+    all in memory at once."""
+    wanted = set(table["name"])
+    pieces = []
+    for rows in store.loci():
+        rows = rows[rows["name"].isin(wanted)]
+        if not len(rows):
+            continue
+        summary = SUMMARIES[test](rows)
+        if any(c not in summary.columns for c in LOCUS_COLUMNS[1:]):
+            summary = summary.merge(rows[LOCUS_COLUMNS].drop_duplicates("name"), on="name")
             summary = summary[LOCUS_COLUMNS + [c for c in summary.columns
                                                if c not in LOCUS_COLUMNS]]
-        order = {n: i for i, n in enumerate(table["name"])}
-        summary = summary.sort_values("name", key=lambda s: s.map(order), kind="stable",
-                                      ignore_index=True)
-        files += write_table(summary, store.directory, "summary")
-        files.append(_plot(req.test, summary, store.directory / "summary.png"))
-    return RunOutcome(resumed=resumed, skipped=len(table) - len(pending), ran=len(pending),
-                      failed=failed_frame, summary=summary, files=files)
+        pieces.append(summary)
+    if not pieces:
+        return pd.DataFrame()
+    order = {n: i for i, n in enumerate(table["name"])}
+    return pd.concat(pieces, ignore_index=True).sort_values(
+        "name", key=lambda s: s.map(order), kind="stable", ignore_index=True)
 
 
 _PLOTTED = {"activity": "activity", "context": "effect", "necessity": "top_effect",

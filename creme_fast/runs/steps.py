@@ -16,6 +16,7 @@ import pandas as pd
 from creme_fast import assays
 from creme_fast.assays._common import activity, predict_plan
 from creme_fast.pipeline import PlanBuilder
+from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET
 
 __all__ = ["MULTI_LOCUS", "STEPS", "SUMMARIES", "StepConfig"]
 
@@ -33,9 +34,15 @@ class StepConfig:
     track: int = 0
     rounds: int = 2
     optimization: str = "min"
+    max_batch_bytes: int = DEFAULT_BATCH_BUDGET
+
+    def track_position(self) -> int:
+        """``track`` (the model's index) as a position among the kept ``tracks``."""
+        return self.track if self.tracks is None else self.tracks.index(self.track)
 
     def engine(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "verbose": False,
+                "max_batch_bytes": self.max_batch_bytes,
                 "bins": None if self.bins is None else list(self.bins),
                 "tracks": None if self.tracks is None else list(self.tracks)}
 
@@ -74,7 +81,7 @@ def _higher_order(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd
                   cfg: StepConfig) -> pd.DataFrame:
     def run(seq: np.ndarray, key: int, row: Any) -> pd.DataFrame:
         res = assays.higher_order(predictor, seq, num_rounds=cfg.rounds,
-                                  optimization=cfg.optimization, track=cfg.track,
+                                  optimization=cfg.optimization, track=cfg.track_position(),
                                   locus_key=key, **cfg.shuffles(), **cfg.engine())
         return res.to_frame().assign(wt=res.wt)
     return _each_locus(run, tokens, keys, rows)
@@ -85,6 +92,10 @@ def _cre_of(row: Any) -> tuple[int, int]:
     ``top_tile_start``/``top_tile_end`` of a necessity or sufficiency summary."""
     for start, end in (("cre_start", "cre_end"), ("top_tile_start", "top_tile_end")):
         if start in row.index and end in row.index:
+            if pd.isna(row[start]) or pd.isna(row[end]):
+                raise ValueError(f"locus {row['name']!r} has no CRE ({start}/{end} are empty, "
+                                 "e.g. its effects could not be normalised); leave it out, "
+                                 "e.g. with --query \"note == ''\"")
             return int(row[start]), int(row[end])
     raise ValueError("this test needs a CRE per locus: give cre_start and cre_end columns "
                      "(window coordinates), or a necessity/sufficiency run's summary.parquet "
@@ -110,25 +121,33 @@ def _distance(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.Dat
 def _multiplicity(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
                   cfg: StepConfig) -> pd.DataFrame:
     opt = "max" if cfg.optimization == "min" else "min"  # enhancer CREs: add where it helps
-    return _per_cre(assays.multiplicity, predictor, tokens, keys, rows, cfg, track=cfg.track,
-                    optimization=opt)
+    return _per_cre(assays.multiplicity, predictor, tokens, keys, rows, cfg,
+                    track=cfg.track_position(), optimization=opt)
 
 
 def _fine_tile(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
                cfg: StepConfig) -> pd.DataFrame:
     kind = "enhancer" if cfg.optimization == "min" else "silencer"
     return _per_cre(assays.fine_tile_search, predictor, tokens, keys, rows, cfg,
-                    track=cfg.track, cre_type=kind)
+                    track=cfg.track_position(), cre_type=kind)
 
 
 def _fine_tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per locus: bp of the CRE kept and the kept sub-tiles."""
+    """Per locus: bp of the CRE kept and the kept sub-tiles (NaN, with a note, where
+    the CRE has no effect to prune against)."""
+    note = frame["note"] if "note" in frame else pd.Series("", index=frame.index)
     kept = frame[frame["kept"]]
-    return (kept.assign(kept_bp=kept["end"] - kept["start"],
-                        kept_tiles=kept["start"].astype(str) + "-" + kept["end"].astype(str))
-            .groupby(["name", "cre_start", "cre_end"], sort=False)
-            .agg(kept_bp=("kept_bp", "sum"), kept_tiles=("kept_tiles", ";".join))
-            .reset_index())
+    out = (kept.assign(kept_bp=kept["end"] - kept["start"],
+                       kept_tiles=kept["start"].astype(str) + "-" + kept["end"].astype(str))
+           .groupby(["name", "cre_start", "cre_end"], sort=False)
+           .agg(kept_bp=("kept_bp", "sum"), kept_tiles=("kept_tiles", ";".join))
+           .reset_index())
+    notes = frame.assign(note=note).groupby("name", sort=False)["note"].first()
+    out = notes.reset_index().merge(out, on="name", how="left")
+    noted = out["note"] != ""
+    out["kept_bp"] = out["kept_bp"].astype("float64").where(~noted)
+    out.loc[noted, "kept_tiles"] = ""
+    return out[["name", "cre_start", "cre_end", "kept_bp", "kept_tiles", "note"]]
 
 
 def _by_cre_summary(value: str, how: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -138,20 +157,35 @@ def _by_cre_summary(value: str, how: str) -> Callable[[pd.DataFrame], pd.DataFra
     return summary
 
 
+NOT_NORMALISED = "wild-type activity is 0: effects cannot be normalised (NaN)"
+
+
+def _track_keys(frame: pd.DataFrame) -> list[str]:
+    return ["name", "track"] + (["track_name"] if "track_name" in frame else [])
+
+
+def _context_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(note=np.where(frame["effect"].isna(), NOT_NORMALISED, ""))
+
+
 def _tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per locus and track: enhancer/silencer tile counts and the strongest tiles."""
-    keys = ["name", "track"]
-    grouped = frame.groupby(keys, sort=False)
-    top = frame.loc[grouped["effect"].idxmax(), keys + ["tile_start", "tile_end", "effect"]]
-    bottom = frame.loc[grouped["effect"].idxmin(), keys + ["tile_start", "tile_end", "effect"]]
-    counts = grouped["effect"].agg(enhancer_tiles=lambda e: int((e > 0.3).sum()),
-                                   silencer_tiles=lambda e: int((e < -0.3).sum())).reset_index()
-    out = counts.merge(top.rename(columns={"tile_start": "top_tile_start",
-                                           "tile_end": "top_tile_end",
-                                           "effect": "top_effect"}), on=keys)
-    return out.merge(bottom.rename(columns={"tile_start": "bottom_tile_start",
-                                            "tile_end": "bottom_tile_end",
-                                            "effect": "bottom_effect"}), on=keys)
+    """Per locus and track: enhancer/silencer tile counts and the strongest tiles
+    (NaN, with a note, where the effects cannot be normalised)."""
+    keys = _track_keys(frame)
+    cols = ["tile_start", "tile_end", "effect"]
+    counts = frame.groupby(keys, sort=False)["effect"].agg(
+        enhancer_tiles=lambda e: int((e > 0.3).sum()),
+        silencer_tiles=lambda e: int((e < -0.3).sum())).reset_index()
+    valid = frame[frame["effect"].notna()]
+    grouped = valid.groupby(keys, sort=False)["effect"]
+    out = counts
+    for pick, label in ((grouped.idxmax, "top"), (grouped.idxmin, "bottom")):
+        best = valid.loc[pick(), keys + cols] if len(valid) else pd.DataFrame(columns=keys + cols)
+        out = out.merge(best.rename(columns={"tile_start": f"{label}_tile_start",
+                                             "tile_end": f"{label}_tile_end",
+                                             "effect": f"{label}_effect"}), on=keys, how="left")
+    out["note"] = np.where(out["top_effect"].isna(), NOT_NORMALISED, "")
+    return out
 
 
 def _higher_order_summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -163,7 +197,8 @@ def _higher_order_summary(frame: pd.DataFrame) -> pd.DataFrame:
                                                                    rows_of["tile_end"])),
                      "final_observed": rows_of["observed"].iloc[-1],
                      "final_additive": rows_of["additive"].iloc[-1],
-                     "classification": rows_of["classification"].iloc[-1]})
+                     "classification": rows_of["classification"].iloc[-1],
+                     "note": NOT_NORMALISED if rows_of["wt"].iloc[0] == 0 else ""})
     return pd.DataFrame(rows)
 
 
@@ -182,7 +217,7 @@ STEPS: dict[str, Step] = {
 MULTI_LOCUS = {"activity", "context", "necessity", "sufficiency"}
 SUMMARIES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "activity": lambda f: f,
-    "context": lambda f: f,
+    "context": _context_summary,
     "necessity": _tile_summary,
     "sufficiency": _tile_summary,
     "higher-order": _higher_order_summary,
