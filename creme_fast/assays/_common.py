@@ -11,6 +11,7 @@ import numpy as np
 
 from creme_fast._validate import as_tokens, check_int
 from creme_fast.pipeline import Plan, run_plan, stream_keys
+from creme_fast.pipeline.incremental import resolve_incremental
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
 from creme_fast.sequence.tokens import encode
@@ -124,13 +125,28 @@ def check_predictor(predictor: object) -> Predictor:
     return predictor
 
 
+# keyword options every assay passes to the engine (see run_plan)
+ENGINE_OPTIONS = frozenset({"batch_size", "bins", "tracks", "verbose", "stats", "incremental",
+                            "trunk_cache_gb"})
+
+
 def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
                  desc: str) -> np.ndarray:
     """run_plan with an assay's engine options."""
     return run_plan(plan, predictor, batch_size=options.get("batch_size", 8),
                     bins=options.get("bins"), tracks=options.get("tracks"),
                     verbose=options.get("verbose", True), desc=desc,
-                    stats=options.get("stats"))
+                    stats=options.get("stats"), incremental=options.get("incremental", "auto"),
+                    trunk_cache_gb=options.get("trunk_cache_gb", 2.0))
+
+
+def parent_rows(builder: Any, predictor: Predictor, options: dict[str, Any],
+                bases: Sequence[int], **labels: Any) -> np.ndarray | int:
+    """Unedited rows of ``bases`` to serve as parents, only when incremental evaluation
+    will run (their predictions are extra work otherwise); -1 when it will not."""
+    if resolve_incremental(predictor, options.get("incremental", "auto")) is None:
+        return -1
+    return builder.rows(len(bases), np.asarray(bases, dtype=np.int64), **labels)
 
 
 def activity(pred: np.ndarray) -> np.ndarray:
