@@ -10,7 +10,7 @@ SMALL = dict(dim=96, depth=1, heads=2, output_heads=dict(human=16, mouse=4), tar
 SEQ_LENGTH = 2048  # 16 bins before the crop, 8 after
 
 
-NOISE = 0.05  # N(0, NOISE) added to every parameter: see make_small_enformer
+NOISE = 0.07  # N(0, NOISE) added to every parameter: see make_small_enformer
 
 
 def make_small_enformer(seed: int = 0, noise: float = NOISE):
