@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shuffles", type=positive_int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=None,
+                   help="recompute only the trunk rows a tile changes (default: when the "
+                   "model has the pieces; --incremental: required, --no-incremental: never)")
     p.add_argument("--provider", default="auto",
                    help="auto (TensorRT > CUDA > CPU), tensorrt, cuda or cpu")
     p.add_argument("--track", type=int, default=0,
@@ -107,12 +110,17 @@ def run(args: argparse.Namespace) -> int:
                      protein_coding=not args.all_biotypes, query=args.query)
     table, selection = _select(table, args)
     predictor, model_name, model_id, default_bins = _load_model(args)
+    if args.incremental:
+        from creme_fast.pipeline.incremental import resolve_incremental
+
+        resolve_incremental(predictor, True)  # before any work: the model must offer it
     bins = args.bins if args.bins is not None else default_bins
     config = StepConfig(tile_size=args.tile_size, num_shuffles=args.shuffles, seed=args.seed,
                         batch_size=args.batch_size,
                         bins=None if bins is None else tuple(bins),
                         tracks=None if args.tracks is None else tuple(args.tracks),
-                        track=args.track, rounds=args.rounds, optimization=args.optimization)
+                        track=args.track, rounds=args.rounds, optimization=args.optimization,
+                        incremental="auto" if args.incremental is None else args.incremental)
     with Genome(args.fasta) as genome:
         check_against_genome(table, genome, args.tss)
         request = RunRequest(test=args.test, out=args.out, config=config, model=model_name,

@@ -16,6 +16,7 @@ from creme_fast.io.store import RunStore
 from creme_fast.io.tables import atomic_write, write_table
 from creme_fast.runs.executor import LOCUS_COLUMNS, ChunkTask, Executor, LocalExecutor
 from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
+from creme_fast.runtime.checksum import file_sha256
 
 __all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
 
@@ -26,14 +27,6 @@ def locus_key(name: str) -> int:
     """Stable shuffle key of a locus: its shuffles depend on its name, not on which
     other loci share the run or the chunk."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "little")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -71,7 +64,7 @@ def _identity(req: RunRequest, length: int) -> dict[str, Any]:
             "fasta_index": file_sha256(f"{req.fasta}.fai"), "tss": file_sha256(req.tss),
             "selection": req.selection, **{k: (list(v) if isinstance(v, tuple) else v)
                                            for k, v in asdict(req.config).items()
-                                           if k != "batch_size"}}
+                                           if k not in ("batch_size", "incremental")}}
 
 
 def _windows(genome: Genome, rows: pd.DataFrame, length: int) -> tuple[np.ndarray, list[int],

@@ -33,9 +33,11 @@ class StepConfig:
     track: int = 0
     rounds: int = 2
     optimization: str = "min"
+    incremental: bool | str = "auto"
 
     def engine(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "verbose": False,
+                "incremental": self.incremental,
                 "bins": None if self.bins is None else list(self.bins),
                 "tracks": None if self.tracks is None else list(self.tracks)}
 
