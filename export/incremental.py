@@ -109,8 +109,7 @@ def _trace(module: nn.Module, example: torch.Tensor, names: tuple[str, str],
     return buffer.getvalue()
 
 
-def _mutants(tokens: np.ndarray, geometry: TrunkGeometry, seed: int = 1) -> tuple[
-        np.ndarray, list[tuple[int, int]]]:
+def _mutants(tokens: np.ndarray, geometry: TrunkGeometry, seed: int = 1) -> np.ndarray:
     """One mutant per place (start, middle, end): a re-randomised stretch of 3 rows."""
     rng = np.random.default_rng(seed)
     length = tokens.shape[1]
@@ -121,7 +120,7 @@ def _mutants(tokens: np.ndarray, geometry: TrunkGeometry, seed: int = 1) -> tupl
     mutants = base.copy()
     for i, s in enumerate(starts):
         mutants[i, s:s + width] = rng.integers(0, 4, width, dtype=np.uint8)
-    return mutants, [(s, s + width) for s in starts]
+    return mutants
 
 
 def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: str,
@@ -198,19 +197,16 @@ def _verify(full: Any, trunk_raw: bytes, tower_raw: bytes, geometry: TrunkGeomet
     providers = ["CPUExecutionProvider"]
     trunk = ort.InferenceSession(trunk_raw, providers=providers)
     tower = ort.InferenceSession(tower_raw, providers=providers)
-    mutants, edits = _mutants(tokens, geometry)
+    mutants = _mutants(tokens, geometry)
     as_input = ((lambda t: t) if input_kind == "tokens"
                 else (lambda t: one_hot(t, dtype=graph_input.dtype)))
     base_rows = trunk.run(None, {"sequence": as_input(tokens[:1])})[0]
     spliced = np.repeat(base_rows, len(mutants), axis=0)
-    for i, (a, b) in enumerate(edits):
-        diff = np.zeros(tokens.shape[1], dtype=bool)
-        diff[a:b] = True
-        for lo, hi in geometry.segments(geometry.changed_rows(diff)):
-            w0, w1 = geometry.window(int(lo), int(hi))
-            rows = trunk.run(None, {"sequence": as_input(mutants[i:i + 1, w0:w1])})[0]
-            off = w0 // geometry.stride
-            spliced[i, lo:hi] = rows[0, lo - off:hi - off]
+    mutant, row_lo, row_hi, w0, w1 = geometry.windows(mutants, np.repeat(tokens[:1], len(mutants),
+                                                                         axis=0))
+    for i, lo, hi, a, b in zip(mutant, row_lo, row_hi, w0, w1):
+        rows = trunk.run(None, {"sequence": as_input(mutants[i:i + 1, a:b])})[0]
+        spliced[i, lo:hi] = rows[0, lo - a // geometry.stride:hi - a // geometry.stride]
     got = tower.run(None, {ROWS_NAME: spliced})[0]
     with torch.no_grad():
         expected = full(torch.from_numpy(one_hot(mutants, dtype=np.float32))).numpy()

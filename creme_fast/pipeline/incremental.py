@@ -24,13 +24,12 @@ import numpy as np
 
 from creme_fast.pipeline.plan import Plan
 from creme_fast.runtime.base import Predictor
-from creme_fast.runtime.geometry import TrunkGeometry
 from creme_fast.runtime.incremental import Incremental, incremental_of
 from creme_fast.sequence.tokens import one_hot
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_WINDOW_FRACTION", "mutant_windows", "resolve_incremental", "run_incremental"]
+__all__ = ["MAX_WINDOW_FRACTION", "resolve_incremental", "run_incremental"]
 
 MAX_WINDOW_FRACTION = 0.5  # above this the full pass is about as cheap
 
@@ -47,40 +46,6 @@ def resolve_incremental(predictor: Predictor, incremental: bool | str) -> Increm
                          "(export it with creme-fast >= this version, without "
                          "--no-incremental)")
     return inc
-
-
-def mutant_windows(geometry: TrunkGeometry, tokens: np.ndarray,
-                   parents: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Changed trunk rows of mutants and the windows that recompute them, vectorised.
-
-    Parameters
-    ----------
-    geometry : TrunkGeometry
-    tokens, parents : numpy.ndarray of uint8, shape=(B, L)
-        Each mutant and its parent's sequence.
-
-    Returns
-    -------
-    (mutant, row_lo, row_hi, w0, w1) : numpy.ndarray of int64
-        One entry per run of changed rows, in mutant order: the mutant, rows
-        ``[row_lo, row_hi)`` and the aligned input window ``[w0, w1)``.
-    """
-    g = geometry
-    diff = tokens != parents
-    counts = np.zeros((diff.shape[0], diff.shape[1] + 1), dtype=np.int32)
-    np.cumsum(diff, axis=1, out=counts[:, 1:])
-    r = np.arange(g.rows, dtype=np.int64)
-    lo = np.clip(r * g.stride - g.left, 0, diff.shape[1])
-    hi = np.clip((r + 1) * g.stride + g.right, 0, diff.shape[1])
-    changed = (counts[:, hi] - counts[:, lo]) > 0  # (B, rows), exact receptive fields
-    edges = np.diff(np.pad(changed.astype(np.int8), ((0, 0), (1, 1))), axis=1)
-    mutant, row_lo = np.nonzero(edges == 1)
-    _, row_hi = np.nonzero(edges == -1)
-    s = g.stride
-    w0 = np.maximum(0, (row_lo * s - g.left) // s * s)
-    w1 = np.minimum(g.seq_length, -(-(row_hi * s + g.right) // s) * s)
-    return (mutant.astype(np.int64), row_lo.astype(np.int64), row_hi.astype(np.int64),
-            w0.astype(np.int64), w1.astype(np.int64))
 
 
 @dataclass
@@ -183,7 +148,7 @@ def run_incremental(plan: Plan, predictor: Predictor, inc: Incremental, *, batch
         tokens = timed_tokens(part)
         t0 = time.perf_counter()
         slots = np.searchsorted(parents, parent[part])  # parents are sorted
-        mutant, row_lo, row_hi, w0, w1 = mutant_windows(g, tokens, parent_tokens[slots])
+        mutant, row_lo, row_hi, w0, w1 = g.windows(tokens, parent_tokens[slots])
         covered = np.bincount(mutant, weights=w1 - w0, minlength=len(part))
         too_wide = covered > MAX_WINDOW_FRACTION * plan.seq_length
         if too_wide.any():

@@ -54,49 +54,35 @@ class TrunkGeometry:
         return {"stride": self.stride, "left": self.left, "right": self.right,
                 "rows": self.rows, "channels": self.channels}
 
-    def changed_rows(self, diff: np.ndarray) -> np.ndarray:
-        """Boolean mask ``(rows,)`` of the rows whose receptive field holds a True of ``diff``.
+    def windows(self, tokens: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Changed rows of mutants and the windows that recompute them, vectorised.
 
         Parameters
         ----------
-        diff : numpy.ndarray of bool, shape=(L,)
-            Where a mutant differs from its parent.
-        """
-        pos = np.flatnonzero(diff)
-        mask = np.zeros(self.rows, dtype=bool)
-        if pos.size == 0:
-            return mask
-        # row r changes iff r*stride - left <= p < (r+1)*stride + right for some p
-        lo = np.maximum((pos - self.right - self.stride) // self.stride + 1, 0)
-        hi = np.minimum((pos + self.left) // self.stride + 1, self.rows)
-        delta = np.zeros(self.rows + 1, dtype=np.int64)
-        np.add.at(delta, lo, 1)
-        np.add.at(delta, hi, -1)
-        mask[:] = np.cumsum(delta[:-1]) > 0
-        return mask
+        tokens, parents : numpy.ndarray of uint8, shape=(B, L)
+            Each mutant and its parent's sequence.
 
-    def window(self, row_lo: int, row_hi: int) -> tuple[int, int]:
-        """The aligned input window ``[w0, w1)`` that computes rows ``[row_lo, row_hi)`` exactly."""
+        Returns
+        -------
+        (mutant, row_lo, row_hi, w0, w1) : numpy.ndarray of int64
+            One entry per run of changed rows, in mutant order: the mutant, rows
+            ``[row_lo, row_hi)`` and the aligned input window ``[w0, w1)``.
+        """
         s = self.stride
-        w0 = max(0, (row_lo * s - self.left) // s * s)
-        w1 = min(self.seq_length, -(-(row_hi * s + self.right) // s) * s)
-        return w0, w1
-
-    def segments(self, changed: np.ndarray, *, gap: int | None = None) -> np.ndarray:
-        """Runs of changed rows ``(n, 2)`` (``[lo, hi)``), merging runs whose windows overlap.
-
-        Two runs closer than ``gap`` rows (default: the halo in rows, where two
-        windows would overlap anyway) become one.
-        """
-        idx = np.flatnonzero(changed)
-        if idx.size == 0:
-            return np.zeros((0, 2), dtype=np.int64)
-        if gap is None:
-            gap = 2 * (-(-(self.left + self.right) // self.stride)) + 1
-        breaks = np.flatnonzero(np.diff(idx) > gap)
-        starts = np.r_[idx[0], idx[breaks + 1]]
-        ends = np.r_[idx[breaks], idx[-1]] + 1
-        return np.stack([starts, ends], axis=1).astype(np.int64)
+        diff = tokens != parents
+        counts = np.zeros((diff.shape[0], diff.shape[1] + 1), dtype=np.int32)
+        np.cumsum(diff, axis=1, out=counts[:, 1:])
+        r = np.arange(self.rows, dtype=np.int64)
+        lo = np.clip(r * s - self.left, 0, diff.shape[1])
+        hi = np.clip((r + 1) * s + self.right, 0, diff.shape[1])
+        changed = (counts[:, hi] - counts[:, lo]) > 0  # a difference inside row r's field
+        edges = np.diff(np.pad(changed.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+        mutant, row_lo = np.nonzero(edges == 1)
+        _, row_hi = np.nonzero(edges == -1)
+        w0 = np.maximum(0, (row_lo * s - self.left) // s * s)
+        w1 = np.minimum(self.seq_length, -(-(row_hi * s + self.right) // s) * s)
+        return (mutant.astype(np.int64), row_lo.astype(np.int64), row_hi.astype(np.int64),
+                w0.astype(np.int64), w1.astype(np.int64))
 
 
 def compose_layers(layers: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
