@@ -180,12 +180,30 @@ def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: st
         raise ExportError(f"trunk windows + splice + tower disagree with the full pass: "
                           f"{verification.describe()}; {out} was not written")
     entry: dict[str, Any] = {"geometry": geometry.as_dict(),
-                             "verification": verification.as_dict()}
+                             "verification": verification.as_dict(),
+                             "flops": _flops(trunk_raw, tower_raw, geometry)}
     for name, raw, path in zip(("trunk", "tower"), (trunk_raw, tower_raw), piece_paths(out)):
         model = onnx.load_from_string(raw)
         atomic_write(path, lambda tmp, m=model: onnx.save(m, str(tmp)))
         entry[name] = {"file": path.name, "sha256": file_sha256(path)}
     return entry
+
+
+def _flops(trunk_raw: bytes, tower_raw: bytes, geometry: TrunkGeometry) -> dict[str, float]:
+    """FLOPs of one sequence: the trunk per input bp (it is linear in the window) and the tower."""
+    import onnx
+
+    from creme_fast.export.flops import count_flops
+
+    try:
+        trunk = count_flops(onnx.load_from_string(trunk_raw),
+                            {"sequence": (1, geometry.seq_length)})["total"]
+        tower = count_flops(onnx.load_from_string(tower_raw),
+                            {ROWS_NAME: (1, geometry.rows, geometry.channels)})["total"]
+    except ValueError as exc:  # an operator whose shapes cannot be fixed: no figures
+        log.warning("FLOPs not counted: %s", exc)
+        return {}
+    return {"trunk_per_bp": trunk / geometry.seq_length, "trunk": trunk, "tower": tower}
 
 
 def _verify(full: Any, trunk_raw: bytes, tower_raw: bytes, geometry: TrunkGeometry,

@@ -75,11 +75,18 @@ class OnnxIncremental:
         ``path -> onnxruntime.InferenceSession`` with the main graph's providers.
     input_kind : {"onehot", "tokens"}
     input_dtype : numpy.dtype
+
+    Attributes
+    ----------
+    geometry : TrunkGeometry
+    trunk_flops_per_bp : float
+        Trunk FLOPs per input bp counted at export (0 when unknown).
     """
 
     def __init__(self, main: Path, entry: dict[str, Any], make_session: Any,
                  input_kind: InputKind, input_dtype: np.dtype) -> None:
         self.geometry = TrunkGeometry(**{k: int(v) for k, v in entry["geometry"].items()})
+        self.trunk_flops_per_bp = float(entry.get("flops", {}).get("trunk_per_bp", 0.0))
         self.input_kind = input_kind
         self.input_dtype = input_dtype
         self.paths = {}
