@@ -197,3 +197,18 @@ def test_wide_edits_and_small_cache(predictor, loci):
     assert input_spread(full[1], full[0]) > 100 * RTOL
     np.testing.assert_allclose(got, full, rtol=RTOL, atol=1e-7)
     assert stats.n_incremental == 6 and stats.n_parents == 3 and stats.n_full_path == 9
+
+
+def test_torch_predictor_offers_the_same_interface(enformer, predictor, loci):
+    from creme_fast.runtime import TorchPredictor
+
+    body = EnformerBody(enformer, "human", tracks=[1, 5])
+    torch_predictor = TorchPredictor(body, seq_length=L)
+    assert torch_predictor.incremental.geometry == predictor.incremental.geometry
+    tiles = [(0, 500), (7692, 8192)]
+    full, inc, stats = run_both(lambda **o: assays.necessity(
+        torch_predictor, loci[:2], tiles=tiles, num_shuffles=2, verbose=False, **o))
+    assert np.nanmax(np.abs(full.effect)) > 20 * RTOL  # edge tiles: smaller effects
+    _compare(full, inc, ["wt", "mut"])
+    onnx_res = assays.necessity(predictor, loci[:2], tiles=tiles, num_shuffles=2, verbose=False)
+    np.testing.assert_allclose(onnx_res.mut, inc.mut, rtol=1e-4, atol=1e-6)
