@@ -94,7 +94,8 @@ def _pieces(path: Path, meta: ModelMetadata) -> dict[str, Any] | None:
         return None
     from creme_fast.runtime.checksum import file_sha256
 
-    out: dict[str, Any] = {"geometry": meta.incremental["geometry"]}
+    out: dict[str, Any] = {"geometry": meta.incremental["geometry"],
+                           "flops": meta.incremental.get("flops", {})}
     for name in ("trunk", "tower"):
         piece = path.parent / meta.incremental[name]["file"]
         ok = piece.is_file() and file_sha256(piece) == meta.incremental[name]["sha256"]
@@ -136,6 +137,11 @@ def run(args: argparse.Namespace) -> int:
                 lines.append(f"  {'incremental':18s} trunk rows of {g['stride']} bp, halo "
                              f"{g['left']}/{g['right']} bp, {g['rows']} rows x "
                              f"{g['channels']} channels")
+                flops = pieces["flops"]
+                if flops:
+                    lines.append(f"  {'FLOPs':18s} trunk {flops['trunk'] / 1e9:.3g} G "
+                                 f"({flops['trunk_per_bp'] / 1e3:.3g} k per bp), tower "
+                                 f"{flops['tower'] / 1e9:.3g} G")
                 for name in ("trunk", "tower"):
                     lines.append(f"  {name + ' graph':18s} {pieces[name]['file']} "
                                  f"({'ok' if pieces[name]['ok'] else 'MISSING OR MISMATCH'})")
