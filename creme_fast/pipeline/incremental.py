@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from creme_fast.pipeline.plan import Plan
 from creme_fast.runtime.base import Predictor
 from creme_fast.runtime.incremental import Incremental, incremental_of
 from creme_fast.sequence.tokens import one_hot
+
+if TYPE_CHECKING:
+    from creme_fast.pipeline.engine import PipelineStats
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def _chunks(plan: Plan, cache_rows: int) -> Iterator[tuple[np.ndarray, np.ndarra
 
 def run_incremental(plan: Plan, predictor: Predictor, inc: Incremental, *, batch_size: int,
                     bins: Sequence[int] | None, tracks: Sequence[int] | None, prefetch: int,
-                    progress: object, stats: object, trunk_cache_gb: float) -> np.ndarray:
+                    progress: Any, stats: PipelineStats, trunk_cache_gb: float) -> np.ndarray:
     """Predict every row of ``plan``; see the module docstring. Returns (M, bins, tracks)."""
     from creme_fast.pipeline.engine import check_predictions
 
