@@ -97,8 +97,16 @@ def test_pieces_are_written_checked_and_shown(exported, predictor, loci, tmp_pat
     tower = copy.with_suffix(".tower.onnx")
     tower.write_bytes(tower.read_bytes()[:-1] + b"\0")
     assert main(["info", str(copy)]) == 1
+    tampered = OnnxPredictor(copy)
     with pytest.raises(ValueError, match="sha256"):
-        OnnxPredictor(copy).incremental
+        tampered.incremental
+    with pytest.raises(ValueError, match="sha256"):  # asked for: an error
+        assays.necessity(tampered, loci[:1], tiles=[(0, 500)], num_shuffles=1, verbose=False,
+                         incremental=True)
+    stats = PipelineStats()  # by default: full passes, with a warning
+    assays.necessity(tampered, loci[:1], tiles=[(0, 500)], num_shuffles=1, verbose=False,
+                     stats=stats)
+    assert stats.n_incremental == 0 and stats.n_full_path == 2
 
 
 def test_export_without_pieces_takes_the_full_path(enformer, loci, tmp_path):
@@ -212,3 +220,14 @@ def test_torch_predictor_offers_the_same_interface(enformer, predictor, loci):
     _compare(full, inc, ["wt", "mut"])
     onnx_res = assays.necessity(predictor, loci[:2], tiles=tiles, num_shuffles=2, verbose=False)
     np.testing.assert_allclose(onnx_res.mut, inc.mut, rtol=1e-4, atol=1e-6)
+
+
+def test_bench_reports_both_paths(exported, tmp_path):
+    report_path = tmp_path / "bench.json"
+    assert main(["bench", "--model", str(exported), "--test", "necessity", "--tile-size", "1000",
+                 "--shuffles", "1", "--batch-sizes", "2", "--repeats", "1", "--json",
+                 str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["end_to_end"]["n_incremental"] == 0
+    inc = report["end_to_end_incremental"]
+    assert inc["n_incremental"] == inc["mutants"] - 1 and inc["trunk_bp_avoided"] > 0

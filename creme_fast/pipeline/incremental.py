@@ -44,7 +44,13 @@ def resolve_incremental(predictor: Predictor, incremental: bool | str) -> Increm
         raise ValueError(f"incremental must be True, False or 'auto', got {incremental!r}")
     if incremental is False:
         return None
-    inc = incremental_of(predictor)
+    try:
+        inc = incremental_of(predictor)
+    except (OSError, ValueError) as exc:  # pieces named by the export but missing or altered
+        if incremental is True:
+            raise
+        log.warning("%s; running full passes", exc)
+        return None
     if inc is None and incremental is True:
         raise ValueError("incremental=True, but the model offers no incremental evaluation "
                          "(export it with creme-fast >= this version, without "

@@ -116,15 +116,22 @@ class OnnxPredictor:
         self._buffers: dict[int, tuple[Any, Any]] = {}
         self._want_incremental = bool(incremental)
         self._incremental: OnnxIncremental | None = None
+        self._incremental_error: Exception | None = None
 
     @property
     def incremental(self) -> OnnxIncremental | None:
         entry = self.metadata.incremental if self.metadata is not None else None
         if not self._want_incremental or not entry:
             return None
+        if self._incremental_error is not None:
+            raise self._incremental_error
         if self._incremental is None:
-            self._incremental = OnnxIncremental(self.path, entry, self._make_session,
-                                                self.input_kind, self.input_dtype)
+            try:
+                self._incremental = OnnxIncremental(self.path, entry, self._make_session,
+                                                    self.input_kind, self.input_dtype)
+            except (OSError, ValueError) as exc:  # checked once, reported every time
+                self._incremental_error = exc
+                raise
         return self._incremental
 
     def _read_signature(self, seq_length: int | None) -> None:
