@@ -42,9 +42,10 @@ def random_locus(length: int, seed: int = 0) -> np.ndarray:
 
 
 def _run_test(test: str, predictor: Predictor, seq: np.ndarray, *, num_shuffles: int,
-              tile_size: int, batch_size: int, stats: PipelineStats) -> int:
+              tile_size: int, batch_size: int, stats: PipelineStats,
+              incremental: bool | str = "auto") -> int:
     options = dict(num_shuffles=num_shuffles, tile_size=tile_size, batch_size=batch_size,
-                   verbose=False, stats=stats)
+                   verbose=False, stats=stats, incremental=incremental)
     if test == "context":
         result = assays.context_dependence(predictor, seq, **options)
         return result.mut.shape[1] + 1
@@ -102,15 +103,22 @@ def model_throughput(predictor: Predictor, batch_sizes: list[int], *, repeats: i
 
 
 def end_to_end(predictor: Predictor, test: str = "necessity", *, num_shuffles: int = 10,
-               tile_size: int = 5000, batch_size: int = 8) -> dict[str, Any]:
-    """One test on one random locus through the pipeline: mutants/s and efficiency."""
+               tile_size: int = 5000, batch_size: int = 8,
+               incremental: bool | str = "auto") -> dict[str, Any]:
+    """One test on one random locus through the pipeline: mutants/s and efficiency.
+
+    ``incremental`` is passed to the engine; the figures say how many mutants took
+    the incremental path and how many trunk bp it did not recompute.
+    """
     stats = PipelineStats()
     seq = random_locus(predictor.seq_length)
     start = time.perf_counter()
     n = _run_test(test, predictor, seq, num_shuffles=num_shuffles, tile_size=tile_size,
-                  batch_size=batch_size, stats=stats)
+                  batch_size=batch_size, stats=stats, incremental=incremental)
     wall = time.perf_counter() - start
     return {"test": test, "mutants": n, "batch_size": batch_size, "wall_s": wall,
             "mutants_per_s": n / wall, "model_s": stats.model_s,
             "pipeline_efficiency": stats.model_s / stats.wall_s if stats.wall_s else 0.0,
-            "build_s": stats.build_s, "wait_s": stats.wait_s}
+            "build_s": stats.build_s, "wait_s": stats.wait_s, "incremental": incremental,
+            "n_incremental": stats.n_incremental, "n_full_path": stats.n_full_path,
+            "trunk_bp_avoided": stats.trunk_bp_avoided}

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from creme_fast.export.checkpoint import load_enformer
+from creme_fast.export.incremental import declares_split, export_pieces
 from creme_fast.export.modules import (
     EnformerBody,
     ExportWrapper,
@@ -123,7 +124,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
                   verify_batch: int = 2, verify_tokens: np.ndarray | None = None,
                   model_name: str = "module",
                   head: str | None = None, selection_in_body: bool = False,
-                  extra: dict[str, Any] | None = None) -> ExportResult:
+                  extra: dict[str, Any] | None = None,
+                  incremental: bool = True) -> ExportResult:
     """Export any module mapping one-hot ``(B, L, 4)`` to ``(B, bins, tracks)``.
 
     Parameters
@@ -155,6 +157,11 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
         Recorded in the metadata.
     selection_in_body : bool, default=False
         ``tracks``/``bins`` are already applied by ``module`` (only record them).
+    incremental : bool, default=True
+        For a module that declares its split (``trunk``, ``tower``,
+        ``trunk_layers``: :class:`~creme_fast.export.modules.EnformerBody`), also
+        write ``NAME.trunk.onnx`` and ``NAME.tower.onnx`` for incremental
+        evaluation (see :mod:`creme_fast.export.incremental`), verified first.
 
     Returns
     -------
@@ -237,6 +244,14 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
         raise ExportError(f"ONNX Runtime disagrees with PyTorch: {verification.describe()}; "
                           f"{out} was not written")
 
+    pieces = None
+    if incremental and declares_split(module) and (
+            selection_in_body or (tracks is None and bins is None)):
+        pieces = export_pieces(module, out, seq_length=seq_length, input_kind=input_kind,
+                               fp16=fp16, opset=opset, atol=atol, rtol=rtol, tokens=tokens,
+                               reduce_mean=bin_reduce == "mean")
+    elif incremental:
+        log.info("%s declares no trunk/tower split: no incremental pieces", model_name)
     meta = ModelMetadata(
         model=model_name, seq_length=int(seq_length), input_kind=input_kind,
         input_name=INPUT_NAME, output_name=OUTPUT_NAME,
@@ -244,7 +259,7 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
         n_bins=int(expected.shape[1]), n_tracks=int(expected.shape[2]), tracks=tracks,
         bins=bins, bin_reduce=bin_reduce, dtype=dtype_name, head=head,
         checksum=weights_sha256(model), versions=_versions(),
-        verification=verification.as_dict(),
+        verification=verification.as_dict(), incremental=pieces,
         extra={"opset": opset, "exporter": exporter, **(extra or {})})
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, meta.to_json()

@@ -8,7 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["EnformerBody", "ExportWrapper", "enformer_output_bins", "static_positional_features"]
+__all__ = ["EnformerBody", "ExportWrapper", "enformer_output_bins", "local_layers",
+           "static_positional_features"]
 
 
 class ExportWrapper(nn.Module):
@@ -118,13 +119,66 @@ class EnformerBody(nn.Module):
         self.register_buffer("bin_index", None if bins is None else
                              torch.tensor(list(bins), dtype=torch.long), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The local trunk (stem + conv tower): one-hot ``(B, W, 4)`` to rows ``(B, W/128, C)``."""
         x = self.stem(x.transpose(1, 2))
-        x = self.conv_tower(x).transpose(1, 2)
-        x = self.crop(self.transformer(x))
+        return self.conv_tower(x).transpose(1, 2)
+
+    def tower(self, rows: torch.Tensor) -> torch.Tensor:
+        """Everything after the trunk: rows ``(B, rows, C)`` to ``(B, bins, tracks)``."""
+        x = self.crop(self.transformer(rows))
         if self.bin_index is not None:
             x = x.index_select(1, self.bin_index)
         return self.head(self.final_pointwise(x))
+
+    def trunk_layers(self) -> list[tuple[int, int, int]]:
+        """``(kernel, stride, pad_left)`` of every spatial layer of the trunk, in order."""
+        return local_layers([self.stem, self.conv_tower])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tower(self.trunk(x))
+
+
+# layers that act on each position alone (no receptive field of their own)
+_POINTWISE = (nn.BatchNorm1d, nn.GELU, nn.ReLU, nn.Identity, nn.Dropout, nn.Sequential,
+              nn.Softplus)
+
+
+def local_layers(modules: Sequence[nn.Module]) -> list[tuple[int, int, int]]:
+    """The spatial layers of a chain of modules, from their kernel sizes, strides and pads.
+
+    Walks the modules in registration order (the order enformer-pytorch applies
+    them; residual branches wrap a block in place). A ``Conv1d`` contributes
+    ``(kernel, stride, pad)``, an Enformer ``AttentionPool`` ``(pool, pool, 0)``.
+
+    Raises
+    ------
+    ValueError
+        A module whose spatial extent is unknown (the trunk is then not declared
+        local, and incremental evaluation is not offered).
+    """
+    layers: list[tuple[int, int, int]] = []
+
+    def walk(module: nn.Module) -> None:
+        name = type(module).__name__
+        if isinstance(module, nn.Conv1d):
+            if module.dilation[0] != 1 or isinstance(module.padding, str) and \
+                    module.padding != "same":
+                raise ValueError(f"unsupported Conv1d {module}")
+            kernel, stride = module.kernel_size[0], module.stride[0]
+            pad = (kernel - 1) // 2 if module.padding == "same" else module.padding[0]
+            layers.append((kernel, stride, pad))
+        elif name == "AttentionPool":
+            layers.append((module.pool_size, module.pool_size, 0))
+        elif isinstance(module, _POINTWISE) or name in ("Residual", "GELU", "Rearrange"):
+            for child in module.children():
+                walk(child)
+        else:
+            raise ValueError(f"cannot derive the receptive field of {name}")
+
+    for module in modules:
+        walk(module)
+    return layers
 
 
 @contextlib.contextmanager

@@ -357,3 +357,9 @@ def test_cre_tests_need_a_cre(tmp_path, genome, caplog):
     code = main(["run", "distance", "--model", "synthetic", "--fasta", str(path), "--tss",
                  str(tss), "--out", str(tmp_path / "d"), *FAST])
     assert code == 2 and "needs a CRE per locus" in caplog.text
+
+
+def test_incremental_flag_needs_a_model_that_offers_it(tmp_path, genome, caplog):
+    # the built-in model has no trunk/tower pieces: refused before any work
+    code, out, text = _bad_run(tmp_path, genome, caplog, extra=("--incremental",))
+    assert code == 2 and "incremental=True" in text and not out.exists()

@@ -12,6 +12,7 @@ import numpy as np
 from creme_fast._validate import as_tokens, check_int
 from creme_fast.pipeline import Plan, run_plan, stream_keys
 from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET, batch_bytes, format_bytes
+from creme_fast.pipeline.incremental import resolve_incremental
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
 from creme_fast.sequence.tokens import encode
@@ -127,7 +128,7 @@ def check_predictor(predictor: object) -> Predictor:
 
 # the engine options every assay takes as ``**options`` (anything else is a TypeError)
 ENGINE_OPTIONS = frozenset({"batch_size", "bins", "tracks", "verbose", "stats",
-                            "max_batch_bytes"})
+                            "max_batch_bytes", "incremental", "trunk_cache_gb"})
 
 
 def check_options(options: dict[str, Any]) -> None:
@@ -177,7 +178,17 @@ def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
     return run_plan(plan, predictor, batch_size=batch_size,
                     bins=options.get("bins"), tracks=options.get("tracks"),
                     verbose=options.get("verbose", True), desc=desc,
-                    stats=options.get("stats"))
+                    stats=options.get("stats"), incremental=options.get("incremental", "auto"),
+                    trunk_cache_gb=options.get("trunk_cache_gb", 2.0))
+
+
+def parent_rows(builder: Any, predictor: Predictor, options: dict[str, Any],
+                bases: Sequence[int], **labels: Any) -> np.ndarray | int:
+    """Unedited rows of ``bases`` to serve as parents, only when incremental evaluation
+    will run (their predictions are extra work otherwise); -1 when it will not."""
+    if resolve_incremental(predictor, options.get("incremental", "auto")) is None:
+        return -1
+    return builder.rows(len(bases), np.asarray(bases, dtype=np.int64), **labels)
 
 
 def activity(pred: np.ndarray) -> np.ndarray:

@@ -119,13 +119,15 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     source = ShuffleSource(shuffle, rng)
     base = builder.base(wt)
     tss_src, cre_src = builder.source(wt[tss[0]:tss[1]]), builder.source(wt[cre[0]:cre[1]])
-    rows = add_backgrounds(builder, source, base, wt, locus_key, -1, num_shuffles, tss, tss_src,
-                           position=-1)
-    builder.copy(rows, cre[0], cre[1], cre_src)
+    control = add_backgrounds(builder, source, base, wt, locus_key, -1, num_shuffles, tss,
+                              tss_src, position=-1)
+    builder.copy(control, cre[0], cre[1], cre_src)
     for p, start in enumerate(positions):
+        # with shared backgrounds a mutant differs from the control at the CRE's home
+        # and its new position
         rows = add_backgrounds(builder, source, base, wt, locus_key,
                                -1 if shared_backgrounds else p, num_shuffles, tss, tss_src,
-                               position=int(start))
+                               position=int(start), parent=control if shared_backgrounds else -1)
         builder.copy(rows, start, start + width, cre_src)
     pred = predict_plan(builder.build(), predictor, options, "distance")
     return DistanceResult(control=pred[:num_shuffles],

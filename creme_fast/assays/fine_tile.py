@@ -18,6 +18,7 @@ from creme_fast.assays._common import (
     as_tile,
     check_predictor,
     default_tss,
+    parent_rows,
     predict_plan,
 )
 from creme_fast.pipeline import PlanBuilder
@@ -163,10 +164,12 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
             n_idx = np.tile(shuffles, len(candidates))
             starts = np.array([c[0] for c in candidates])[c_idx]
             ends = np.array([c[1] for c in candidates])[c_idx]
-            rows = b.rows(len(c_idx), np.array(idx)[n_idx], candidate=c_idx, shuffle=n_idx)
+            heads = parent_rows(b, predictor, options, idx, candidate=-1, shuffle=shuffles)
+            rows = b.rows(len(c_idx), np.array(idx)[n_idx], candidate=c_idx, shuffle=n_idx,
+                          parent=heads if np.ndim(heads) == 0 else np.asarray(heads)[n_idx])
             b.copy(rows, starts, ends, np.array(ctrl_src)[n_idx] + starts)
             act = activity(predict_plan(b.build(), predictor, options,
-                                        f"stage {stage + 1}"))[:, track]
+                                        f"stage {stage + 1}"))[rows, track]
             per = act.reshape(len(candidates), num_shuffles).mean(axis=1)
             order = np.argsort(per, kind="stable")
             drop = order[-n_batch:] if cre_type == "enhancer" else order[:n_batch]

@@ -15,6 +15,7 @@ from creme_fast.assays._common import (
     as_loci,
     as_tiles,
     check_predictor,
+    parent_rows,
     predict_plan,
 )
 from creme_fast.pipeline import PlanBuilder, stream_keys
@@ -151,18 +152,20 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
     for r in range(num_rounds):
         builder = PlanBuilder(seed)
         base = builder.base(current)
-        if r == 0:
-            builder.rows(1, base, tile=-1, shuffle=-1)
+        # round 0: the wild type; later rounds: the best mutant so far, as a parent row
+        head = (builder.rows(1, base, tile=-1, shuffle=-1) if r == 0 else
+                parent_rows(builder, predictor, options, [base], round=r, tile=-1, shuffle=-1))
         rem = np.array(remaining)
         t_idx = np.repeat(rem, num_shuffles)
         n_idx = np.tile(np.arange(num_shuffles), len(rem))
-        rows = builder.rows(len(t_idx), base, round=r, tile=t_idx, shuffle=n_idx)
+        rows = builder.rows(len(t_idx), base, round=r, tile=t_idx, shuffle=n_idx, parent=head)
         source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
                      stream_keys(locus_key, KIND_GREEDY, r, t_idx, n_idx), current)
         plan = builder.build()
         act = activity(predict_plan(plan, predictor, options, f"greedy round {r + 1}"))[:, track]
         if r == 0:
-            wt, act = float(act[0]), act[1:]
+            wt = float(act[0])
+        act = act[rows]
         per = act.reshape(len(rem), num_shuffles)
         round_activity[r, rem] = per
         means = per.mean(axis=1)

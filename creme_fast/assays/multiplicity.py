@@ -17,6 +17,7 @@ from creme_fast.assays._common import (
     as_tile,
     check_predictor,
     default_tss,
+    parent_rows,
     predict_plan,
 )
 from creme_fast.pipeline import PlanBuilder
@@ -104,11 +105,11 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     source = ShuffleSource(shuffle)
     base = builder.base(wt)
     tss_src, cre_src = builder.source(wt[tss[0]:tss[1]]), builder.source(wt[cre[0]:cre[1]])
-    for with_cre in (False, True):
-        rows = add_backgrounds(builder, source, base, wt, locus_key, -1, num_shuffles, tss,
-                               tss_src, cre=int(with_cre))
-        if with_cre:
-            builder.copy(rows, cre[0], cre[1], cre_src)
+    tss_only_rows = add_backgrounds(builder, source, base, wt, locus_key, -1, num_shuffles,
+                                    tss, tss_src, cre=0)
+    rows = add_backgrounds(builder, source, base, wt, locus_key, -1, num_shuffles, tss,
+                           tss_src, cre=1, parent=tss_only_rows)
+    builder.copy(rows, cre[0], cre[1], cre_src)
     plan = builder.build()
     act = activity(predict_plan(plan, predictor, options, "multiplicity controls"))[:, track]
     tss_only, at_home = float(act[:num_shuffles].mean()), float(act[num_shuffles:].mean())
@@ -123,15 +124,18 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         rem = np.array(remaining)
         p_idx = np.repeat(rem, num_shuffles)
         n_idx = np.tile(shuffles, len(rem))
+        heads = parent_rows(builder, predictor, options, bases, copy=c, position=-1,
+                            shuffle=shuffles)
         rows = builder.rows(len(p_idx), np.array(bases)[n_idx], copy=c, position=p_idx,
-                            shuffle=n_idx)
+                            shuffle=n_idx, parent=heads if np.ndim(heads) == 0
+                            else np.asarray(heads)[n_idx])
         builder.copy(rows, positions[p_idx], positions[p_idx] + width, cre_src)
         plan = builder.build()
-        act = activity(predict_plan(plan, predictor, options, f"copy {c + 1}"))[:, track]
+        act = activity(predict_plan(plan, predictor, options, f"copy {c + 1}"))[rows, track]
         per = act.reshape(len(rem), num_shuffles)
         round_activity[c, rem] = per
         best = int(pick(per.mean(axis=1)))
-        current = plan.materialize(best * num_shuffles, (best + 1) * num_shuffles).copy()
+        current = plan.materialize_rows(rows[best * num_shuffles:(best + 1) * num_shuffles])
         chosen.append(int(positions[rem[best]]))
         trace.append(float(per[best].mean()))
         remaining.remove(rem[best])

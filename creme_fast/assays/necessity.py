@@ -90,8 +90,9 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     source = ShuffleSource(shuffle, rng)
     for i in range(n_loci):
         base = builder.base(loci[i])
-        builder.rows(1, base, locus=i, tile=-1, shuffle=-1)
-        rows = builder.rows(len(t_idx), base, locus=i, tile=t_idx, shuffle=n_idx)
+        wt_row = builder.rows(1, base, locus=i, tile=-1, shuffle=-1)
+        rows = builder.rows(len(t_idx), base, locus=i, tile=t_idx, shuffle=n_idx,
+                            parent=wt_row)
         source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
                      stream_keys(keys[i], KIND_NECESSITY, t_idx, n_idx), loci[i])
     pred = predict_plan(builder.build(), predictor, options, "necessity")

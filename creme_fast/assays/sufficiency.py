@@ -114,14 +114,18 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
         builder.rows(1, base, locus=i, tile=-1, shuffle=-1, role=0)
         tss_src = builder.source(loci[i, tss[0]:tss[1]])
         wt_src = builder.source(loci[i])
+        controls = []
         for c in range(n_ctrl):
             bg = -1 if shared_backgrounds else c
-            add_backgrounds(builder, source, base, loci[i], keys[i], bg, num_shuffles, tss,
-                            tss_src, locus=i, tile=bg, role=1)
+            controls.append(add_backgrounds(builder, source, base, loci[i], keys[i], bg,
+                                            num_shuffles, tss, tss_src, locus=i, tile=bg,
+                                            role=1))
         for t, (start, end) in enumerate(tiles):
+            # a mutant differs from its background's control only in the tile
             rows = add_backgrounds(builder, source, base, loci[i], keys[i],
                                    -1 if shared_backgrounds else t, num_shuffles, tss, tss_src,
-                                   locus=i, tile=t, role=2)
+                                   locus=i, tile=t, role=2,
+                                   parent=controls[0 if shared_backgrounds else t])
             builder.copy(rows, start, end, wt_src + start)
     pred = predict_plan(builder.build(), predictor, options, "sufficiency")
     per_locus = 1 + (n_ctrl + n_tiles) * num_shuffles

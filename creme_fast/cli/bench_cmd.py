@@ -55,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
                                                       repeats=args.repeats)
         best = max(report["throughput"], key=lambda r: r["seqs_per_s"])["batch_size"]
         report["end_to_end"] = bench.end_to_end(predictor, args.test, num_shuffles=args.shuffles,
-                                                tile_size=args.tile_size, batch_size=best)
+                                                tile_size=args.tile_size, batch_size=best,
+                                                incremental=False)
+        if getattr(predictor, "incremental", None) is not None:
+            report["end_to_end_incremental"] = bench.end_to_end(
+                predictor, args.test, num_shuffles=args.shuffles, tile_size=args.tile_size,
+                batch_size=best, incremental=True)
     lines = [f"creme-fast bench: {args.test}"]
     for g in report["generation"]:
         lines.append(f"  generation ({g['input']}, batch {g['batch_size']}): "
@@ -65,11 +70,16 @@ def run(args: argparse.Namespace) -> int:
     for t in report.get("throughput", []):
         lines.append(f"  model batch {t['batch_size']:>3}: {t['seqs_per_s']:,.2f} seq/s "
                      f"({t['s_per_batch']:.3f} s/batch, {t['provider']})")
-    if "end_to_end" in report:
-        e = report["end_to_end"]
-        lines.append(f"  end to end ({e['mutants']} mutants, batch {e['batch_size']}): "
-                     f"{e['mutants_per_s']:,.2f} mutants/s, pipeline efficiency "
-                     f"{100 * e['pipeline_efficiency']:.1f}%")
+    for key, label in (("end_to_end", "full passes"), ("end_to_end_incremental", "incremental")):
+        if key in report:
+            e = report[key]
+            lines.append(f"  end to end, {label} ({e['mutants']} mutants, batch "
+                         f"{e['batch_size']}): {e['mutants_per_s']:,.2f} mutants/s, pipeline "
+                         f"efficiency {100 * e['pipeline_efficiency']:.1f}%; "
+                         f"{e['n_incremental']} incremental, {e['n_full_path']} full")
+    if "end_to_end_incremental" in report:
+        ratio = report["end_to_end"]["wall_s"] / report["end_to_end_incremental"]["wall_s"]
+        lines.append(f"  incremental speed-up: {ratio:.2f}x")
     sys.stdout.write("\n".join(lines) + "\n")
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2))

@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--atol", type=float, help="verification absolute tolerance")
     p.add_argument("--rtol", type=float, help="verification relative tolerance")
     p.add_argument("--verify-batch", type=int, default=2, help="sequences compared (>= 2)")
+    p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=True,
+                   help="also write NAME.trunk.onnx and NAME.tower.onnx for incremental "
+                   "evaluation of tile tests (default: yes)")
     hp = p.add_argument_group("hyperparameters (when the checkpoint has no config.json)")
     hp.add_argument("--dim", type=int)
     hp.add_argument("--depth", type=int)
@@ -63,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             args.checkpoint, args.out, head=args.head, seq_length=args.seq_length,
             tracks=args.tracks, bins=args.bins, hparams=hparams, input_kind=args.input_kind,
             fp16=args.fp16, opset=args.opset, exporter=args.exporter, atol=args.atol,
-            rtol=args.rtol, verify_batch=args.verify_batch, bin_reduce=args.bin_reduce)
+            rtol=args.rtol, verify_batch=args.verify_batch, bin_reduce=args.bin_reduce,
+            incremental=args.incremental)
     except ExportError as exc:
         log.error("%s", exc)
         return 1

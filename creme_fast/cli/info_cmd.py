@@ -85,7 +85,22 @@ def model_info(path: Path) -> dict[str, Any]:
         return {"path": str(path), "creme_fast_metadata": None}
     meta = ModelMetadata.from_json(text, str(path))
     return {"path": str(path), "creme_fast_metadata": json.loads(meta.to_json()),
-            "checksum_ok": checksum_ok}
+            "checksum_ok": checksum_ok, "pieces": _pieces(path, meta)}
+
+
+def _pieces(path: Path, meta: ModelMetadata) -> dict[str, Any] | None:
+    """The incremental pieces beside an export, each with its sha256 checked."""
+    if not meta.incremental:
+        return None
+    from creme_fast.runtime.checksum import file_sha256
+
+    out: dict[str, Any] = {"geometry": meta.incremental["geometry"],
+                           "flops": meta.incremental.get("flops", {})}
+    for name in ("trunk", "tower"):
+        piece = path.parent / meta.incremental[name]["file"]
+        ok = piece.is_file() and file_sha256(piece) == meta.incremental[name]["sha256"]
+        out[name] = {"file": str(piece), "ok": ok}
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,7 +129,27 @@ def run(args: argparse.Namespace) -> int:
                          f", max rel {meta['verification'].get('max_rel')}")
             state = {True: "ok", False: "MISMATCH", None: "not checked (onnx not installed)"}
             lines.append(f"  {'weights checksum':18s} {state[info['checksum_ok']]}")
+            pieces = info["pieces"]
+            if pieces is None:
+                lines.append(f"  {'incremental':18s} no (full passes only)")
+            else:
+                g = pieces["geometry"]
+                lines.append(f"  {'incremental':18s} trunk rows of {g['stride']} bp, halo "
+                             f"{g['left']}/{g['right']} bp, {g['rows']} rows x "
+                             f"{g['channels']} channels")
+                flops = pieces["flops"]
+                if flops:
+                    lines.append(f"  {'FLOPs':18s} trunk {flops['trunk'] / 1e9:.3g} G "
+                                 f"({flops['trunk_per_bp'] / 1e3:.3g} k per bp), tower "
+                                 f"{flops['tower'] / 1e9:.3g} G")
+                for name in ("trunk", "tower"):
+                    lines.append(f"  {name + ' graph':18s} {pieces[name]['file']} "
+                                 f"({'ok' if pieces[name]['ok'] else 'MISSING OR MISMATCH'})")
             lines.append(f"  {'exported with':18s} "
                          + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     sys.stdout.write("\n".join(lines) + "\n")
-    return 0 if not args.model or report["model"].get("checksum_ok") is not False else 1
+    if not args.model:
+        return 0
+    pieces = report["model"].get("pieces") or {}
+    broken = any(not pieces[name]["ok"] for name in ("trunk", "tower") if name in pieces)
+    return 1 if report["model"].get("checksum_ok") is False or broken else 0

@@ -40,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-batch-memory", default="4G", metavar="SIZE",
                    help="refuse a --batch-size whose engine buffers would exceed SIZE "
                    "(default: 4G; e.g. 512M, 16G); the run logs what its batch costs")
+    p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=None,
+                   help="recompute only the trunk rows a tile changes (default: when the "
+                   "model has the pieces; --incremental: required, --no-incremental: never)")
     p.add_argument("--provider", default="auto",
                    help="auto (TensorRT > CUDA > CPU), tensorrt, cuda or cpu")
     p.add_argument("--track", type=int, default=0,
@@ -66,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _load_model(args: argparse.Namespace) -> tuple[Any, str, str, list[int] | None]:
     """Predictor, its name for the settings, its identity, its default bins."""
-    from creme_fast.runs.runner import file_sha256
+    from creme_fast.runtime.checksum import file_sha256
     from creme_fast.runtime import OnnxPredictor
     from creme_fast.synthetic.model import synthetic_model_path
 
@@ -159,11 +162,16 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
                          f"that fits is {max(budget // one, 1)} (or raise the budget)")
     log.info("batches of %d: %s of engine buffers (budget %s) plus the model's working "
              "memory", args.batch_size, format_bytes(cost), format_bytes(budget))
+    if args.incremental:
+        from creme_fast.pipeline.incremental import resolve_incremental
+
+        resolve_incremental(predictor, True)  # the model must offer it
     return StepConfig(tile_size=args.tile_size, num_shuffles=args.shuffles, seed=args.seed,
                       batch_size=args.batch_size, bins=None if bins is None else tuple(bins),
                       tracks=None if args.tracks is None else tuple(args.tracks),
                       track=args.track, rounds=args.rounds, optimization=args.optimization,
-                      max_batch_bytes=budget)
+                      max_batch_bytes=budget,
+                      incremental="auto" if args.incremental is None else args.incremental)
 
 
 # tests that follow one track (--track)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from creme_fast.errors import NonFiniteOutput
+from creme_fast.pipeline.incremental import resolve_incremental, run_incremental
 from creme_fast.pipeline.plan import Plan
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tokens import one_hot
@@ -37,6 +38,15 @@ class PipelineStats:
     model_s: float = 0.0
     wait_s: float = 0.0
     wall_s: float = 0.0
+    n_incremental: int = 0
+    n_parents: int = 0
+    trunk_bp_avoided: int = 0
+    flops_avoided: float = 0.0
+
+    @property
+    def n_full_path(self) -> int:
+        """Mutants run through the whole model (parents included)."""
+        return self.n_mutants - self.n_incremental
 
     @property
     def build_s(self) -> float:
@@ -50,12 +60,27 @@ class PipelineStats:
 
     def add(self, other: PipelineStats) -> None:
         for name in ("n_mutants", "n_batches", "splice_s", "one_hot_s", "model_s", "wait_s",
-                     "wall_s"):
+                     "wall_s", "n_incremental", "n_parents", "trunk_bp_avoided",
+                     "flops_avoided"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-class _Stop(Exception):
-    pass
+def check_predictions(pred: np.ndarray, rows: np.ndarray, plan: Plan,
+                      bins: Sequence[int] | None, tracks: Sequence[int] | None) -> np.ndarray:
+    """Shape check, bin/track selection and the non-finite check of one batch (every path)."""
+    if pred.ndim != 3 or pred.shape[0] != len(rows):
+        raise ValueError(f"the model returned shape {pred.shape} for a batch of "
+                         f"{len(rows)}; expected (batch, bins, tracks)")
+    if bins is not None:
+        pred = pred[:, list(bins)]
+    if tracks is not None:
+        pred = pred[:, :, list(tracks)]
+    bad = ~np.isfinite(pred).reshape(pred.shape[0], -1).all(axis=1)
+    if bad.any():
+        row = int(rows[int(np.flatnonzero(bad)[0])])
+        raise NonFiniteOutput(f"the model returned NaN or infinity for mutant {row} "
+                              f"({plan.describe(row)})", row)
+    return pred
 
 
 def _progress(total: int, desc: str | None, verbose: bool):
@@ -69,7 +94,8 @@ def _progress(total: int, desc: str | None, verbose: bool):
 def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
              bins: Sequence[int] | None = None, tracks: Sequence[int] | None = None,
              prefetch: int = 2, verbose: bool = True, desc: str | None = None,
-             stats: PipelineStats | None = None) -> np.ndarray:
+             stats: PipelineStats | None = None, incremental: bool | str = "auto",
+             trunk_cache_gb: float = 2.0) -> np.ndarray:
     """Predict every mutant of a plan.
 
     Parameters
@@ -88,7 +114,14 @@ def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
     desc : str, optional
         Progress-bar label.
     stats : PipelineStats, optional
-        Accumulates timings.
+        Accumulates timings, mutants per path and the trunk work avoided.
+    incremental : {"auto", True, False}, default="auto"
+        Recompute only the trunk rows each mutant changes relative to its
+        parent row (see :mod:`creme_fast.pipeline.incremental`) when the model
+        offers it ("auto"), always (True: an error if it cannot), or never.
+        Results equal the full path's to the export tolerance.
+    trunk_cache_gb : float, default=2.0
+        Memory for cached parent trunk rows; more parents run in chunks.
 
     Returns
     -------
@@ -105,6 +138,21 @@ def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
         raise ValueError(f"the sequences are {plan.seq_length:,} bp but the model takes "
                          f"{predictor.seq_length:,} bp")
     stats = stats if stats is not None else PipelineStats()
+    inc = resolve_incremental(predictor, incremental)
+    if inc is not None and (plan.parent >= 0).any():
+        local = PipelineStats()
+        progress = _progress(plan.n_rows, desc, verbose)
+        wall0 = time.perf_counter()
+        try:
+            return run_incremental(plan, predictor, inc, batch_size=batch_size, bins=bins,
+                                   tracks=tracks, prefetch=prefetch, progress=progress,
+                                   stats=local, trunk_cache_gb=trunk_cache_gb)
+        finally:
+            if progress is not None:
+                progress.close()
+            local.wall_s = time.perf_counter() - wall0
+            local.n_mutants = plan.n_rows
+            stats.add(local)
     n = plan.n_rows
     bounds = [(b, min(b + batch_size, n)) for b in range(0, n, batch_size)]
     slots = prefetch + 1
@@ -167,18 +215,7 @@ def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
             pred = np.asarray(predictor.predict(batch), dtype=np.float32)
             local.model_s += time.perf_counter() - t0
             free_slots.put(slot)
-            if pred.ndim != 3 or pred.shape[0] != end - begin:
-                raise ValueError(f"the model returned shape {pred.shape} for a batch of "
-                                 f"{end - begin}; expected (batch, bins, tracks)")
-            if bins is not None:
-                pred = pred[:, list(bins)]
-            if tracks is not None:
-                pred = pred[:, :, list(tracks)]
-            bad = ~np.isfinite(pred).reshape(pred.shape[0], -1).all(axis=1)
-            if bad.any():
-                row = begin + int(np.flatnonzero(bad)[0])
-                raise NonFiniteOutput(f"the model returned NaN or infinity for mutant {row} "
-                                      f"({plan.describe(row)})", row)
+            pred = check_predictions(pred, np.arange(begin, end), plan, bins, tracks)
             if results is None:
                 results = np.empty((n,) + pred.shape[1:], dtype=np.float32)
             results[begin:end] = pred

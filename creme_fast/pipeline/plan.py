@@ -60,6 +60,11 @@ class Plan:
         Native seed of the shuffle edits (their ``arg`` is the stream).
     labels : dict of str to numpy.ndarray
         Per-row descriptors (locus, tile, shuffle, ...) for messages and results.
+    parent : numpy.ndarray of int64, shape=(M,), optional
+        For incremental evaluation: the row a mutant differs from in a few
+        places (necessity: the wild type; sufficiency: its shuffled background),
+        or -1. Only a hint: the engine finds where the two rows differ itself,
+        so a parent never changes a result, only what is recomputed.
     """
 
     bases: np.ndarray
@@ -68,9 +73,21 @@ class Plan:
     pool: np.ndarray
     seed: int = 0
     labels: dict[str, np.ndarray] = field(default_factory=dict)
+    parent: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._row_starts = np.searchsorted(self.edits[:, 0], np.arange(self.n_rows + 1))
+        if self.parent is None:
+            self.parent = np.full(self.n_rows, -1, dtype=np.int64)
+        self.parent = np.asarray(self.parent, dtype=np.int64)
+        if self.parent.shape != (self.n_rows,):
+            raise ValueError(f"parent has shape {self.parent.shape}; expected ({self.n_rows},)")
+        bad = (self.parent >= self.n_rows) | (self.parent < -1) | (
+            self.parent == np.arange(self.n_rows))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"row {row} has parent {self.parent[row]}, not another row of "
+                             f"the plan's {self.n_rows}")
 
     @property
     def n_rows(self) -> int:
@@ -87,6 +104,20 @@ class Plan:
         edits[:, 0] -= begin
         target = None if out is None else out[: end - begin]
         return splice(self.bases, edits, self.pool, base_index=self.base_index[begin:end],
+                      seed=self.seed, out=target)
+
+    def materialize_rows(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Tokens of any rows (in the given order), written into ``out[:len(rows)]`` if given."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, hi = self._row_starts[rows], self._row_starts[rows + 1]
+        counts = hi - lo
+        # every edit index of the chosen rows, in row order, without a loop
+        offsets = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts)
+        index = np.arange(int(counts.sum()), dtype=np.int64) + offsets
+        edits = self.edits[index].copy()
+        edits[:, 0] = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        target = None if out is None else out[: len(rows)]
+        return splice(self.bases, edits, self.pool, base_index=self.base_index[rows],
                       seed=self.seed, out=target)
 
     def describe(self, row: int) -> str:
@@ -111,6 +142,7 @@ class PlanBuilder:
         self._base_index: list[np.ndarray] = []
         self._n_rows = 0
         self._labels: dict[str, list[np.ndarray]] = {}
+        self._parent: list[np.ndarray] = []
 
     def base(self, tokens: np.ndarray) -> int:
         """Add a base sequence; returns its index."""
@@ -121,10 +153,16 @@ class PlanBuilder:
         """Add tokens to the copy pool; returns the offset of the first."""
         return self.edits.source(np.ascontiguousarray(tokens, dtype=np.uint8).reshape(-1))
 
-    def rows(self, n: int, base: int | np.ndarray, **labels: int | np.ndarray) -> np.ndarray:
-        """Add ``n`` mutants starting from ``base``; returns their row indices."""
+    def rows(self, n: int, base: int | np.ndarray, *, parent: int | np.ndarray = -1,
+             **labels: int | np.ndarray) -> np.ndarray:
+        """Add ``n`` mutants starting from ``base``; returns their row indices.
+
+        ``parent``: the row(s) these mutants differ from in a few places, for
+        incremental evaluation (see :class:`Plan`); -1 for none.
+        """
         rows = np.arange(self._n_rows, self._n_rows + n, dtype=np.int64)
         self._base_index.append(np.broadcast_to(np.asarray(base, dtype=np.int64), (n,)).copy())
+        self._parent.append(np.broadcast_to(np.asarray(parent, dtype=np.int64), (n,)).copy())
         for key, value in labels.items():
             column = np.broadcast_to(np.asarray(value), (n,)).copy()
             self._labels.setdefault(key, [np.full(self._n_rows, -1)] if self._n_rows else [])
@@ -155,5 +193,6 @@ class PlanBuilder:
         base_index = (np.concatenate(self._base_index) if self._base_index
                       else np.zeros(0, np.int64))
         labels = {k: np.concatenate(v) for k, v in self._labels.items()}
+        parent = np.concatenate(self._parent) if self._parent else None
         return Plan(bases=bases, base_index=base_index, edits=edits, pool=pool,
-                    seed=self.seed, labels=labels)
+                    seed=self.seed, labels=labels, parent=parent)

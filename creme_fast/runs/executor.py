@@ -17,6 +17,7 @@ import pandas as pd
 
 from creme_fast.errors import NonFiniteOutput
 from creme_fast.runs.steps import STEPS, StepConfig
+from creme_fast.runtime.incremental import incremental_of
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,13 @@ class ChunkResult:
 
 
 class CountingPredictor:
-    """A predictor that counts the sequences it predicts (and reports each batch)."""
+    """A predictor that counts the sequences it predicts (and reports each batch),
+    on the full path (``predict``) and the incremental one (``incremental.tower``)."""
 
     def __init__(self, predictor: Any, on_batch: Callable[[int], None] | None = None) -> None:
         self._predictor = predictor
         self._on_batch = on_batch
+        self._incremental: _CountingIncremental | None = None
         self.count = 0
         self.seq_length = predictor.seq_length
         self.input_kind = predictor.input_kind
@@ -83,11 +86,45 @@ class CountingPredictor:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._predictor, name)
 
+    @property
+    def incremental(self) -> Any:
+        """The wrapped predictor's incremental interface, counting its tower calls."""
+        inner = incremental_of(self._predictor)
+        if inner is None:
+            return None
+        if self._incremental is None or self._incremental.inner is not inner:
+            self._incremental = _CountingIncremental(inner, self._counted)
+        return self._incremental
+
+    def _counted(self, n: int) -> None:
+        self.count += n
+        if self._on_batch is not None:
+            self._on_batch(n)
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
         out = self._predictor.predict(batch)
-        self.count += len(batch)
-        if self._on_batch is not None:
-            self._on_batch(len(batch))
+        self._counted(len(batch))
+        return out
+
+
+class _CountingIncremental:
+    """An incremental interface whose ``tower`` calls (one per predicted row) are counted."""
+
+    def __init__(self, inner: Any, counted: Callable[[int], None]) -> None:
+        self.inner = inner
+        self.geometry = inner.geometry
+        self.input_kind = inner.input_kind
+        self._counted = counted
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def trunk(self, batch: np.ndarray) -> np.ndarray:
+        return self.inner.trunk(batch)
+
+    def tower(self, rows: np.ndarray) -> np.ndarray:
+        out = self.inner.tower(rows)
+        self._counted(len(rows))
         return out
 
 

@@ -17,6 +17,7 @@ from creme_fast.io.tables import atomic_write, write_table
 from creme_fast.runs.executor import LOCUS_COLUMNS, ChunkTask, Executor, LocalExecutor
 from creme_fast.runs.progress import RunProgress, expected_mutants
 from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
+from creme_fast.runtime.checksum import file_sha256
 
 __all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
 
@@ -27,14 +28,6 @@ def locus_key(name: str) -> int:
     """Stable shuffle key of a locus: its shuffles depend on its name, not on which
     other loci share the run or the chunk."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "little")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -67,7 +60,7 @@ class RunOutcome:
 
 
 # settings that do not change the results (a resume may change them)
-RESULT_NEUTRAL = {"batch_size", "max_batch_bytes"}
+RESULT_NEUTRAL = {"batch_size", "max_batch_bytes", "incremental"}
 
 
 def _identity(req: RunRequest, length: int) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class StepConfig:
     rounds: int = 2
     optimization: str = "min"
     max_batch_bytes: int = DEFAULT_BATCH_BUDGET
+    incremental: bool | str = "auto"
 
     def track_position(self) -> int:
         """``track`` (the model's index) as a position among the kept ``tracks``."""
@@ -42,7 +43,7 @@ class StepConfig:
 
     def engine(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "verbose": False,
-                "max_batch_bytes": self.max_batch_bytes,
+                "max_batch_bytes": self.max_batch_bytes, "incremental": self.incremental,
                 "bins": None if self.bins is None else list(self.bins),
                 "tracks": None if self.tracks is None else list(self.tracks)}
 

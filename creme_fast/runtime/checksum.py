@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-__all__ = ["weights_sha256"]
+__all__ = ["file_sha256", "weights_sha256"]
 
 
 def weights_sha256(model: Any) -> str:
@@ -28,4 +28,13 @@ def weights_sha256(model: Any) -> str:
         digest.update(str(array.dtype).encode())
         digest.update(str(array.shape).encode())
         digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def file_sha256(path: Any) -> str:
+    """sha256 of a file's bytes (the pieces of an incremental export are checked with it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
     return digest.hexdigest()

@@ -54,6 +54,11 @@ class ModelMetadata:
     verification : dict
         Largest absolute and relative ORT-vs-PyTorch differences measured before
         the file was written, with the tolerances used.
+    incremental : dict or None
+        The trunk and tower graphs beside this one (see
+        :mod:`creme_fast.export.incremental`): ``geometry`` (stride, left,
+        right, rows, channels), ``trunk``/``tower`` (``file``, ``sha256``) and
+        their ``verification``; None when the export has none.
     extra : dict
         Anything else (model hyperparameters, exporter choice, opset).
     """
@@ -74,6 +79,7 @@ class ModelMetadata:
     checksum: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     verification: dict[str, Any] = field(default_factory=dict)
+    incremental: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from creme_fast.runtime.base import check_batch
+from creme_fast.runtime.incremental import OnnxIncremental
 from creme_fast.runtime.metadata import METADATA_KEY, InputKind, ModelMetadata
 from creme_fast.runtime.providers import CUDA, TENSORRT, provider_options, resolve_providers
 
@@ -55,18 +56,26 @@ class OnnxPredictor:
     seq_length : int, optional
         Needed only for a graph without creme-fast metadata and without a
         static length.
+    incremental : bool, default=True
+        Load the export's trunk and tower graphs (when it has them) for
+        incremental evaluation; False never loads them.
 
     Attributes
     ----------
     provider : str
         The provider the session runs on.
     metadata : ModelMetadata or None
+    incremental : OnnxIncremental or None
+        Trunk rows of windows and the tower on rows (see
+        :mod:`creme_fast.runtime.incremental`), loaded on first use; None when
+        the export has no pieces.
     """
 
     def __init__(self, path: str | Path, *, providers: str | list[str] | None = None,
                  device_id: int = 0, threads: int | None = None,
                  trt_cache_dir: str | Path | None = None, trt_fp16: bool = False,
-                 io_binding: bool | None = None, seq_length: int | None = None) -> None:
+                 io_binding: bool | None = None, seq_length: int | None = None,
+                 incremental: bool = True) -> None:
         ort = import_onnxruntime()
         self.path = Path(path)
         if not self.path.is_file():
@@ -79,12 +88,18 @@ class OnnxPredictor:
         if threads is not None:
             so.intra_op_num_threads = int(threads)
             so.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=so,
-                                                providers=chosen, provider_options=options)
-        except Exception as exc:  # ORT raises its own pybind exception types
-            raise ValueError(f"{self.path}: ONNX Runtime cannot load this model: "
-                             f"{str(exc).strip()}") from None
+
+
+        def make_session(path: Path) -> Any:
+            try:
+                return ort.InferenceSession(str(path), sess_options=so, providers=chosen,
+                                            provider_options=options)
+            except Exception as exc:  # ORT raises its own pybind exception types
+                raise ValueError(f"{path}: ONNX Runtime cannot load this model: "
+                                 f"{str(exc).strip()}") from None
+
+        self._make_session = make_session
+        self.session = make_session(self.path)
         self.provider = self.session.get_providers()[0]
         if explicit and self.provider != chosen[0]:
             raise RuntimeError(f"{self.path}: {chosen[0]} was requested but ONNX Runtime "
@@ -99,6 +114,25 @@ class OnnxPredictor:
         on_gpu = self.provider in (CUDA, TENSORRT)
         self.io_binding = on_gpu if io_binding is None else bool(io_binding and on_gpu)
         self._buffers: dict[int, tuple[Any, Any]] = {}
+        self._want_incremental = bool(incremental)
+        self._incremental: OnnxIncremental | None = None
+        self._incremental_error: Exception | None = None
+
+    @property
+    def incremental(self) -> OnnxIncremental | None:
+        entry = self.metadata.incremental if self.metadata is not None else None
+        if not self._want_incremental or not entry:
+            return None
+        if self._incremental_error is not None:
+            raise self._incremental_error
+        if self._incremental is None:
+            try:
+                self._incremental = OnnxIncremental(self.path, entry, self._make_session,
+                                                    self.input_kind, self.input_dtype)
+            except (OSError, ValueError) as exc:  # checked once, reported every time
+                self._incremental_error = exc
+                raise
+        return self._incremental
 
     def _read_signature(self, seq_length: int | None) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()

@@ -7,11 +7,13 @@ from typing import Any
 import numpy as np
 
 from creme_fast.runtime.base import check_batch, select_output
+from creme_fast.runtime.geometry import TrunkGeometry, compose_layers
+from creme_fast.runtime.incremental import check_window
 from creme_fast.runtime.metadata import InputKind
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TorchPredictor"]
+__all__ = ["TorchIncremental", "TorchPredictor"]
 
 _DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
@@ -35,6 +37,14 @@ class TorchPredictor:
     tracks, bins, bin_reduce
         Output selection applied after the module (see CallablePredictor).
     name : str, optional
+
+    Attributes
+    ----------
+    incremental : TorchIncremental or None
+        For a module that declares its split (``trunk``, ``tower`` and
+        ``trunk_layers``, as :class:`creme_fast.export.modules.EnformerBody`):
+        trunk rows of windows and the tower on rows (see
+        :mod:`creme_fast.runtime.incremental`).
     """
 
     def __init__(self, module: Any, *, seq_length: int, input_kind: InputKind = "onehot",
@@ -57,15 +67,55 @@ class TorchPredictor:
         self.input_dtype = np.dtype(np.uint8 if input_kind == "tokens" else np.float32)
         self.tracks, self.bins, self.bin_reduce = tracks, bins, bin_reduce
         self.name = name or type(module).__name__
+        self.incremental = (TorchIncremental(self) if all(
+            callable(getattr(module, f, None)) for f in ("trunk", "tower", "trunk_layers"))
+            else None)
+
+    def _tensor(self, batch: np.ndarray) -> Any:
+        x = self._torch.from_numpy(batch).to(self.device)
+        return x.to(self.torch_dtype) if self.input_kind == "onehot" else x
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Predict a batch; returns float32 ``(B, bins, tracks)``."""
         torch = self._torch
         batch = check_batch(batch, self.seq_length, self.input_kind, self.name)
-        x = torch.from_numpy(batch).to(self.device)
-        if self.input_kind == "onehot":
-            x = x.to(self.torch_dtype)
         with torch.inference_mode():
-            y = self._run(x)
+            y = self._run(self._tensor(batch))
         raw = y.float().cpu().numpy()
         return select_output(raw, self.tracks, self.bins, self.bin_reduce, self.name)
+
+
+class TorchIncremental:
+    """The trunk and tower of a PyTorch module that declares its split."""
+
+    def __init__(self, predictor: TorchPredictor) -> None:
+        self._p = predictor
+        self.input_kind = predictor.input_kind
+        self.input_dtype = predictor.input_dtype
+        stride, left, right = compose_layers(predictor.module.trunk_layers())
+        if predictor.seq_length % stride:
+            raise ValueError(f"{predictor.name}: sequence length {predictor.seq_length} is "
+                             f"not a multiple of the trunk's stride {stride}")
+        probe = np.zeros((1, stride) + ((4,) if self.input_kind == "onehot" else ()),
+                         dtype=self.input_dtype)
+        channels = self._rows(probe).shape[2]
+        self.geometry = TrunkGeometry(stride, left, right, predictor.seq_length // stride,
+                                      int(channels))
+        self.trunk_flops_per_bp = 0.0
+
+    def _rows(self, batch: np.ndarray) -> np.ndarray:
+        p = self._p
+        with p._torch.inference_mode():
+            return p.module.trunk(p._tensor(batch)).float().cpu().numpy()
+
+    def trunk(self, batch: np.ndarray) -> np.ndarray:
+        """Trunk rows of windows ``(B, W[, 4])``: float32 ``(B, W / stride, channels)``."""
+        return self._rows(check_window(batch, self.geometry, self.input_kind, self._p.name))
+
+    def tower(self, rows: np.ndarray) -> np.ndarray:
+        """Predictions from rows ``(B, rows, channels)``, with the predictor's selection."""
+        p = self._p
+        with p._torch.inference_mode():
+            x = p._torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
+            y = p.module.tower(x.to(device=p.device, dtype=p.torch_dtype))
+        return select_output(y.float().cpu().numpy(), p.tracks, p.bins, p.bin_reduce, p.name)

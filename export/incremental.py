@@ -1,0 +1,231 @@
+"""The two graphs incremental evaluation needs: a trunk on windows and a tower on rows.
+
+A module that declares its split (``trunk(x)``, ``tower(rows)`` and
+``trunk_layers()``, as :class:`~creme_fast.export.modules.EnformerBody` does)
+gets, beside its main graph,
+
+* ``NAME.trunk.onnx``: input of any length that is a multiple of the trunk's
+  stride (tokens or one-hot, as the main graph) to rows ``(B, W/stride, C)``;
+* ``NAME.tower.onnx``: rows ``(B, rows, C)`` float32 to ``(B, bins, tracks)``.
+
+Before anything is written, trunk windows + splice + tower are compared with the
+PyTorch module's full pass on mutants edited at the start, the middle and the
+end of the sequence, to the export tolerance.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from creme_fast.export.verify import Verification, compare_outputs
+from torch import nn
+
+from creme_fast.io.tables import atomic_write
+from creme_fast.runtime.geometry import TrunkGeometry, compose_layers
+from creme_fast.runtime.checksum import file_sha256
+from creme_fast.sequence.tokens import one_hot
+
+log = logging.getLogger(__name__)
+
+__all__ = ["declares_split", "export_pieces", "piece_paths", "traceable_pools"]
+
+ROWS_NAME = "rows"
+
+
+def declares_split(module: nn.Module) -> bool:
+    return all(callable(getattr(module, name, None))
+               for name in ("trunk", "tower", "trunk_layers"))
+
+
+def piece_paths(out: Path) -> tuple[Path, Path]:
+    """``NAME.trunk.onnx`` and ``NAME.tower.onnx`` beside ``NAME.onnx``."""
+    return out.with_suffix(".trunk.onnx"), out.with_suffix(".tower.onnx")
+
+
+class _Trunk(nn.Module):
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body.trunk(x)
+
+
+class _Tower(nn.Module):
+    def __init__(self, body: nn.Module, compute_dtype: torch.dtype, reduce_mean: bool) -> None:
+        super().__init__()
+        self.body = body
+        self.compute_dtype = compute_dtype
+        self.reduce_mean = reduce_mean
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        y = self.body.tower(rows.to(self.compute_dtype))
+        if self.reduce_mean:
+            y = y.mean(dim=1, keepdim=True)
+        return y.float()
+
+
+@contextlib.contextmanager
+def traceable_pools() -> Iterator[None]:
+    """Enformer's AttentionPool with a reshape a trace keeps symbolic in the length.
+
+    Its einops ``Rearrange`` would freeze the window length into the trunk graph.
+    Window lengths are multiples of the stride, so the padding branch never runs.
+    """
+    from enformer_pytorch import modeling_enformer
+
+    cls = modeling_enformer.AttentionPool
+    original = cls.forward
+
+    def forward(self: Any, x: torch.Tensor) -> torch.Tensor:
+        b, d, _ = x.shape
+        x = x.reshape(b, d, -1, self.pool_size)
+        attn = self.to_attn_logits(x).softmax(dim=-1)
+        return (x * attn).sum(dim=-1)
+
+    cls.forward = forward
+    try:
+        yield
+    finally:
+        cls.forward = original
+
+
+def _trace(module: nn.Module, example: torch.Tensor, names: tuple[str, str],
+           axes: dict[str, dict[int, str]], opset: int) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module, (example,), buffer, input_names=[names[0]],
+                          output_names=[names[1]], opset_version=opset, dynamo=False,
+                          dynamic_axes=axes, do_constant_folding=True)
+    return buffer.getvalue()
+
+
+def _mutants(tokens: np.ndarray, geometry: TrunkGeometry, seed: int = 1) -> np.ndarray:
+    """One mutant per place (start, middle, end): a re-randomised stretch of 3 rows."""
+    rng = np.random.default_rng(seed)
+    length = tokens.shape[1]
+    width = min(3 * geometry.stride, length)
+    starts = [0, (length - width) // 2 + 37, length - width]
+    starts = [min(max(0, s), length - width) for s in starts]
+    base = np.repeat(tokens[:1], len(starts), axis=0)
+    mutants = base.copy()
+    for i, s in enumerate(starts):
+        mutants[i, s:s + width] = rng.integers(0, 4, width, dtype=np.uint8)
+    return mutants
+
+
+def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: str,
+                  fp16: bool, opset: int, atol: float, rtol: float,
+                  tokens: np.ndarray, reduce_mean: bool = False) -> dict[str, Any]:
+    """Export, verify and write the trunk and tower graphs; return their metadata entry.
+
+    Parameters
+    ----------
+    body : torch.nn.Module
+        Declares ``trunk``, ``tower`` and ``trunk_layers`` (float32 weights).
+    out : pathlib.Path
+        The main graph's path; the pieces go beside it.
+    seq_length, input_kind, fp16, opset, atol, rtol, reduce_mean
+        As the main export (``reduce_mean``: ``bin_reduce="mean"``).
+    tokens : numpy.ndarray of uint8, shape=(n, seq_length)
+        Verification sequences; mutants of the first are compared.
+
+    Raises
+    ------
+    creme_fast.export.ExportError
+        The pieces disagree with the full pass; nothing is written.
+    """
+    import copy
+
+    import onnx
+
+    from creme_fast.export.core import ExportError
+    from creme_fast.export.modules import ExportWrapper
+
+    stride, left, right = compose_layers(body.trunk_layers())
+    if seq_length % stride:
+        raise ValueError(f"sequence length {seq_length} is not a multiple of the trunk's "
+                         f"stride {stride}")
+    compute_dtype = torch.float16 if fp16 else torch.float32
+    graph_body = copy.deepcopy(body).half() if fp16 else body
+    trunk = ExportWrapper(_Trunk(graph_body), input_kind=input_kind,
+                          compute_dtype=compute_dtype).eval()
+    tower = _Tower(graph_body, compute_dtype, reduce_mean).eval()
+    in_dtype = np.float16 if fp16 else np.float32
+    graph_input = tokens if input_kind == "tokens" else one_hot(tokens, dtype=in_dtype)
+    with torch.no_grad(), traceable_pools():
+        example = torch.from_numpy(graph_input[:2, : 4 * stride])
+        rows = trunk(torch.from_numpy(graph_input[:1]))
+        trunk_raw = _trace(trunk, example, ("sequence", ROWS_NAME),
+                           {"sequence": {0: "batch", 1: "length"},
+                            ROWS_NAME: {0: "batch", 1: "rows"}}, opset)
+        tower_raw = _trace(tower, rows, (ROWS_NAME, "prediction"),
+                           {ROWS_NAME: {0: "batch"}, "prediction": {0: "batch"}}, opset)
+    geometry = TrunkGeometry(stride, left, right, rows=seq_length // stride,
+                             channels=int(rows.shape[2]))
+    reference = _Tower(body, torch.float32, reduce_mean).eval()
+    verification = _verify(lambda x: reference(body.trunk(x)), trunk_raw, tower_raw,
+                           geometry, tokens, graph_input, input_kind, atol, rtol)
+    log.info("incremental pieces: %s", verification.describe())
+    if not verification.ok:
+        raise ExportError(f"trunk windows + splice + tower disagree with the full pass: "
+                          f"{verification.describe()}; {out} was not written")
+    entry: dict[str, Any] = {"geometry": geometry.as_dict(),
+                             "verification": verification.as_dict(),
+                             "flops": _flops(trunk_raw, tower_raw, geometry)}
+    for name, raw, path in zip(("trunk", "tower"), (trunk_raw, tower_raw), piece_paths(out)):
+        model = onnx.load_from_string(raw)
+        atomic_write(path, lambda tmp, m=model: onnx.save(m, str(tmp)))
+        entry[name] = {"file": path.name, "sha256": file_sha256(path)}
+    return entry
+
+
+def _flops(trunk_raw: bytes, tower_raw: bytes, geometry: TrunkGeometry) -> dict[str, float]:
+    """FLOPs of one sequence: the trunk per input bp (it is linear in the window) and the tower."""
+    import onnx
+
+    from creme_fast.export.flops import count_flops
+
+    try:
+        trunk = count_flops(onnx.load_from_string(trunk_raw),
+                            {"sequence": (1, geometry.seq_length)})["total"]
+        tower = count_flops(onnx.load_from_string(tower_raw),
+                            {ROWS_NAME: (1, geometry.rows, geometry.channels)})["total"]
+    except ValueError as exc:  # an operator whose shapes cannot be fixed: no figures
+        log.warning("FLOPs not counted: %s", exc)
+        return {}
+    return {"trunk_per_bp": trunk / geometry.seq_length, "trunk": trunk, "tower": tower}
+
+
+def _verify(full: Any, trunk_raw: bytes, tower_raw: bytes, geometry: TrunkGeometry,
+            tokens: np.ndarray, graph_input: np.ndarray, input_kind: str, atol: float,
+            rtol: float) -> Verification:
+    """PyTorch's full pass on mutants vs ORT's trunk windows spliced into the base's rows."""
+    import onnxruntime as ort
+
+    providers = ["CPUExecutionProvider"]
+    trunk = ort.InferenceSession(trunk_raw, providers=providers)
+    tower = ort.InferenceSession(tower_raw, providers=providers)
+    mutants = _mutants(tokens, geometry)
+    as_input = ((lambda t: t) if input_kind == "tokens"
+                else (lambda t: one_hot(t, dtype=graph_input.dtype)))
+    base_rows = trunk.run(None, {"sequence": as_input(tokens[:1])})[0]
+    spliced = np.repeat(base_rows, len(mutants), axis=0)
+    mutant, row_lo, row_hi, w0, w1 = geometry.windows(mutants, np.repeat(tokens[:1], len(mutants),
+                                                                         axis=0))
+    for i, lo, hi, a, b in zip(mutant, row_lo, row_hi, w0, w1):
+        rows = trunk.run(None, {"sequence": as_input(mutants[i:i + 1, a:b])})[0]
+        spliced[i, lo:hi] = rows[0, lo - a // geometry.stride:hi - a // geometry.stride]
+    got = tower.run(None, {ROWS_NAME: spliced})[0]
+    with torch.no_grad():
+        expected = full(torch.from_numpy(one_hot(mutants, dtype=np.float32))).numpy()
+    return compare_outputs(np.asarray(got), expected, atol=atol, rtol=rtol)
