@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import ray
 from genome_fixtures import GENES, make_genome, write_tss
 
 from creme_fast.cli import main
 from creme_fast.io.genome import Genome
 from creme_fast.io.tss import read_tss
 from creme_fast.runs import ChunkTask, RunRequest, StepConfig, locus_key, run_over_genome
-from creme_fast.runs.distributed import RayExecutor
+from creme_fast.runs.distributed import RayExecutor, WorkerLost
 from creme_fast.synthetic import load_synthetic
 from creme_fast.synthetic.model import synthetic_model_path
 
-ray = pytest.importorskip("ray", reason="the test extra installs ray")
 FAST = ["--tile-size", "20000", "--shuffles", "2"]
 L = 196_608
 ENHANCER = L // 2 + 12_000  # the planted enhancer, 12 kb upstream on either strand
@@ -140,6 +140,18 @@ def test_a_killed_worker_costs_a_retry_and_nothing_else(ray_address, genome, tmp
     assert stats.retried >= 1 and stats.restarts == 1 and not stats.lost_workers
     assert stats.chunks == len(table) and outcome.ran == len(table) and not len(outcome.failed)
     pd.testing.assert_frame_equal(_results(tmp_path / "killed"), want)
+
+
+def test_a_chunk_out_of_attempts_fails_the_run_clearly(ray_address, genome, tmp_path):
+    table = read_tss(genome["many"])
+    request = RunRequest(test="necessity", out=tmp_path / "out", config=StepConfig(
+        tile_size=20000, num_shuffles=2), model="synthetic", model_id="synthetic",
+        fasta=genome["fasta"], tss=genome["many"], chunk_loci=1, progress=False)
+    with RayExecutor(synthetic_model_path(), workers=1, max_attempts=1) as executor, \
+            Genome(genome["fasta"]) as g, \
+            pytest.raises(WorkerLost, match=r"chunk \d+ \(loci g\d+\) was on a dying Ray "
+                          r"worker 1 time\(s\); giving up"):
+        run_over_genome(request, load_synthetic(), g, table, executor=_KillAWorker(executor))
 
 
 def test_a_killed_driver_resumes(ray_address, genome, tmp_path, tmp_path_factory):

@@ -238,10 +238,10 @@ class RayExecutor:
             self._check_resources(ray)
             self._model_ref = ray.put(self.model.read_bytes())
             worker = ray.remote(_Worker)
-            self._actors = [worker.options(num_cpus=self.threads, num_gpus=self.gpus,
+            options = worker.options(num_cpus=self.threads, num_gpus=self.gpus,
                                      max_restarts=self.max_restarts, max_task_retries=0)
-                      .remote([self._model_ref], self.model.name, self.provider,
-                              self.threads, self.seq_length, self.gpus)
+            self._actors = [options.remote([self._model_ref], self.model.name, self.provider,
+                                           self.threads, self.seq_length, self.gpus)
                             for _ in range(self.workers)]
             infos = self._wait_ready(ray, self._actors)
         except BaseException:
@@ -288,32 +288,34 @@ class RayExecutor:
                              f"{gpus:g} GPUs); lower --workers")
 
     def _wait_ready(self, ray: Any, actors: list[Any]) -> list[dict[str, Any]]:
+        """Every worker's ``ready()``; the first that failed, or a timeout, raises."""
         refs = [a.ready.remote() for a in actors]
+        infos: dict[Any, dict[str, Any]] = {}
         deadline = time.monotonic() + self.start_timeout
-        pending = list(refs)
-        while pending:
+        while len(infos) < len(refs):
             left = deadline - time.monotonic()
+            pending = [r for r in refs if r not in infos]
             if left <= 0:
                 raise ValueError(
                     f"{len(pending)} of {len(refs)} Ray workers did not start within "
                     f"{self.start_timeout:g} s (free: {_describe([ray.available_resources()])}"
                     "); other jobs may hold the resources")
-            _, pending = ray.wait(pending, num_returns=len(pending), timeout=min(left, 30))
-            if pending:
+            done, _ = ray.wait(pending, num_returns=1, timeout=min(left, 30))
+            if not done:
                 log.info("waiting for %d of %d Ray workers to load the model", len(pending),
                          len(refs))
-        infos = []
-        for i, ref in enumerate(refs):
-            try:
-                info = ray.get(ref)
-            except ray.exceptions.RayError as exc:
-                raise ValueError(f"Ray worker {i} could not start (is creme-fast installed "
-                                 f"on every node?): {_first_line(exc)}") from None
-            if info["error"] is not None:
-                raise ValueError(f"Ray worker {i} on {info['node']} (pid {info['pid']}): "
-                                 f"{info['error']}")
-            infos.append(info)
-        return infos
+            for ref in done:
+                i = refs.index(ref)
+                try:
+                    info = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    raise ValueError(f"Ray worker {i} could not start (is creme-fast "
+                                     f"installed on every node?): {_first_line(exc)}") from None
+                if info["error"] is not None:
+                    raise ValueError(f"Ray worker {i} on {info['node']} (pid {info['pid']}): "
+                                     f"{info['error']}")
+                infos[ref] = info
+        return [infos[r] for r in refs]
 
     def close(self) -> None:
         """Stop the workers (and the Ray instance this executor started)."""
@@ -418,9 +420,9 @@ class RayExecutor:
         slot = self._slots[index]
         names = ", ".join(map(str, task.rows["name"].head(5)))
         if attempts >= self.max_attempts:
-            raise WorkerLost(f"chunk {task.index} (loci {names}) was on a Ray worker that "
-                             f"died {attempts} times; giving up (does it exhaust the "
-                             f"worker's memory?). Last error: {_first_line(exc)}")
+            raise WorkerLost(f"chunk {task.index} (loci {names}) was on a dying Ray worker "
+                             f"{attempts} time(s); giving up (does it exhaust the worker's "
+                             f"memory?). Last error: {_first_line(exc)}")
         log.warning("Ray worker %d (pid %s) died with chunk %d (loci %s); running it again",
                     index, slot.info["pid"], task.index, names)
         self.stats.retried += 1
