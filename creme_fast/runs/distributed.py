@@ -67,35 +67,52 @@ def check_ray_address(address: str | None) -> None:
 
 
 class _Worker:
-    """A Ray actor holding one predictor (defined without Ray; wrapped on start)."""
+    """A Ray actor holding one predictor (defined without Ray; wrapped on start).
 
-    def __init__(self, model: list[Any], name: str, provider: str, threads: int,
-                 seq_length: int | None, gpus: float) -> None:
-        import ray
+    The model's object reference comes with each call (wrapped in a list, so Ray
+    passes the reference, not the bytes) rather than to the constructor: a worker
+    that Ray restarts loads it again on its first call.
+    """
 
+    def __init__(self, name: str, provider: str, threads: int, seq_length: int | None,
+                 gpus: float) -> None:
+        self.name, self.provider, self.threads = name, provider, threads
+        self.seq_length, self.gpus = seq_length, gpus
         self.predictor: Any = None
         self.error: str | None = None
-        self.info = {"pid": os.getpid(), "node": socket.gethostname(),
-                     "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "provider": None}
+        self.info: dict[str, Any] = {"pid": os.getpid(), "node": socket.gethostname()}
+
+    def _load(self, model: list[Any]) -> None:
+        import ray
+
+        if self.predictor is not None or self.error is not None:
+            return
+        gpu_ids = [str(g) for g in ray.get_gpu_ids()]
+        self.info.update(gpu_ids=gpu_ids, provider=None)
         try:
-            self.predictor = _load_from_bytes(ray.get(model[0]), name, provider, threads,
-                                              seq_length)
-            self.info["provider"] = self.predictor.provider
-            if gpus > 0 and not self.info["gpu_ids"]:
-                self.error = f"Ray assigned no GPU although {gpus} was requested"
-            elif gpus > 0 and self.predictor.provider not in _GPU_PROVIDERS:
-                self.error = (f"promised GPU {','.join(self.info['gpu_ids'])} but ONNX Runtime "
-                              f"runs {name} on {self.predictor.provider}: install "
-                              "onnxruntime-gpu with its CUDA libraries on this node, or pass "
-                              "--gpus-per-worker 0")
+            self.predictor = _load_from_bytes(ray.get(model[0]), self.name, self.provider,
+                                              self.threads, self.seq_length)
         except Exception as exc:  # reported by ready(): the driver names the worker
             self.error = f"cannot load the model: {exc}"
+            return
+        provider = self.info["provider"] = self.predictor.provider
+        if self.gpus > 0 and not gpu_ids:
+            self.error = f"Ray assigned no GPU although {self.gpus:g} was requested"
+        elif self.gpus > 0 and provider not in _GPU_PROVIDERS:
+            self.error = (f"promised GPU {','.join(gpu_ids)} but ONNX Runtime runs "
+                          f"{self.name} on {provider}: install onnxruntime-gpu with its CUDA "
+                          "libraries on this node, or pass --gpus-per-worker 0")
 
-    def ready(self) -> dict[str, Any]:
-        """Where this worker runs and whether its model loaded (``error``)."""
+    def ready(self, model: list[Any]) -> dict[str, Any]:
+        """Load the model if needed; where this worker runs and whether the model
+        loaded (``error``)."""
+        self._load(model)
         return {**self.info, "error": self.error}
 
-    def run(self, test: str, config: StepConfig, task: ChunkTask) -> tuple[Any, list, float]:
+    def run(self, model: list[Any], test: str, config: StepConfig,
+            task: ChunkTask) -> tuple[Any, list, float]:
+        """One chunk's result frame, failed loci and model seconds."""
+        self._load(model)
         if self.error is not None:
             raise RuntimeError(f"worker on {self.info['node']} (pid {self.info['pid']}): "
                                f"{self.error}")
@@ -240,8 +257,8 @@ class RayExecutor:
             worker = ray.remote(_Worker)
             options = worker.options(num_cpus=self.threads, num_gpus=self.gpus,
                                      max_restarts=self.max_restarts, max_task_retries=0)
-            self._actors = [options.remote([self._model_ref], self.model.name, self.provider,
-                                           self.threads, self.seq_length, self.gpus)
+            self._actors = [options.remote(self.model.name, self.provider, self.threads,
+                                           self.seq_length, self.gpus)
                             for _ in range(self.workers)]
             infos = self._wait_ready(ray, self._actors)
         except BaseException:
@@ -289,7 +306,7 @@ class RayExecutor:
 
     def _wait_ready(self, ray: Any, actors: list[Any]) -> list[dict[str, Any]]:
         """Every worker's ``ready()``; the first that failed, or a timeout, raises."""
-        refs = [a.ready.remote() for a in actors]
+        refs = [a.ready.remote([self._model_ref]) for a in actors]
         infos: dict[Any, dict[str, Any]] = {}
         deadline = time.monotonic() + self.start_timeout
         while len(infos) < len(refs):
@@ -381,25 +398,28 @@ class RayExecutor:
     def _fill(self, test: str, config: StepConfig, source: Iterator[ChunkTask],
               retry: deque[tuple[ChunkTask, int, int]],
               flight: dict[Any, tuple[ChunkTask, int, int]], exhausted: bool) -> bool:
-        """Give free worker slots their next chunks: retries first, then new ones."""
-        while True:
-            if retry:
-                task, attempts, avoid = retry[0]
-                index = self._free_slot(avoid)
-                if index is None:
-                    return exhausted
-                retry.popleft()
+        """Give free worker slots their next chunks: retries first (each waits for a
+        worker other than the one it was on, if another is alive), then new ones."""
+        for _ in range(len(retry)):
+            task, attempts, avoid = retry.popleft()
+            index = self._free_slot(avoid)
+            if index is None:
+                retry.append((task, attempts, avoid))
             else:
-                index = self._free_slot(None)
-                if index is None or exhausted:
-                    return exhausted
-                next_task = next(source, None)
-                if next_task is None:
-                    return True
-                task, attempts = next_task, 0
-            slot = self._slots[index]
-            slot.busy += 1
-            flight[slot.actor.run.remote(test, config, task)] = (task, attempts, index)
+                self._submit(test, config, task, attempts, index, flight)
+        while not exhausted and (index := self._free_slot(None)) is not None:
+            task = next(source, None)
+            if task is None:
+                return True
+            self._submit(test, config, task, 0, index, flight)
+        return exhausted
+
+    def _submit(self, test: str, config: StepConfig, task: ChunkTask, attempts: int,
+                index: int, flight: dict[Any, tuple[ChunkTask, int, int]]) -> None:
+        slot = self._slots[index]
+        slot.busy += 1
+        flight[slot.actor.run.remote([self._model_ref], test, config, task)] = (
+            task, attempts, index)
 
     def _free_slot(self, avoid: int | None) -> int | None:
         """The least busy usable worker with room (another than ``avoid`` if any)."""
@@ -430,7 +450,7 @@ class RayExecutor:
         if not slot.probing:  # its other chunks fail too; ask for the restarted worker once
             slot.probing = True
             slot.died_at = time.monotonic()
-            probes[slot.actor.ready.remote()] = index
+            probes[slot.actor.ready.remote([self._model_ref])] = index
 
     def _probed(self, ray: Any, ref: Any, index: int, probes: dict[Any, int]) -> None:
         """The answer of a worker that died: back (restarted), restarting (ask again),
@@ -443,7 +463,7 @@ class RayExecutor:
                 raise WorkerLost(f"Ray worker {index} did not come back within "
                                  f"{self.start_timeout:g} s: {_first_line(exc)}") from None
             time.sleep(0.2)
-            probes[slot.actor.ready.remote()] = index
+            probes[slot.actor.ready.remote([self._model_ref])] = index
             return
         except ray.exceptions.RayError as exc:
             slot.probing = False
