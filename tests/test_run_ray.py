@@ -237,3 +237,12 @@ def test_chunks_in_flight_are_bounded_and_every_worker_gets_some(ray_address, ge
     assert max(ahead) == 4  # two workers x two chunks, never more
     assert len(stats.by_worker) == 2 and min(stats.by_worker) > 0
     assert stats.worker_seconds > 0
+
+
+def test_an_unreachable_cluster_fails_at_once(genome, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "creme_fast", *_args(
+        genome, "activity", "genes", out, "--ray", "127.0.0.1:1")], capture_output=True,
+        text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot reach Ray at 127.0.0.1:1" in proc.stderr and not out.exists()

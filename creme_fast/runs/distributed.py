@@ -275,6 +275,7 @@ class RayExecutor:
         if ray.is_initialized():
             log.info("using the Ray instance this process is connected to")
             return
+        _check_reachable(self.address)
         options = {"logging_level": logging.WARNING, **self.init_options}
         if self.address in (None, "local"):
             options.setdefault("include_dashboard", False)
@@ -479,6 +480,19 @@ class RayExecutor:
         self.stats.restarts += 1
         slot.info = info
         log.info("Ray worker %d is back: %s pid %d", index, info["node"], info["pid"])
+
+
+def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
+    """Refuse a HOST:PORT (or ray://HOST:PORT) that does not answer: ``ray.init``
+    would retry it for minutes."""
+    if address is None or address in ("local", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot reach Ray at {address}: {exc} (is `ray start` running "
+                         "there, and is the port open?)") from None
 
 
 def _describe(resources: list[dict[str, Any]]) -> str:
