@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,15 +110,15 @@ class _Worker:
         return {**self.info, "error": self.error}
 
     def run(self, model: list[Any], test: str, config: StepConfig,
-            task: ChunkTask) -> tuple[Any, list, float]:
-        """One chunk's result frame, failed loci and model seconds."""
+            task: ChunkTask) -> tuple[ChunkResult, float]:
+        """One chunk's result (without its task: the driver has it) and model seconds."""
         self._load(model)
         if self.error is not None:
             raise RuntimeError(f"worker on {self.info['node']} (pid {self.info['pid']}): "
                                f"{self.error}")
         start = time.perf_counter()
         result = run_chunk(self.predictor, test, task, config)
-        return result.frame, result.failed, time.perf_counter() - start
+        return replace(result, task=None), time.perf_counter() - start
 
 
 def _load_from_bytes(data: bytes, name: str, provider: str, threads: int,
@@ -381,7 +381,7 @@ class RayExecutor:
             slot = self._slots[index]
             slot.busy -= 1
             try:
-                frame, failed, seconds = ray.get(ref)
+                result, seconds = ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as exc:
                 self._lost(ray, task, attempts + 1, index, exc, retry, probes)
                 continue
@@ -394,7 +394,7 @@ class RayExecutor:
             self.stats.chunks += 1
             self.stats.worker_seconds += seconds
             self.stats.by_worker[index] += 1
-            yield ChunkResult(task=task, frame=frame, failed=failed)
+            yield replace(result, task=task)
 
     def _fill(self, test: str, config: StepConfig, source: Iterator[ChunkTask],
               retry: deque[tuple[ChunkTask, int, int]],
