@@ -83,14 +83,17 @@ def _single(genome, tmp_path_factory, test: str, tss: str) -> tuple[pd.DataFrame
                                               ("context", "genes", "effect"),
                                               ("fine-tile", "cres", "kept")])
 def test_ray_run_equals_the_single_process_run(ray_address, genome, tmp_path,
-                                               tmp_path_factory, test, tss, value, workers):
+                                               tmp_path_factory, capsys, test, tss, value,
+                                               workers):
     want, summary = _single(genome, tmp_path_factory, test, tss)
     # the results depend on the locus (else equality would prove nothing)
     per_locus = want.groupby("name")[value].apply(lambda v: tuple(np.round(v.astype(float), 6)))
     assert per_locus.nunique() > 1
     out = tmp_path / "ray"
     assert main(_args(genome, test, tss, out, "--chunk-loci", "2", "--ray",
-                      "--workers", str(workers))) == 0
+                      "--workers", str(workers))[1:]) == 0  # [1:]: not -q
+    started = capsys.readouterr().err
+    assert f"worker {workers - 1}: " in started and f"worker {workers}: " not in started
     got = _results(out)
     pd.testing.assert_frame_equal(got, want)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "summary.parquet"), summary)
