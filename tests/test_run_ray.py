@@ -249,3 +249,15 @@ def test_an_unreachable_cluster_fails_at_once(genome, tmp_path):
         text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "cannot reach Ray at 127.0.0.1:1" in proc.stderr and not out.exists()
+
+
+def test_a_step_error_on_a_worker_ends_the_run_as_it_does_locally(ray_address, genome,
+                                                                  tmp_path, capsys):
+    """distance without a CRE column: the same exit code and message with or without Ray
+    (the step's exception crosses from the worker with its type)."""
+    local = main(_args(genome, "distance", "genes", tmp_path / "local"))
+    local_err = capsys.readouterr().err
+    remote = main(_args(genome, "distance", "genes", tmp_path / "ray", "--ray"))
+    remote_err = capsys.readouterr().err
+    assert local != 0 and remote == local
+    assert "needs a CRE per locus" in local_err and "needs a CRE per locus" in remote_err

@@ -382,7 +382,8 @@ class RayExecutor:
             slot.busy -= 1
             try:
                 result, seconds = ray.get(ref)
-            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as exc:
+            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                    ray.exceptions.ObjectLostError) as exc:  # its worker or node died
                 self._lost(ray, task, attempts + 1, index, exc, retry, probes)
                 continue
             except ray.exceptions.RayTaskError as exc:  # the step itself raised: as locally
@@ -477,7 +478,7 @@ class RayExecutor:
         if info["error"] is not None:
             raise ValueError(f"Ray worker {index} on {info['node']} (pid {info['pid']}), "
                              f"restarted: {info['error']}")
-        self.stats.restarts += 1
+        self.stats.restarts += info["pid"] != slot.info["pid"]
         slot.info = info
         log.info("Ray worker %d is back: %s pid %d", index, info["node"], info["pid"])
 
