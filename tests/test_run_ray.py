@@ -182,7 +182,10 @@ def test_a_killed_driver_resumes(ray_address, genome, tmp_path, tmp_path_factory
     (["--workers", "2"], "--workers need(s) --ray"),
     (["--ray", "necessity"], "'necessity' is not a Ray address"),
     (["--ray", "--workers", "3"], "3 worker(s) x 1 CPU do not fit in this Ray cluster"),
-    (["--ray", "--gpus-per-worker", "2"], "no Ray node has 1 CPU(s) and 2 GPU(s)"),
+    (["--ray", "--threads-per-worker", "3"], "no Ray node has 3 CPU(s) for one worker"),
+    (["--ray", "--workers", "2", "--gpus-per-worker", "1"],
+     "2 worker(s) x 1 CPU x 1 GPU do not fit in this Ray cluster (2 CPUs, 1 GPUs)"),
+    (["--ray", "--gpus-per-worker", "2"], "a worker runs one GPU at most"),
     (["--ray", "--gpus-per-worker", "0.5"], "promised GPU 0 but ONNX Runtime runs "
      "synthetic.onnx on CPUExecutionProvider"),
     (["--ray", "--provider", "cuda"], "cannot load the model: execution provider "

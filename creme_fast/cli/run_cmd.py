@@ -77,8 +77,8 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     ray.add_argument("--workers", type=positive_int, metavar="N",
                      help="Ray workers, each loading the model once (default: 1)")
     ray.add_argument("--gpus-per-worker", type=non_negative_float, metavar="G",
-                     help="GPUs per worker; fractions share a GPU, 0 runs CPU workers "
-                     "(default: 0)")
+                     help="GPUs per worker, at most 1; fractions share a GPU, 0 runs CPU "
+                     "workers (default: 0)")
     ray.add_argument("--threads-per-worker", type=positive_int, metavar="T",
                      help="CPUs (ONNX Runtime threads) per worker (default: 1)")
 

@@ -166,7 +166,8 @@ class RayExecutor:
     workers : int, default=1
         Actors started, each with its own predictor.
     gpus_per_worker : float, default=0
-        GPUs reserved per worker (fractions share a GPU); 0 runs CPU workers.
+        GPUs reserved per worker, at most 1 (fractions share a GPU); 0 runs CPU
+        workers.
     threads_per_worker : int, default=1
         CPUs reserved per worker and ONNX Runtime intra-op threads.
     address : str, optional
@@ -211,8 +212,9 @@ class RayExecutor:
         gpus = float(gpus_per_worker)
         if not gpus >= 0 or gpus == float("inf"):  # NaN fails ">= 0" too
             raise ValueError(f"gpus_per_worker must be >= 0, got {gpus_per_worker!r}")
-        if gpus > 1 and gpus != int(gpus):
-            raise ValueError(f"gpus_per_worker above 1 must be whole, got {gpus_per_worker!r}")
+        if gpus > 1:
+            raise ValueError(f"gpus_per_worker {gpus_per_worker!r}: a worker runs one GPU at "
+                             "most (one predictor per GPU); use more workers for more GPUs")
         check_ray_address(address)
         self.model = Path(model)
         if not self.model.is_file():
