@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -64,20 +65,73 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="loci per engine run and per results file (default: 8)")
     p.add_argument("--no-resume", action="store_true",
                    help="discard a previous run in --out instead of resuming it")
+    add_ray_arguments(p)
     p.set_defaults(handler=run)
 
 
-def _load_model(args: argparse.Namespace) -> tuple[Any, str, str, list[int] | None]:
-    """Predictor, its name for the settings, its identity, its default bins."""
-    from creme_fast.runtime.checksum import file_sha256
-    from creme_fast.runtime import OnnxPredictor
+# --- scale-out on Ray (issue 13): options, their checks, the executor ---------------
+
+
+def add_ray_arguments(p: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]``, ``--workers``, ``--gpus-per-worker``, ``--threads-per-worker``."""
+    from creme_fast.cli.options import non_negative_float
+
+    ray = p.add_argument_group("scale-out on Ray (pip install 'creme-fast[ray]')")
+    ray.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                     help="compute chunks on Ray workers: no ADDRESS starts a local Ray "
+                     "instance; 'auto' joins the cluster this node belongs to (after `ray "
+                     "start`), ray://HOST:PORT or HOST:PORT joins that one")
+    ray.add_argument("--workers", type=positive_int, metavar="N",
+                     help="Ray workers, each loading the model once (default: 1)")
+    ray.add_argument("--gpus-per-worker", type=non_negative_float, metavar="G",
+                     help="GPUs per worker, at most 1; fractions share a GPU, 0 runs CPU "
+                     "workers (default: 0)")
+    ray.add_argument("--threads-per-worker", type=positive_int, metavar="T",
+                     help="CPUs (ONNX Runtime threads) per worker (default: 1)")
+
+
+def ray_executor(args: argparse.Namespace, model: Path) -> Any:
+    """A :class:`~creme_fast.runs.distributed.RayExecutor` for ``--ray`` (not started
+    yet), or None; bad Ray options are refused before any work."""
+    given = [f"--{name.replace('_', '-')}" for name in
+             ("workers", "gpus_per_worker", "threads_per_worker")
+             if getattr(args, name) is not None]
+    if args.ray is None:
+        if given:
+            raise ValueError(f"{', '.join(given)} need(s) --ray")
+        return None
+    from creme_fast.runs.distributed import RayExecutor, import_ray
+
+    import_ray()
+    return RayExecutor(model, workers=args.workers or 1,
+                       gpus_per_worker=args.gpus_per_worker or 0.0,
+                       threads_per_worker=args.threads_per_worker or 1,
+                       address=args.ray, provider=args.provider, seq_length=args.length,
+                       incremental=args.incremental is not False)
+
+
+# --- end of the Ray block ----------------------------------------------------------
+
+
+def _model_path(args: argparse.Namespace) -> Path:
     from creme_fast.synthetic.model import synthetic_model_path
 
     path = synthetic_model_path() if args.model == "synthetic" else Path(args.model)
     if not path.is_file():
         raise FileNotFoundError(f"model not found: {path} (give a creme-fast .onnx export "
                                 "or 'synthetic')")
-    predictor = OnnxPredictor(path, providers=args.provider, seq_length=args.length)
+    return path
+
+
+def _load_model(args: argparse.Namespace, provider: str | None = None
+                ) -> tuple[Any, str, str, list[int] | None]:
+    """Predictor, its name for the settings, its identity, its default bins."""
+    from creme_fast.runtime.checksum import file_sha256
+    from creme_fast.runtime import OnnxPredictor
+
+    path = _model_path(args)
+    predictor = OnnxPredictor(path, providers=provider or args.provider,
+                              seq_length=args.length)
     if args.length is not None and predictor.seq_length != args.length:
         raise ValueError(f"--length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")
@@ -238,17 +292,22 @@ def run(args: argparse.Namespace) -> int:
     table = read_tss(args.tss, gtf_feature=args.gtf_feature,
                      protein_coding=not args.all_biotypes, query=args.query)
     table, selection = _select(table, args)
-    predictor, model_name, model_id, default_bins = _load_model(args)
+    executor = ray_executor(args, _model_path(args))
+    # with Ray the driver reads only the model's metadata (on CPU); workers run it
+    predictor, model_name, model_id, default_bins = _load_model(
+        args, "cpu" if executor is not None else None)
     config = _config(args, predictor, default_bins)
-    with Genome(args.fasta) as genome:
+    with Genome(args.fasta) as genome, executor or contextlib.nullcontext():
         check_against_genome(table, genome, args.tss)
         _check_cres(args.test, table, predictor.seq_length, args.tss)
+        if executor is not None:
+            executor.start()  # a cluster that cannot run the model fails before any file
         request = RunRequest(test=args.test, out=args.out, config=config, model=model_name,
                              model_id=model_id, fasta=args.fasta, tss=args.tss,
                              selection=selection, resume=not args.no_resume,
                              chunk_loci=args.chunk_loci,
                              progress=log.getEffectiveLevel() <= logging.INFO)
-        outcome = run_over_genome(request, predictor, genome, table)
+        outcome = run_over_genome(request, predictor, genome, table, executor=executor)
     log.info("%s: %d loci run, %d already done%s; summary in %s", args.test, outcome.ran,
              outcome.skipped, " (resumed)" if outcome.resumed else "", args.out)
     if len(outcome.failed):
