@@ -42,25 +42,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(level: int) -> None:
-    """Send creme_fast's log records to the current stderr at ``level``.
-
-    The handler is replaced on every call (so in-process callers and tests see
-    the stderr of the moment) and the root logger is left alone.
-    """
+    """Send creme_fast's log records to the current stderr at ``level`` (the root
+    logger is left alone; :func:`main` undoes this when it returns)."""
     package_log = logging.getLogger("creme_fast")
-    for handler in list(package_log.handlers):
-        if getattr(handler, "_creme_fast_cli", False):
-            package_log.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler._creme_fast_cli = True  # type: ignore[attr-defined]
     package_log.addHandler(handler)
     package_log.setLevel(level)
     package_log.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
+    """Run the CLI; returns the exit code.
+
+    The ``creme_fast`` logger's handlers, level and propagation are restored on
+    return, so a pipeline that calls this in-process keeps its own logging set-up.
+    """
+    package_log = logging.getLogger("creme_fast")
+    handlers, level, propagate = list(package_log.handlers), package_log.level, \
+        package_log.propagate
+    try:
+        return _main(argv)
+    finally:
+        package_log.handlers[:] = handlers
+        package_log.setLevel(level)
+        package_log.propagate = propagate
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()  # imports the subcommands' modules: Ctrl-C may land here
         args = parser.parse_args(argv)
