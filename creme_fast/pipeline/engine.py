@@ -11,8 +11,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,20 @@ def check_predictions(pred: np.ndarray, rows: np.ndarray, plan: Plan,
         raise NonFiniteOutput(f"the model returned NaN or infinity for mutant {row} "
                               f"({plan.describe(row)})", row)
     return pred
+
+
+def produced(items: queue.Queue, stats: PipelineStats) -> Iterator[Any]:
+    """What a producer thread puts on ``items``, up to its closing None; an exception
+    it puts there is raised here. Time spent waiting goes to ``stats.wait_s``."""
+    while True:
+        t0 = time.perf_counter()
+        item = items.get()
+        stats.wait_s += time.perf_counter() - t0
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def _progress(total: int, desc: str | None, verbose: bool):
@@ -199,15 +214,7 @@ def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
     wall0 = time.perf_counter()
     producer.start()
     try:
-        while True:
-            t0 = time.perf_counter()
-            item = ready.get()
-            local.wait_s += time.perf_counter() - t0
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            k, slot = item
+        for k, slot in produced(ready, local):
             begin, end = bounds[k]
             batch = (onehot_ring[slot, : end - begin] if onehot_ring is not None
                      else tokens_ring[slot, : end - begin])

@@ -84,7 +84,7 @@ def run_incremental(plan: Plan, predictor: Predictor, inc: Incremental, *, batch
                     bins: Sequence[int] | None, tracks: Sequence[int] | None, prefetch: int,
                     progress: Any, stats: PipelineStats, trunk_cache_gb: float) -> np.ndarray:
     """Predict every row of ``plan``; see the module docstring. Returns (M, bins, tracks)."""
-    from creme_fast.pipeline.engine import check_predictions
+    from creme_fast.pipeline.engine import check_predictions, produced
 
     g = inc.geometry
     if g.seq_length != plan.seq_length:
@@ -189,14 +189,7 @@ def run_incremental(plan: Plan, predictor: Predictor, inc: Incremental, *, batch
     producer = threading.Thread(target=produce, name="creme-fast-producer", daemon=True)
     producer.start()
     try:
-        while True:
-            t0 = time.perf_counter()
-            item = work.get()
-            stats.wait_s += time.perf_counter() - t0
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
+        for item in produced(work, stats):
             t0 = time.perf_counter()
             if item.kind == "full":
                 pred = predictor.predict(item.batch)
