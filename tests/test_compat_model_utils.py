@@ -1,6 +1,8 @@
 """creme_fast.compat.utils and custom_model: FASTA windows, one-hot, plots, Enformer."""
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from compat_fixtures import input_dependent_enformer, write_export, write_genome
@@ -253,7 +255,9 @@ def test_contribution_input_grad_equals_autograd(enformer, models, x):
     assert np.abs(expected).max() > 0 and np.abs(expected - other).max() > 0.1 * \
         np.abs(expected).max()
     got = model.contribution_input_grad(x[0], mask)
-    assert tuple(got.shape) == (SEQ_LENGTH,) and str(got.dtype) == "torch.float32"
+    assert got.shape == (SEQ_LENGTH,) and got.dtype == np.float32
+    assert type(got.numpy()) is np.ndarray  # the scripts call .numpy(), as on a tf.Tensor
+    assert type(pickle.loads(pickle.dumps(got[:5]))) is np.ndarray
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-9)
     # the paper's input: seq_length // 2 zero rows on each side (creme-nn's TF-Hub length)
     half = SEQ_LENGTH // 2

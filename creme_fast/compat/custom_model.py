@@ -26,8 +26,9 @@ Deliberate differences from creme-nn 0.2.5
   autograd); an ONNX export gives no gradients and raises naming that. It takes
   the model's own length, or the paper's input padded to twice it (the TF-Hub
   wrapper's length), whose padding the model does not see: there the result is 0
-  (grad x input of a zero row is 0 in either). It returns a ``torch.Tensor``
-  where creme-nn returns a ``tf.Tensor`` (``.numpy()`` gives the array in both).
+  (grad x input of a zero row is 0 in either). It returns an :class:`Attribution`,
+  a float32 numpy array that also has the ``.numpy()`` of the ``tf.Tensor``
+  creme-nn returns (the paper's scripts call it), and pickles as a plain array.
 - ``Enformer()`` with no ``track_index`` on an export pruned to some tracks
   refuses, and the message gives the re-export command.
 """
@@ -42,11 +43,23 @@ import numpy as np
 
 from creme_fast.compat.encoding import decode_one_hot
 
-__all__ = ["ENV_VAR", "Enformer", "ModelBase"]
+__all__ = ["ENV_VAR", "Attribution", "Enformer", "ModelBase"]
 
 #: Where ``Enformer()`` looks for its model when ``model_path`` is not given.
 ENV_VAR = "CREME_FAST_ENFORMER"
 _PUBLISHED_LENGTH = 196_608
+
+
+class Attribution(np.ndarray):
+    """A numpy array with ``.numpy()``, as the ``tf.Tensor`` creme-nn's
+    ``contribution_input_grad`` returns; slices keep it, pickles drop it."""
+
+    def numpy(self) -> np.ndarray:
+        """The values as a plain ``numpy.ndarray``."""
+        return self.view(np.ndarray)
+
+    def __reduce__(self) -> Any:
+        return self.view(np.ndarray).__reduce__()
 
 
 class ModelBase:
@@ -241,7 +254,7 @@ class Enformer(ModelBase):
 
         Returns
         -------
-        torch.Tensor of float32
+        Attribution of float32
             ``(L,)`` with ``mult_by_input``, else the gradient ``(1, L, 4)``; 0 on
             the padding of a padded input.
 
@@ -250,8 +263,6 @@ class Enformer(ModelBase):
         ValueError
             The model is an ONNX export (no gradients), or a shape is wrong.
         """
-        import torch
-
         if not hasattr(self.predictor, "module"):
             raise ValueError(f"contribution_input_grad needs gradients, which ONNX Runtime "
                              f"does not give: {self.path.name} is an export. Open a local "
@@ -275,6 +286,8 @@ class Enformer(ModelBase):
                              f"got {mask.shape}")
         if not mask.sum():
             raise ValueError("target_mask is all zero: it selects no output")
+        import torch  # a checkpoint is open, so torch is installed
+
         pad = (x.shape[1] - length) // 2
         module = self.predictor.module
         param = next(module.parameters())
@@ -284,12 +297,10 @@ class Enformer(ModelBase):
         with torch.enable_grad():
             target = (module(inputs) * weights).sum() / weights.sum()
             (grad,) = torch.autograd.grad(target, inputs)
-        grad = grad.detach().float().cpu()
-        if pad:
-            grad = torch.nn.functional.pad(grad, (0, 0, pad, pad))
-        if not mult_by_input:
-            return grad
-        return (grad * torch.from_numpy(np.asarray(x, dtype=np.float32))).sum(-1)[0]
+        grad = np.pad(grad.detach().float().cpu().numpy(), ((0, 0), (pad, pad), (0, 0)))
+        if mult_by_input:
+            grad = (grad * np.asarray(x, dtype=np.float32)).sum(-1)[0]
+        return grad.astype(np.float32, copy=False).view(Attribution)
 
     def __repr__(self) -> str:
         return (f"Enformer({str(self.path)!r}, head={self.head!r}, track_index="

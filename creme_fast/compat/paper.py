@@ -311,8 +311,9 @@ def get_saliency_and_creme_mask_overlap(seq_tile_id: str, model: Any, seq_parser
 
     Returns
     -------
-    cre_saliency_scores : torch.Tensor, shape=(tile_size,)
-        As ``model.contribution_input_grad`` returns (creme-nn: a ``tf.Tensor``).
+    cre_saliency_scores : custom_model.Attribution, shape=(tile_size,)
+        As ``model.contribution_input_grad`` returns (creme-nn: a ``tf.Tensor``);
+        ``.numpy()`` gives the array.
     creme_mask : numpy.ndarray of float64, shape=(tile_size,)
         1 on the sub-tiles in pruning window ``window``'s ``insert_coords``.
     """
