@@ -163,7 +163,8 @@ def plot_cdf(x: Any, bins: int = 1000) -> np.ndarray:
 
 
 def convert_pvalue_to_asterisks(pvalue: float) -> str:
-    """``"****"`` (<= 1e-4), ``"***"`` (<= 1e-3), ``"**"`` (<= 0.01), ``"*"`` (<= 0.05) or ``"ns"``."""
+    """Significance stars: ``"****"`` (<= 1e-4), ``"***"`` (<= 1e-3), ``"**"`` (<= 0.01),
+    ``"*"`` (<= 0.05), else ``"ns"``."""
     for limit, stars in ((0.0001, "****"), (0.001, "***"), (0.01, "**"), (0.05, "*")):
         if pvalue <= limit:
             return stars
