@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from creme_fast.cli.common import add_threads_option
 from creme_fast.cli.options import int_list
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", help="ONNX Runtime provider (default: best available)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", dest="json_path", help="also write the figures to this file")
+    add_threads_option(p)
     p.set_defaults(handler=run)
 
 
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from creme_fast.runtime import load_predictor
 
-        predictor = load_predictor(args.model, providers=args.provider)
+        predictor = load_predictor(args.model, providers=args.provider, threads=args.threads)
         report["model"] = str(args.model)
         report["generation"] = [bench.generation_rate(
             args.test, seq_length=predictor.seq_length, num_shuffles=args.shuffles,

@@ -32,6 +32,9 @@ __all__ = ["MARKER", "RunLocked", "RunSettingsMismatch", "RunStore", "check_run_
 
 MARKER = ".creme-fast-run"
 OUTPUTS = ("failed.tsv", "summary.parquet", "summary.csv", "summary.png")
+# identity keys of earlier versions that no longer decide a resume (the TSS table is
+# now identified locus by locus: creme_fast.runs.resume)
+RETIRED_IDENTITY = ("tss", "selection")
 
 
 class RunSettingsMismatch(ValueError):
@@ -134,7 +137,8 @@ class RunStore:
         """
         old = self.existing_settings() if resume else None
         if old is not None:
-            before = old.get("identity", {})
+            before = {k: v for k, v in old.get("identity", {}).items()
+                      if k in identity or k not in RETIRED_IDENTITY}
             changed = sorted(k for k in set(before) | set(identity)
                              if before.get(k) != identity.get(k))
             if changed:

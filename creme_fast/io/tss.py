@@ -44,7 +44,8 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
     query : str, optional
         Keep only rows matching this :meth:`pandas.DataFrame.query` (applied before
         the checks, so an earlier run's per-track summary can be narrowed to one
-        row per locus).
+        row per locus). A query that matches no row gives an empty table (with the
+        four columns); a table with no rows at all is an error.
 
     Raises
     ------
@@ -62,12 +63,17 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
         table = _read_gtf(path, gtf_feature, protein_coding)
     else:
         table = _read_delimited(path)
+    if table.empty:
+        raise TssTableError(f"{path}: the TSS table has no rows")
     if query:
         try:
             table = table.query(query)
         except (pd.errors.UndefinedVariableError, SyntaxError, ValueError, TypeError,
                 KeyError) as exc:
             raise TssTableError(f"{path}: query {query!r} fails: {exc}") from None
+        if table.empty:  # a selection that matches nothing is an outcome, not an error
+            return table.reset_index(drop=True).astype(
+                {"chrom": str, "name": str, "strand": str, "tss": "int64"})
     return _validate(table, path)
 
 
