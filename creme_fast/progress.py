@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-__all__ = ["DEFAULT_INTERVAL", "Progress", "progress_allowed"]
+__all__ = ["DEFAULT_INTERVAL", "Progress", "format_duration", "progress_allowed"]
 
 log = logging.getLogger("creme_fast.progress")
 
@@ -30,7 +30,8 @@ def progress_allowed(requested: bool = True) -> bool:
     return bool(requested) and flag in ("", "0", "false", "no", "off")
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``"42 s"``, ``"3 min 05 s"``, ``"2 h 10 min"``."""
     seconds = max(int(round(seconds)), 0)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
@@ -57,12 +58,15 @@ class Progress:
         Where a bar goes and whose ``isatty()`` decides bar versus lines
         (default: ``sys.stderr`` at construction; in a Jupyter kernel, a bar).
     leave : bool, default=True
-        Keep the finished bar on the terminal.
+        Keep the finished bar on the terminal; off a terminal, write a last line
+        when closed (False: only if a periodic line was written).
+    bar : bool, default=True
+        False: log lines even on a terminal (``-q`` with ``--log-file``).
     """
 
     def __init__(self, total: int, desc: str, *, enabled: bool = True,
                  interval: float = DEFAULT_INTERVAL, stream: TextIO | None = None,
-                 leave: bool = True) -> None:
+                 leave: bool = True, bar: bool = True) -> None:
         self.total = max(int(total), 0)
         self.n = 0
         self.desc = desc
@@ -74,7 +78,9 @@ class Progress:
         self._last_line = self._start
         self._bar: Any = None
         self._closed = False
-        if self.enabled and (_isatty(stream) or "ipykernel" in sys.modules):
+        self._leave = leave
+        self._lines = 0
+        if self.enabled and bar and (_isatty(stream) or "ipykernel" in sys.modules):
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=self.total, desc=desc, unit=UNIT, file=stream, leave=leave,
@@ -94,6 +100,7 @@ class Progress:
             now = time.perf_counter()
             if now - self._last_line >= self.interval:
                 self._last_line = now
+                self._lines += 1
                 log.info("%s", self.line())
 
     def set_total(self, total: int) -> None:
@@ -112,11 +119,11 @@ class Progress:
         elapsed = time.perf_counter() - self._start
         rate = self.n / elapsed if elapsed > 0 else 0.0
         share = f" ({100 * self.n / self.total:.0f}%)" if self.total else ""
-        eta = (f", ETA {_duration((self.total - self.n) / rate)}"
+        eta = (f", ETA {format_duration((self.total - self.n) / rate)}"
                if rate > 0 and self.total > self.n else "")
         extra = f"; {self.postfix}" if self.postfix else ""
         return (f"{self.desc}: {self.n:,}/{self.total:,} {UNIT}s{share}, {rate:,.2f} "
-                f"{UNIT}/s, {_duration(elapsed)} elapsed{eta}{extra}")
+                f"{UNIT}/s, {format_duration(elapsed)} elapsed{eta}{extra}")
 
     def close(self) -> None:
         if self._closed:
@@ -124,7 +131,7 @@ class Progress:
         self._closed = True
         if self._bar is not None:
             self._bar.close()
-        elif self.lines:
+        elif self.lines and (self._leave or self._lines):  # a short engine run: no line
             log.info("%s", self.line())
 
     def __enter__(self) -> Progress:

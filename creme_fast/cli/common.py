@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["GLOBAL_DEFAULTS", "add_global_options", "add_threads_option", "configure_logging",
-           "record", "RECORD_LOGGER"]
+__all__ = ["GLOBAL_DEFAULTS", "RECORD_LOGGER", "add_global_options", "add_threads_option",
+           "configure_logging", "progress_bar", "progress_wanted", "record"]
 
 RECORD_LOGGER = "creme_fast.record"
 GLOBAL_DEFAULTS = {"log_level": "INFO", "quiet": False, "log_file": None,
@@ -43,7 +43,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) 
     group.add_argument("-q", "--quiet", action="store_true", default=default("quiet"),
                        help="only warnings, errors and the final one-line record")
     group.add_argument("--log-file", type=Path, default=default("log_file"), metavar="PATH",
-                       help="also append the log (and progress lines) to PATH")
+                       help="also append the log at --log-level, with progress lines, to "
+                       "PATH (-q quiets the terminal, not the file)")
     group.add_argument("--no-progress", action="store_true", default=default("no_progress"),
                        help="no progress bar or progress lines (TQDM_DISABLE=1 does the same)")
     group.add_argument("--progress-interval", type=_seconds,
@@ -64,25 +65,39 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 
 
 def configure_logging(args: argparse.Namespace) -> None:
-    """Send creme_fast's log records to the current stderr (and ``--log-file``) at the
-    level the options ask; :func:`record` lines pass even under ``-q``. The root
-    logger is left alone; :func:`creme_fast.cli.main` undoes this when it returns."""
-    level = logging.WARNING if args.quiet else getattr(logging, args.log_level)
+    """Send creme_fast's log records to the current stderr at the level the options
+    ask (WARNING under ``-q``) and to ``--log-file`` at ``--log-level`` (``-q`` quiets
+    the terminal, not the file); :func:`record` lines go to both even under ``-q``.
+    The root logger is left alone; :func:`creme_fast.cli.main` undoes this."""
+    level = getattr(logging, args.log_level)
     package_log = logging.getLogger("creme_fast")
-    formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    stderr.addFilter(_RecordsPass(logging.WARNING if args.quiet else level))
+    package_log.addHandler(stderr)
+    lowest = logging.WARNING if args.quiet else level
     if args.log_file is not None:
         args.log_file.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(args.log_file, mode="a", encoding="utf-8")
         file_handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handlers.append(file_handler)
-    handlers[0].setFormatter(formatter)
-    for handler in handlers:
-        package_log.addHandler(handler)
-    package_log.setLevel(level)
+        file_handler.addFilter(_RecordsPass(level))
+        package_log.addHandler(file_handler)
+        lowest = min(lowest, level)
+    package_log.setLevel(lowest)
     package_log.propagate = False
-    logging.getLogger(RECORD_LOGGER).setLevel(min(level, logging.INFO))
+    logging.getLogger(RECORD_LOGGER).setLevel(min(lowest, logging.INFO))
+
+
+class _RecordsPass(logging.Filter):
+    """Records at ``level`` or above, and the final record lines whatever their level."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, entry: logging.LogRecord) -> bool:
+        return entry.levelno >= self.level or entry.name == RECORD_LOGGER
 
 
 def record(message: str, *values: object) -> None:
@@ -91,9 +106,16 @@ def record(message: str, *values: object) -> None:
 
 
 def progress_wanted(args: argparse.Namespace) -> bool:
-    """Progress is shown unless ``--no-progress``, ``-q``/a level above INFO, or
-    ``TQDM_DISABLE``."""
+    """Progress is reported unless ``--no-progress``, ``TQDM_DISABLE``, a
+    ``--log-level`` above INFO, or ``-q`` without a ``--log-file`` (under ``-q`` the
+    lines go to the file only: see :func:`progress_bar`)."""
     from creme_fast.progress import progress_allowed
 
-    return progress_allowed(not args.no_progress and not args.quiet
+    return progress_allowed(not args.no_progress
+                            and (not args.quiet or args.log_file is not None)
                             and getattr(logging, args.log_level) <= logging.INFO)
+
+
+def progress_bar(args: argparse.Namespace) -> bool:
+    """Whether a bar may be drawn (on a terminal); under ``-q`` only log lines."""
+    return not args.quiet

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from creme_fast.cli.common import add_threads_option, progress_wanted, record
+from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted, record
 from creme_fast.cli.options import int_list, positive_int
 from creme_fast.runs.shard import parse_shard, shard_rows
 
@@ -70,8 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="discard a previous run in --out instead of resuming it")
     p.add_argument("--shard", type=parse_shard, metavar="K/N",
                    help="run only shard K of N: the selected rows (after --query/--top), "
-                   "in line order, dealt out in turn to shards 1..N; combine the shards' "
-                   "directories with `creme-fast merge`")
+                   "in line order (rank order under --top), dealt out in turn to shards "
+                   "1..N; combine the shards' directories with `creme-fast merge`")
     add_threads_option(p)
     add_ray_arguments(p)
     p.set_defaults(handler=run)
@@ -138,8 +138,10 @@ def _load_model(args: argparse.Namespace, provider: str | None = None
     from creme_fast.runtime import OnnxPredictor
 
     path = _model_path(args)
+    threads = getattr(args, "threads", None)
     predictor = OnnxPredictor(path, providers=provider or args.provider,
-                              seq_length=args.length, threads=getattr(args, "threads", None))
+                              seq_length=args.length, threads=threads)
+    log.info("model threads: %s", threads or "all cores (ONNX Runtime's default)")
     if args.length is not None and predictor.seq_length != args.length:
         raise ValueError(f"--length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")
@@ -306,7 +308,8 @@ def run(args: argparse.Namespace) -> int:
                              model_id=model_id, fasta=args.fasta, tss=args.tss,
                              selection=selection, resume=not args.no_resume,
                              chunk_loci=args.chunk_loci, progress=progress_wanted(args),
-                             progress_interval=args.progress_interval)
+                             progress_interval=args.progress_interval,
+                             progress_bar=progress_bar(args))
         outcome = run_over_genome(request, predictor, genome, table, executor=executor)
     failed = len(outcome.failed)
     record("run %s: %d loci selected, %d run, %d already done, %d failed%s; %s (exit %d)",

@@ -9,8 +9,10 @@ Layout::
     DIR/results/part-*.parquet one file per finished chunk of loci, each written to a
                                dot-file and renamed, so a reader (and a resumed run)
                                only ever sees whole loci
-    DIR/failed.tsv             loci that could not be run, with the reason
-    DIR/summary.{parquet,csv}  one row per locus (and track), written at the end
+    DIR/failed.tsv             loci that could not be run, with the reason (always
+                               written; a header alone when none failed)
+    DIR/summary.{parquet,csv}  one row per locus (and track), written at the end (no
+                               rows, every column, when no locus finished)
 """
 from __future__ import annotations
 

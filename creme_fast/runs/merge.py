@@ -78,6 +78,23 @@ def _loci_of(directory: Path) -> tuple[list[str], pd.DataFrame]:
     return list(dict.fromkeys(names)), failed
 
 
+def _table_order(settings: list[dict[str, Any]], names: list[list[str]]) -> list[str]:
+    """The loci in the order of the table they were dealt from: the shards 1..N of
+    one ``--shard K/N`` split are interleaved back (shard k held rows k, k + N, ...);
+    other inputs follow one another as given. Each locus once."""
+    shards = [s.get("selection", {}).get("shard") if isinstance(s.get("selection"), dict)
+              else None for s in settings]
+    order: list[str] = []
+    if all(shards) and len({s.split("/")[1] for s in shards}) == 1:
+        by_k = sorted(zip((int(s.split("/")[0]) for s in shards), names))
+        longest = max(len(n) for _, n in by_k)
+        for i in range(longest):
+            order += [n[i] for _, n in by_k if i < len(n)]
+    else:
+        order = [n for group in names for n in group]
+    return list(dict.fromkeys(order))
+
+
 def merge_runs(inputs: list[Path], out: Path) -> MergeOutcome:
     """Merge the run directories ``inputs`` into ``out``.
 
@@ -108,17 +125,16 @@ def merge_runs(inputs: list[Path], out: Path) -> MergeOutcome:
     merged = {**{k: v for k, v in settings[0].items() if k not in ("identity", "selection")},
               "creme_fast": __version__, "merged_from": [str(p) for p in resolved],
               "selection": [s.get("selection", {}) for s in settings]}
-    order: list[str] = []
     failed_frames = []
     taken: dict[str, dict[str, Any]] = {}
     duplicates = 0
+    loci = [_loci_of(path) for path in inputs]
+    order = _table_order(settings, [names for names, _ in loci])
     with store:
         store.open(merged, identity, resume=False)
         part_index = 0
-        for path in inputs:
-            names, failed = _loci_of(path)
+        for path, (names, failed) in zip(inputs, loci):
             wanted = set(names)
-            order += [n for n in names if n not in taken]
             failed_frames.append(failed)
             for part in RunStore(path).parts():
                 frame = pd.read_parquet(part)
@@ -145,7 +161,8 @@ def merge_runs(inputs: list[Path], out: Path) -> MergeOutcome:
                 wanted -= set(content["name"])
         failed = pd.concat(failed_frames, ignore_index=True)
         failed = failed[~failed["name"].isin(taken)].drop_duplicates("name", ignore_index=True)
-        order += [n for n in failed["name"] if n not in order]
+        order = [n for n in order if n in taken] + [n for n in failed["name"]
+                                                     if n not in taken]
         table = pd.DataFrame({"name": order})
         summary, files = write_outputs(
             test, store, table, failed,

@@ -52,17 +52,20 @@ class RunProgress:
     enabled : bool
     interval : float, default=30.0
         Seconds between progress lines when stderr is not a terminal.
+    bar : bool, default=True
+        False: log lines even on a terminal.
     """
 
     def __init__(self, n_loci: int, per_locus: int, desc: str, enabled: bool,
-                 interval: float = DEFAULT_INTERVAL) -> None:
+                 interval: float = DEFAULT_INTERVAL, bar: bool = True) -> None:
         self.left = n_loci
         self.per_locus = max(int(per_locus), 1)
         self.finished_loci = 0
         self.finished_mutants = 0
         self.in_flight = 0  # mutants reported batch by batch, not yet in a finished chunk
         self.running = ""
-        self.bar = Progress(n_loci * self.per_locus, desc, enabled=enabled, interval=interval)
+        self.bar = Progress(n_loci * self.per_locus, desc, enabled=enabled, interval=interval,
+                            bar=bar)
         self._set_postfix()
 
     def started(self, names: list[str]) -> None:

@@ -47,6 +47,7 @@ class RunRequest:
     chunk_loci: int = 8
     progress: bool = True
     progress_interval: float = DEFAULT_INTERVAL
+    progress_bar: bool = True
 
 
 @dataclass
@@ -122,7 +123,8 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
         done = done_loci(store, table, req.test) if resumed else set()
         pending = table[~table["name"].isin(done)].reset_index(drop=True)
         progress = RunProgress(len(pending), expected_mutants(req.test, req.config, length),
-                               req.test, req.progress, req.progress_interval)
+                               req.test, req.progress, req.progress_interval,
+                               req.progress_bar)
         with progress:
             failed = _run_pending(req, store, genome, pending, length, progress,
                                   executor if executor is not None

@@ -1,11 +1,13 @@
 """``--shard K/N``: a deterministic split of a run's loci by line.
 
 The selected rows of the TSS table (after ``--query`` and ``--top``, which see the
-whole table), taken in the order of their lines in the file, are dealt out in turn:
-the first to shard 1, the second to shard 2, ..., the N-th to shard N, the
-(N+1)-th to shard 1 again. The N shards together hold every selected row exactly
-once; the same file and options always give the same split. A shard may be empty
-(a normal outcome: its run directory holds an empty summary).
+whole table), in the order an unsharded run takes them (the order of their lines in
+the file; under ``--top``, rank order, ties in line order), are dealt out in turn:
+the first to shard 1, the second to shard 2, ..., the N-th to shard N, the (N+1)-th
+to shard 1 again. The N shards together hold every selected row exactly once; the
+same file and options always give the same split, and ``creme-fast merge`` deals
+them back into the unsharded order. A shard may be empty (a normal outcome: its run
+directory holds an empty summary).
 """
 from __future__ import annotations
 
@@ -32,7 +34,6 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def shard_rows(table: pd.DataFrame, shard: int, count: int) -> pd.DataFrame:
-    """Shard ``shard`` of ``count`` of ``table`` (see the module docstring); rows in
-    line order. ``table`` needs the ``line`` column that :func:`read_tss` adds."""
-    ordered = table.sort_values("line", kind="stable", ignore_index=True)
-    return ordered.iloc[shard - 1::count].reset_index(drop=True)
+    """Shard ``shard`` of ``count`` of the selected rows ``table``, in their order
+    (see the module docstring)."""
+    return table.iloc[shard - 1::count].reset_index(drop=True)
