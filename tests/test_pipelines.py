@@ -9,7 +9,8 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from compat_fixtures import input_dependent_enformer, write_export
+from enformer_fixtures import SEQ_LENGTH
 from genome_fixtures import GENES, make_genome, write_tss
 
 from creme_fast import assays
@@ -61,6 +62,11 @@ def test_global_options_after_the_subcommand_and_a_final_record(tmp_path, genome
     text = log_file.read_text()
     assert "run activity: 8 loci selected" in text
     assert _code(["run", "activity", "--log-level", "WARNING", "--help"]) == 0
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert _code(_args(genome, "activity", tmp_path / "x", "--log-file",
+                       str(blocked / "act.log"))) == 2
+    assert "--log-file" in capfd.readouterr().err and not (tmp_path / "x").exists()
 
 
 def test_progress_is_log_lines_off_a_terminal(tmp_path, genome, monkeypatch):
@@ -87,7 +93,16 @@ def test_progress_is_log_lines_off_a_terminal(tmp_path, genome, monkeypatch):
         assert "run activity: 8 loci selected" in quiet.read_text()
 
 
-def test_engine_progress_names_the_test_and_locus(tmp_path, genome, caplog):
+def test_engine_progress_names_the_test_and_locus(tmp_path, genome, caplog, monkeypatch):
+    """Issue 21 item 4: the bars said "stage 2", "copy 3", in seq/s."""
+    from creme_fast.pipeline import engine
+    from creme_fast.progress import Progress
+
+    class EveryUpdate(Progress):  # the real reporter, a line at every update
+        def __init__(self, total, desc, **options):
+            super().__init__(total, desc, **{**options, "interval": 0})
+
+    monkeypatch.setattr(engine, "Progress", EveryUpdate)
     path, _ = genome
     with Genome(path) as g:
         seq = g.window("chr1", 120_000, "+", L)
@@ -96,8 +111,14 @@ def test_engine_progress_names_the_test_and_locus(tmp_path, genome, caplog):
                         tile_size=20_000, num_shuffles=1, name="geneA", bins=[447, 448])
     lines = [r.getMessage() for r in caplog.records if r.name == "creme_fast.progress"]
     assert lines and all(ln.startswith("multiplicity geneA: ") for ln in lines)
-    assert any("copy 2" in ln for ln in lines)
-    assert all(" mutants (" in ln for ln in lines)
+    assert any("copy 2" in ln for ln in lines) and any("controls" in ln for ln in lines)
+    assert all(" mutants (" in ln and "mutant/s" in ln for ln in lines)
+    caplog.clear()
+    assays.context_dependence(load_synthetic(), np.stack([seq, seq]), tile_size=20_000,
+                              num_shuffles=1, names=["geneA", "geneB"], bins=[447, 448])
+    lines = [r.getMessage() for r in caplog.records if r.name == "creme_fast.progress"]
+    assert lines and all(ln.startswith("context dependence geneA..geneB (2 loci): ")
+                         for ln in lines)
 
 
 # --- item 2: threads ---------------------------------------------------------------
@@ -225,34 +246,16 @@ def test_resume_after_genes_added_and_reordered(tmp_path, genome, capfd, caplog)
 
 # --- item 6: the API reproduces a CLI run -------------------------------------------
 
-SHORT = 4096  # the input-sensitive model's window
-
-
-class Conv(torch.nn.Module):
-    """Every base matters (the synthetic model reads only whole motifs, so two draws
-    of shuffles give it the same prediction): conv, ReLU, 128-bp bins, 3 tracks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv1d(4, 16, 9, padding=4)
-        self.head = torch.nn.Linear(16, 3)
-        with torch.no_grad():
-            self.conv.weight.mul_(4.0)
-
-    def forward(self, x):
-        h = torch.relu(self.conv(x.transpose(1, 2)))
-        h = torch.nn.functional.avg_pool1d(h, 128).transpose(1, 2)
-        return torch.nn.functional.softplus(self.head(h)) + 0.1
+SHORT = SEQ_LENGTH  # the small Enformer's window (2,048 bp, 8 bins)
 
 
 @pytest.fixture(scope="module")
-def conv_model(tmp_path_factory):
-    from creme_fast.export import export_module
-
-    path = tmp_path_factory.mktemp("model") / "conv.onnx"
-    export_module(Conv().eval(), path, seq_length=SHORT)
-    return path
+def small_model(tmp_path_factory):
+    """The suite's small Enformer whose predictions depend on the input (the synthetic
+    model reads only whole motifs, so two draws of shuffles give it the same
+    prediction and an equality test on it could not fail)."""
+    path = tmp_path_factory.mktemp("model") / "enformer_small.onnx"
+    return write_export(input_dependent_enformer(), path, tracks=[0, 1, 2])
 
 
 def _windows(genome, genes, length=SHORT):
@@ -262,20 +265,20 @@ def _windows(genome, genes, length=SHORT):
 
 def _short_args(genome, model, test, out, *extra):
     return ["run", test, "--model", str(model), "--fasta", str(genome[0]), "--tss",
-            str(genome[1]), "--out", str(out), "--tile-size", "500", "--shuffles", "3",
-            "--bins", "15,16", *extra]
+            str(genome[1]), "--out", str(out), "--tile-size", "200", "--shuffles", "3",
+            *extra]
 
 
-def test_api_names_reproduce_a_cli_run_exactly(tmp_path, genome, conv_model):
+def test_api_names_reproduce_a_cli_run_exactly(tmp_path, genome, small_model):
     out = tmp_path / "nec"
-    assert main(_short_args(genome, conv_model, "necessity", out, "-q", "--chunk-loci",
+    assert main(_short_args(genome, small_model, "necessity", out, "-q", "--chunk-loci",
                             "3")) == 0
     cli = _results(out)
     tokens = _windows(genome, GENES)
     names = [g[0] for g in GENES]
-    model = load_predictor(conv_model)
-    res = assays.necessity(model, tokens, tile_size=500, num_shuffles=3, verbose=False,
-                           bins=[15, 16], names=names)
+    model = load_predictor(small_model)
+    res = assays.necessity(model, tokens, tile_size=200, num_shuffles=3, verbose=False,
+                           names=names)
     api = res.to_frame()
     api["name"] = np.array(names)[api["locus"]]
     api = api.drop(columns="locus").sort_values(["name", "track", "tile"], ignore_index=True)
@@ -283,28 +286,27 @@ def test_api_names_reproduce_a_cli_run_exactly(tmp_path, genome, conv_model):
     # the effects depend on the input, and without names the keys are positions:
     # other shuffles, other results (the issue's 5.9e-4 difference)
     assert np.ptp(res.effect) > 0.01
-    plain = assays.necessity(model, tokens, tile_size=500, num_shuffles=3, verbose=False,
-                             bins=[15, 16])
+    plain = assays.necessity(model, tokens, tile_size=200, num_shuffles=3, verbose=False)
     assert np.abs(plain.effect - res.effect).max() > 1e-4
     with pytest.raises(ValueError, match="names has 1 names for 8 sequences"):
-        assays.necessity(model, tokens, names=["x"], verbose=False)
+        assays.necessity(model, tokens, names=["x"], tile_size=200, verbose=False)
 
 
-def test_api_name_reproduces_a_one_locus_cli_run(tmp_path, genome, conv_model):
+def test_api_name_reproduces_a_one_locus_cli_run(tmp_path, genome, small_model):
     out = tmp_path / "ho"
-    assert main(_short_args(genome, conv_model, "higher-order", out, "-q", "--query",
+    assert main(_short_args(genome, small_model, "higher-order", out, "-q", "--query",
                             "name == 'geneB'", "--track", "1", "--rounds", "3")) == 0
     cli = _results(out).sort_values("round", ignore_index=True)
     seq = _windows(genome, [g for g in GENES if g[0] == "geneB"])[0]
-    model = load_predictor(conv_model)
-    res = assays.higher_order(model, seq, tile_size=500, num_shuffles=3, num_rounds=3,
-                              track=1, verbose=False, bins=[15, 16], name="geneB")
+    model = load_predictor(small_model)
+    res = assays.higher_order(model, seq, tile_size=200, num_shuffles=3, num_rounds=3,
+                              track=1, verbose=False, name="geneB")
     api = res.to_frame()
     assert cli["observed"].nunique() == 3  # input-sensitive
     np.testing.assert_array_equal(cli["observed"].to_numpy(), api["observed"].to_numpy())
     np.testing.assert_array_equal(cli["tile_start"].to_numpy(), api["tile_start"].to_numpy())
-    other = assays.higher_order(model, seq, tile_size=500, num_shuffles=3, num_rounds=3,
-                                track=1, verbose=False, bins=[15, 16])
+    other = assays.higher_order(model, seq, tile_size=200, num_shuffles=3, num_rounds=3,
+                                track=1, verbose=False)
     assert not np.array_equal(other.to_frame()["observed"].to_numpy(), api["observed"])
     with pytest.raises(ValueError, match="name or locus_key"):
         assays.higher_order(model, seq, name="geneB", locus_key=3)
@@ -312,13 +314,13 @@ def test_api_name_reproduces_a_one_locus_cli_run(tmp_path, genome, conv_model):
 
 # --- item 7: batch size --------------------------------------------------------------
 
-def test_batch_size_changes_results_only_by_float_rounding(genome, conv_model):
+def test_batch_size_changes_results_only_by_float_rounding(genome, small_model):
     """Batch mates never change a result; the batch size may change the float
     rounding of the model's kernels (README: up to float rounding, bounded here)."""
     tokens = _windows(genome, GENES[:4])
-    model = load_predictor(conv_model)
-    runs = {b: assays.necessity(model, tokens, tile_size=500, num_shuffles=3,
-                                verbose=False, batch_size=b, bins=[15, 16])
+    model = load_predictor(small_model)
+    runs = {b: assays.necessity(model, tokens, tile_size=200, num_shuffles=3,
+                                verbose=False, batch_size=b)
             for b in (1, 3, 8)}
     assert np.ptp(runs[8].effect) > 0.01  # input-sensitive
     for b in (1, 3):

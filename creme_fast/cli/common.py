@@ -77,8 +77,12 @@ def configure_logging(args: argparse.Namespace) -> None:
     package_log.addHandler(stderr)
     lowest = logging.WARNING if args.quiet else level
     if args.log_file is not None:
-        args.log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(args.log_file, mode="a", encoding="utf-8")
+        try:
+            args.log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(args.log_file, mode="a", encoding="utf-8")
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise ValueError(f"--log-file {args.log_file}: cannot write it ({reason})") from None
         file_handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s: %(message)s"))
         file_handler.addFilter(_RecordsPass(level))

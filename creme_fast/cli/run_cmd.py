@@ -141,7 +141,8 @@ def _load_model(args: argparse.Namespace, provider: str | None = None
     threads = getattr(args, "threads", None)
     predictor = OnnxPredictor(path, providers=provider or args.provider,
                               seq_length=args.length, threads=threads)
-    log.info("model threads: %s", threads or "all cores (ONNX Runtime's default)")
+    if provider is None:  # with Ray the workers run the model (--threads-per-worker)
+        log.info("model threads: %s", threads or "all cores (ONNX Runtime's default)")
     if args.length is not None and predictor.seq_length != args.length:
         raise ValueError(f"--length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")
