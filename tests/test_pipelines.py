@@ -16,6 +16,7 @@ from genome_fixtures import GENES, make_genome, write_tss
 from creme_fast import assays
 from creme_fast.cli import main
 from creme_fast.io.genome import Genome
+from creme_fast.io.store import RunStore
 from creme_fast.runtime import load_predictor
 from creme_fast.synthetic import load_synthetic
 
@@ -208,6 +209,12 @@ def test_merge_refuses_mixed_settings_naming_the_difference(tmp_path, genome, ca
     assert not (out / "summary.parquet").exists()
     assert main(["merge", str(a), str(tmp_path), "--out", str(out)]) == 2
     assert "not a creme-fast run directory" in caplog.text
+    assert main(["merge", str(a), "--out", str(b)]) == 2  # never over a run
+    assert "holds a creme-fast run, not a merge" in caplog.text
+    assert (b / "summary.parquet").is_file()
+    with RunStore(a):  # a shard being (re)run is not merged
+        assert main(["merge", str(a), "--out", str(out)]) == 2
+    assert "in use by another creme-fast run" in caplog.text
 
 
 def test_shard_option_is_checked(tmp_path, genome, caplog):

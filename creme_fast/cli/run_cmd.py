@@ -262,7 +262,7 @@ def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         table = shard_rows(table, *args.shard)
         selection["shard"] = f"{args.shard[0]}/{args.shard[1]}"
     if table.empty:
-        what = ", ".join(f"--{k} {v}" for k, v in selection.items())
+        what = ", ".join(f"--{k} {v}" for k, v in selection.items()) or "an empty table"
         log.warning("%s: no TSS rows left after the selection (%s): writing an empty run "
                     "(summary with no rows)", args.tss, what)
     return table, selection

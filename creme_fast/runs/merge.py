@@ -12,6 +12,7 @@ the next step's ``--tss``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -103,7 +104,8 @@ def merge_runs(inputs: list[Path], out: Path) -> MergeOutcome:
     ValueError
         An input is not a finished run, the inputs' settings differ (naming the
         first setting that differs and the directories), a locus appears in two
-        inputs with different rows, or ``out`` is one of the inputs.
+        inputs with different rows, ``out`` is one of the inputs, or an input is
+        in use by a run (:class:`~creme_fast.io.store.RunLocked`).
     """
     inputs = [Path(p) for p in inputs]
     if not inputs:
@@ -120,11 +122,23 @@ def merge_runs(inputs: list[Path], out: Path) -> MergeOutcome:
             raise ValueError(f"merge: {path} was run with other settings than {inputs[0]} "
                              f"({_difference(identity, other['identity'])}); only shards of "
                              "one run (same test and settings) can be merged")
-    test = identity["test"]
     store = RunStore(out)
+    earlier = store.existing_settings() if store.settings_path.is_file() else None
+    if earlier is not None and "merged_from" not in earlier:
+        raise ValueError(f"merge: --out {out} holds a creme-fast run, not a merge; choose "
+                         "another --out (a merge replaces only an earlier merge)")
     merged = {**{k: v for k, v in settings[0].items() if k not in ("identity", "selection")},
               "creme_fast": __version__, "merged_from": [str(p) for p in resolved],
               "selection": [s.get("selection", {}) for s in settings]}
+    with contextlib.ExitStack() as held:
+        for path in inputs:  # a shard still (or again) running is refused, naming its run
+            held.enter_context(RunStore(path))
+        return _merge(inputs, settings, identity, merged, store)
+
+
+def _merge(inputs: list[Path], settings: list[dict[str, Any]], identity: dict[str, Any],
+           merged: dict[str, Any], store: RunStore) -> MergeOutcome:
+    test = identity["test"]
     failed_frames = []
     taken: dict[str, dict[str, Any]] = {}
     duplicates = 0

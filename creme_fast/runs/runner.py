@@ -64,6 +64,8 @@ class RunOutcome:
 
 # settings that do not change the results (a resume may change them)
 RESULT_NEUTRAL = {"batch_size", "max_batch_bytes", "incremental"}
+
+
 def run_identity(test: str, config: StepConfig, model_id: str, fasta_id: str,
                  length: int) -> dict[str, Any]:
     """The settings that decide the results (a resumed run, and every shard merged
