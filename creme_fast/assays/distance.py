@@ -17,11 +17,14 @@ from creme_fast.assays._common import (
     as_tile,
     check_predictor,
     default_tss,
+    describe,
+    finish,
     predict_plan,
     safe_ratio,
 )
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.coords import check_loci
 from creme_fast.sequence.tiles import tile_layout
 
 __all__ = ["DistanceResult", "distance"]
@@ -42,6 +45,8 @@ class DistanceResult(AssayResult):
     """
 
     kind: ClassVar[str] = "distance"
+    regions: ClassVar = {"copy": ("position", "position_end"), "cre": ("cre_start", "cre_end")}
+    primary: ClassVar = "copy"
     control: np.ndarray
     mut: np.ndarray
     positions: np.ndarray
@@ -71,11 +76,15 @@ class DistanceResult(AssayResult):
         """Activity over the CRE-at-home control."""
         return safe_ratio(self.activity, activity(self.control).mean(axis=0, keepdims=True))
 
-    def to_frame(self) -> pd.DataFrame:
+    def raw_frame(self) -> pd.DataFrame:
         act = self.activity
         pos, track = np.meshgrid(np.arange(act.shape[0]), np.arange(act.shape[1]), indexing="ij")
-        return pd.DataFrame({"position": self.positions[pos.ravel()],
-                             "distance_bp": self.distance_bp[pos.ravel()], "track": track.ravel(),
+        width = self.cre_tile[1] - self.cre_tile[0]
+        start = self.positions[pos.ravel()].astype(np.int64)
+        return pd.DataFrame({"track": track.ravel(), "cre_start": self.cre_tile[0],
+                             "cre_end": self.cre_tile[1], "position": start,
+                             "position_end": start + width,
+                             "distance_bp": self.distance_bp[pos.ravel()],
                              "activity": act.ravel(), "std": activity(self.mut).std(axis=1).ravel(),
                              "fold_change": self.fold_change.ravel(),
                              "fold_change_over_control": self.fold_change_over_control.ravel()})
@@ -85,7 +94,7 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
              positions: Sequence[int] | None = None, tss_tile: Sequence[int] | None = None,
              tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
              shared_backgrounds: bool = True, shuffle: str = "fast", rng: Any = None,
-             locus_key: int = 0, **options: Any) -> DistanceResult:
+             locus_key: int = 0, loci: Any = None, **options: Any) -> DistanceResult:
     """Activity of the TSS as one CRE moves along a shuffled background.
 
     Parameters
@@ -98,14 +107,17 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         Starts to test; default every tile start of the layout.
     shared_backgrounds : bool, default=True
         The same backgrounds at every position (creme-nn's ``seed=True``).
+    loci : DataFrame or list of str, optional
+        The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.context_dependence`.
     """
     check_predictor(predictor)
-    loci = as_loci(seq)
+    loci_arg, loci = loci, as_loci(seq)
     if loci.shape[0] != 1:
         raise ValueError("distance takes one sequence")
     wt = loci[0]
     length = wt.shape[0]
+    locus_table = check_loci(loci_arg, 1)
     tss = default_tss(length, tile_size, tss_tile)
     cre = as_tile(cre_tile, length, "cre_tile")
     width = cre[1] - cre[0]
@@ -130,7 +142,11 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                                position=int(start), parent=control if shared_backgrounds else -1)
         builder.copy(rows, start, start + width, cre_src)
     pred = predict_plan(builder.build(), predictor, options, "distance")
-    return DistanceResult(control=pred[:num_shuffles],
-                          mut=pred[num_shuffles:].reshape(len(positions), num_shuffles,
-                                                          *pred.shape[1:]),
-                          positions=positions, tss_tile=tss, cre_tile=cre, seed=seed)
+    settings = describe(predictor, options, pred.shape[-1], 1, length, test="distance",
+                        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+                        shuffle=shuffle, shared_backgrounds=shared_backgrounds)
+    return finish(DistanceResult(control=pred[:num_shuffles],
+                                 mut=pred[num_shuffles:].reshape(len(positions), num_shuffles,
+                                                                 *pred.shape[1:]),
+                                 positions=positions, tss_tile=tss, cre_tile=cre, seed=seed,
+                                 settings=settings), locus_table)

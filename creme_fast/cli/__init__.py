@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (imported here, so that importing
     this module stays quick and a Ctrl-C while starting lands inside :func:`main`)."""
     from creme_fast import __version__
-    from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, run_cmd
+    from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, plot_cmd, run_cmd
 
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
                                      "in-silico perturbation tests.")
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo_cmd.add_parser(sub)
     run_cmd.add_parser(sub)
+    plot_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
     info_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)

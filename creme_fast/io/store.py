@@ -31,7 +31,8 @@ from creme_fast.io.tables import atomic_write
 __all__ = ["MARKER", "RunLocked", "RunSettingsMismatch", "RunStore", "check_run_directory"]
 
 MARKER = ".creme-fast-run"
-OUTPUTS = ("failed.tsv", "summary.parquet", "summary.csv", "summary.png")
+OUTPUTS = ("failed.tsv", "summary.parquet", "summary.csv", "summary.png", "summary.pdf",
+           "elements.bed")
 
 
 class RunSettingsMismatch(ValueError):
