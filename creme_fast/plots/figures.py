@@ -17,6 +17,7 @@ from creme_fast.plots.style import (
     PAGE_IN,
     TRACK_COLOURS,
     figure,
+    figure_legend,
     styled,
     threshold_line,
     track_label,
@@ -102,7 +103,7 @@ def tile_profile_figure(frames: Mapping[str, pd.DataFrame], genes: Sequence[str]
             ax.set_ylabel(EFFECT_LABELS[test])
             if i == len(genes) - 1:
                 ax.set_xlabel("tile position, kb from TSS (gene orientation)")
-            ax.legend(loc="upper left", ncols=2, frameon=False)
+    figure_legend(fig, axes)
     return fig
 
 
@@ -203,7 +204,7 @@ def higher_order_figure(frame: pd.DataFrame, genes: Sequence[str] | None = None)
         track = tracks_of(one)
         title = f"{gene}: {one['classification'].iloc[-1]}"
         ax.set_title(title + (f"\n{track[0][1]}" if track else ""))
-        ax.legend(frameon=False)
+    figure_legend(fig, axes)
     return fig
 
 
@@ -258,5 +259,5 @@ def fine_tile_figure(frame: pd.DataFrame, genes: Sequence[str] | None = None,
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.set_xlabel("position in the CRE, kb from TSS (gene orientation)")
-        ax.legend(loc="upper right", ncols=3, frameon=False, bbox_to_anchor=(1, 1.02))
+    figure_legend(fig, axes)
     return fig

@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 
 from creme_fast.io.tables import atomic_write
 
-__all__ = ["FORMATS", "TRACK_COLOURS", "figure", "save", "styled", "threshold_line",
-           "track_label"]
+__all__ = ["FORMATS", "TRACK_COLOURS", "figure", "figure_legend", "save", "styled",
+           "threshold_line", "track_label"]
 
 FORMATS = ("png", "pdf")
 # colour-blind-safe (Okabe-Ito), one per track in the order the table lists them
@@ -42,10 +42,10 @@ def figure(width: float, height: float, nrows: int = 1, ncols: int = 1,
 
 
 def track_label(track: Any, name: Any = None) -> str:
-    """``"5111 CAGE:K562"`` (index and name), or ``"track 2"`` without a name."""
+    """``"CAGE:K562 (track 5111)"`` (name and the model's index), or ``"track 2"``."""
     if name is None or (isinstance(name, float) and name != name) or name == "":
         return f"track {track}"
-    return f"{track} {name}"
+    return f"{name} (track {track})"
 
 
 def threshold_line(ax: Any, y: float, label: str, *, axis: str = "y",
@@ -53,6 +53,16 @@ def threshold_line(ax: Any, y: float, label: str, *, axis: str = "y",
     """A dashed threshold line with its value in the legend (``label``)."""
     draw = ax.axhline if axis == "y" else ax.axvline
     draw(y, color=colour, lw=0.8, ls="--", label=label, zorder=1)
+
+
+def figure_legend(fig: Figure, axes: Any) -> None:
+    """One legend for the whole figure, above the panels: every label once."""
+    seen: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    fig.legend(list(seen.values()), list(seen), loc="outside upper center",
+               ncols=min(len(seen), 4), frameon=False)
 
 
 def save(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS) -> list[Path]:
