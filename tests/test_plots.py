@@ -95,7 +95,7 @@ def test_across_gene_figures(runs):
     assert labels
     _, mult, _ = read_run(runs["multiplicity"])
     fig = plots.multiplicity_figure(mult)
-    _check(fig, legend=[f"{TRACK_NAMES[2]} (track 2)"])
+    _check(fig, legend=[f"{TRACK_NAMES[2]} (track 2)", "geneA, "])
     _, fine, _ = read_run(runs["fine-tile"])
     _check(plots.fine_tile_figure(fine), legend=["kept", "removed"])
 

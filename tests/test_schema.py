@@ -150,6 +150,16 @@ def test_targets_table_errors(tmp_path):
     assert read_targets(_targets(tmp_path / "ok.txt"))[5] == "CAGE:cell_5"
 
 
+def test_export_checks_the_targets_table_before_loading_the_checkpoint(tmp_path, capsys):
+    pytest.importorskip("torch")
+    bad = tmp_path / "targets.txt"
+    bad.write_text("index\tdescription\n0\ta\n0\tb\n")
+    code = main(["export", "--checkpoint", str(tmp_path / "absent"), "--out",
+                 str(tmp_path / "m.onnx"), "--targets", str(bad)])
+    assert code == 2 and "line 3: index 0 appears twice" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_pruned_track_indices_and_names_survive_into_runs_and_summaries(tmp_path, genome,
                                                                       pruned):
     from creme_fast.runtime import OnnxPredictor

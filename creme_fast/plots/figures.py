@@ -194,7 +194,7 @@ def higher_order_figure(frame: pd.DataFrame, genes: Sequence[str] | None = None)
         centre = (one["tss_offset"] + (one["tile_end"] - one["tile_start"]) / 2) / 1000
         ax.plot(rounds, np.r_[wt, one["observed"]], "o-", color="k", label="observed")
         ax.plot(rounds, np.maximum(np.r_[wt, one["additive"]], 0), "s--",
-                color=TRACK_COLOURS[0], label="additive expectation")
+                color=TRACK_COLOURS[0], label="additive expectation (floored at 0)")
         ax.plot(rounds, np.maximum(np.r_[wt, one["multiplicative"]], 0), "^:",
                 color=TRACK_COLOURS[1], label="multiplicative expectation")
         ax.set_xticks(rounds, ["WT"] + [f"{c:+.1f}" for c in centre])
@@ -219,7 +219,7 @@ def multiplicity_figure(frame: pd.DataFrame, ceiling: float | None = None) -> Fi
         one = frame[frame["name"].astype(str) == gene].sort_values("copies")
         track = tracks_of(one)
         ax.plot(one["copies"], one["activity"], "o-", color=_colour(g),
-                label=f"{gene} ({track[0][1]})" if track else gene)
+                label=f"{gene}, {track[0][1]}" if track else gene)
     if ceiling is not None:
         threshold_line(ax, ceiling, f"model ceiling ({ceiling:g})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -254,7 +254,7 @@ def fine_tile_figure(frame: pd.DataFrame, genes: Sequence[str] | None = None,
         cre_bp = int((one["cre_end"] - one["cre_start"]).iloc[0]) if len(one) else 0
         track = tracks_of(one)
         ax.set_title(f"{gene}: fine-tile search kept {kept_bp:,} of {cre_bp:,} bp"
-                     + (f" ({track[0][1]})" if track else ""))
+                     + (f", {track[0][1]}" if track else ""))
         ax.set_ylim(0, 1.3)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
