@@ -132,9 +132,9 @@ def test_plot_cli_writes_png_and_pdf_per_gene(runs, tmp_path):
 
 
 SECTIONS = {"activity": ["activity (run)"], "context": ["context dependence (`context`)"],
-            "necessity": ["necessity", "sufficiency"], "sufficiency": ["necessity", "sufficiency"],
-            "distance": ["distance"], "multiplicity": ["multiplicity"],
-            "higher-order": ["higher-order"], "fine-tile": ["fine-tile"]}
+            "necessity": ["necessity", "sufficiency"],
+            "sufficiency": ["sufficiency", "necessity"], "distance": ["distance"],
+            "multiplicity": ["multiplicity"], "higher-order": ["higher-order"], "fine-tile": ["fine-tile"]}
 
 
 def _readme_schema() -> tuple[set[str], dict[str, tuple[set[str], set[str]]]]:

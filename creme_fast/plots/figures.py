@@ -147,7 +147,7 @@ def context_figure(frame: pd.DataFrame) -> Figure:
             threshold_line(ax, y, label, axis="x")
         ax.axvspan(-NEUTRAL, NEUTRAL, color="0.85", label=f"neutral |x| < {NEUTRAL}", zorder=0)
     ax.set_title(f"context dependence: {len(genes)} genes")
-    ax.legend(frameon=False, fontsize=6, loc="best")
+    figure_legend(fig, axes)
     return fig
 
 

@@ -73,6 +73,6 @@ def save(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS) -> lis
     for fmt in formats:
         if fmt not in ("png", "pdf", "svg"):
             raise ValueError(f"figure format must be png, pdf or svg, got {fmt!r}")
-        out.append(atomic_write(stem.with_suffix(f".{fmt}"),
+        out.append(atomic_write(stem.parent / f"{stem.name}.{fmt}",  # a dot in a gene name
                                 lambda p, f=fmt: fig.savefig(p, format=f, dpi=200)))
     return out

@@ -26,15 +26,23 @@ VALUES = {
 
 
 def _histogram(ax: Any, frame: pd.DataFrame, column: str, label: str) -> None:
-    """Step histograms per track on shared bins, integer gene counts."""
+    """Histograms per track on shared bins, the tracks' bars side by side within each
+    bin (equal counts stay visible), whole gene counts."""
     values = frame[column].dropna().to_numpy(dtype=np.float64)
-    edges = np.histogram_bin_edges(values, bins=min(30, max(len(np.unique(values)), 1))) \
-        if len(values) else np.linspace(0, 1, 11)
+    n_bins = min(20, max(len(np.unique(values)), 1))
+    if len(values) and np.ptp(values) == 0:  # one value: a bin around it, not +-0.5
+        half = max(abs(float(values[0])) * 0.1, 1e-3)
+        edges = np.array([values[0] - half, values[0] + half])
+    else:
+        edges = (np.histogram_bin_edges(values, bins=n_bins) if len(values)
+                 else np.linspace(0, 1, 11))
     tracks = tracks_of(frame) or [(None, "all genes")]
+    width = np.diff(edges) / len(tracks)
     for k, (track, name) in enumerate(tracks):
         rows = frame if track is None else frame[frame["track"] == track]
-        ax.hist(rows[column].dropna(), bins=edges, histtype="step", lw=1.3,
-                color=TRACK_COLOURS[k % len(TRACK_COLOURS)], label=name)
+        counts, _ = np.histogram(rows[column].dropna(), bins=edges)
+        ax.bar(edges[:-1] + k * width, counts, width, align="edge",
+               color=TRACK_COLOURS[k % len(TRACK_COLOURS)], label=name)
     ax.set_xlabel(label)
     ax.set_ylabel("genes")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
