@@ -18,6 +18,7 @@ from creme_fast.plots.style import (
     TRACK_COLOURS,
     figure,
     figure_legend,
+    genes_text,
     styled,
     threshold_line,
     track_label,
@@ -146,7 +147,7 @@ def context_figure(frame: pd.DataFrame) -> Figure:
                          (SILENCING, f"silencing < {SILENCING}")):
             threshold_line(ax, y, label, axis="x")
         ax.axvspan(-NEUTRAL, NEUTRAL, color="0.85", label=f"neutral |x| < {NEUTRAL}", zorder=0)
-    ax.set_title(f"context dependence: {len(genes)} genes")
+    ax.set_title(f"context dependence: {genes_text(len(genes))}")
     figure_legend(fig, axes)
     return fig
 

@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 
 from creme_fast.io.tables import atomic_write
 
-__all__ = ["FORMATS", "TRACK_COLOURS", "figure", "figure_legend", "save", "styled",
-           "threshold_line", "track_label"]
+__all__ = ["FORMATS", "TRACK_COLOURS", "figure", "figure_legend", "genes_text", "save",
+           "styled", "threshold_line", "track_label"]
 
 FORMATS = ("png", "pdf")
 # colour-blind-safe (Okabe-Ito), one per track in the order the table lists them
@@ -46,6 +46,11 @@ def track_label(track: Any, name: Any = None) -> str:
     if name is None or (isinstance(name, float) and name != name) or name == "":
         return f"track {track}"
     return f"{name} (track {track})"
+
+
+def genes_text(n: int) -> str:
+    """``"1 gene"``, ``"3 genes"``."""
+    return f"{n} gene" + ("" if n == 1 else "s")
 
 
 def threshold_line(ax: Any, y: float, label: str, *, axis: str = "y",

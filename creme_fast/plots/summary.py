@@ -11,8 +11,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from creme_fast.plots.figures import context_figure, tracks_of
-from creme_fast.plots.style import COLUMN_IN, PAGE_IN, TRACK_COLOURS, figure, save, styled
-from creme_fast.plots.style import threshold_line
+from creme_fast.plots.style import (
+    COLUMN_IN,
+    PAGE_IN,
+    TRACK_COLOURS,
+    figure,
+    genes_text,
+    save,
+    styled,
+    threshold_line,
+)
 from creme_fast.schema.bed import THRESHOLD
 
 __all__ = ["draw_summary", "summary_figure"]
@@ -72,7 +80,7 @@ def draw_summary(test: str, summary: pd.DataFrame) -> Figure:
         ax.set_ylabel("genes")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(f"{test}: {genes} genes")
+        ax.set_title(f"{test}: {genes_text(genes)}")
         for a in axes[0]:
             a.legend(frameon=False)
         return fig
@@ -86,12 +94,13 @@ def draw_summary(test: str, summary: pd.DataFrame) -> Figure:
         ax.set_xlabel("interaction of the greedy tile set (last round)")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         track = tracks_of(summary)
-        ax.set_title(f"higher-order: {genes} genes" + (f", {track[0][1]}" if track else ""))
+        ax.set_title(f"higher-order: {genes_text(genes)}"
+                     + (f", {track[0][1]}" if track else ""))
         return fig
     column, label = VALUES[test]
     fig, axes = figure(COLUMN_IN * 1.4, 2.6)
     _histogram(axes[0, 0], summary, column, label)
-    axes[0, 0].set_title(f"{test}: {genes} genes")
+    axes[0, 0].set_title(f"{test}: {genes_text(genes)}")
     axes[0, 0].legend(frameon=False)
     return fig
 
