@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from genome_fixtures import GENES, make_genome, write_tss
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
 from creme_fast import plots
 from creme_fast.cli import main
 from creme_fast.plots.rundir import read_run
@@ -44,8 +46,24 @@ def runs(tmp_path_factory):
     return out
 
 
+def _inside(fig) -> None:
+    """Nothing clipped: legends, titles and axis labels lie within the figure."""
+    FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    box = fig.bbox
+    texts = list(fig.legends) + [t for ax in fig.axes for t in
+                                 (ax.title, ax.xaxis.label, ax.yaxis.label) if t.get_text()]
+    for item in texts:
+        bb = item.get_window_extent(renderer)
+        assert box.x0 - 1 <= bb.x0 and bb.x1 <= box.x1 + 1, item
+        assert box.y0 - 1 <= bb.y0 and bb.y1 <= box.y1 + 1, item
+
+
 def _check(fig, *, legend=(), thresholds=()):
-    """Every panel labelled and holding data; the legend names what it must."""
+    """Every panel labelled and holding data, nothing clipped; the legend names what
+    it must."""
+    _inside(fig)
     for ax in fig.axes:
         assert ax.get_xlabel() and (ax.get_ylabel() or not ax.get_yticks().size)
         assert ax.patches or ax.lines or ax.collections, ax.get_title()

@@ -187,7 +187,7 @@ def higher_order_figure(frame: pd.DataFrame, genes: Sequence[str] | None = None)
     the single-tile effects (floored at zero: activity is not negative); x: the
     tiles in the order chosen, labelled by their centre in kb from the TSS."""
     genes = _genes({"h": frame}, genes)
-    fig, axes = figure(min(PAGE_IN, 3.2 * len(genes)), 2.8, 1, len(genes))
+    fig, axes = figure(max(4.5, min(PAGE_IN, 3.2 * len(genes))), 3.0, 1, len(genes))
     for ax, gene in zip(axes[0], genes):
         one = frame[frame["name"].astype(str) == gene].sort_values("round")
         wt = float(one["wt"].iloc[0])
@@ -205,7 +205,7 @@ def higher_order_figure(frame: pd.DataFrame, genes: Sequence[str] | None = None)
         track = tracks_of(one)
         title = f"{gene}: {one['classification'].iloc[-1]}"
         ax.set_title(title + (f"\n{track[0][1]}" if track else ""))
-    figure_legend(fig, axes)
+    figure_legend(fig, axes, ncols=3 if len(genes) > 1 else 1)
     return fig
 
 

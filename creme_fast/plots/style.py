@@ -60,14 +60,15 @@ def threshold_line(ax: Any, y: float, label: str, *, axis: str = "y",
     draw(y, color=colour, lw=0.8, ls="--", label=label, zorder=1)
 
 
-def figure_legend(fig: Figure, axes: Any) -> None:
-    """One legend for the whole figure, above the panels: every label once."""
+def figure_legend(fig: Figure, axes: Any, ncols: int = 4) -> None:
+    """One legend for the whole figure, above the panels: every label once, in at
+    most ``ncols`` columns."""
     seen: dict[str, Any] = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, handle)
     fig.legend(list(seen.values()), list(seen), loc="outside upper center",
-               ncols=min(len(seen), 4), frameon=False)
+               ncols=max(min(len(seen), ncols), 1), frameon=False)
 
 
 def save(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS) -> list[Path]:
