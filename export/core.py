@@ -28,6 +28,7 @@ from torch import nn
 from creme_fast.runtime.checksum import weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
 from creme_fast.io.tables import atomic_write
+from creme_fast.io.targets import read_targets, track_names
 from creme_fast.sequence.tokens import one_hot
 
 log = logging.getLogger(__name__)
@@ -280,7 +281,7 @@ def _stage_done(start: float, stage: str) -> float:
 def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str = "human",
                     seq_length: int = 196_608, tracks: Sequence[int] | None = None,
                     bins: Sequence[int] | None = None, hparams: dict[str, Any] | None = None,
-                    **options: Any) -> ExportResult:
+                    targets: str | Path | None = None, **options: Any) -> ExportResult:
     """Export Enformer (a model or a local checkpoint) with a pruned head.
 
     Parameters
@@ -296,10 +297,17 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
         Output bins to keep (e.g. 447, 448); chosen before the per-bin layers.
     hparams : dict, optional
         Hyperparameters for a checkpoint without a config.
+    targets : str or pathlib.Path, optional
+        The targets table (``targets_human.txt``): the kept tracks' descriptions
+        go into the metadata (``extra["track_names"]``, original index -> name),
+        so results carry ``track_name``. Read and checked before the model.
     **options
         Passed to :func:`export_module` (input_kind, fp16, opset, exporter,
         atol, rtol, bin_reduce, verify_batch).
     """
+    names_from = None if targets is None else Path(targets)
+    if names_from is not None:
+        read_targets(names_from)  # a bad table fails before minutes of loading
     if isinstance(model, (str, Path)):
         source = str(model)
         model = load_enformer(model, hparams)
@@ -318,6 +326,9 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
         "dim", "depth", "heads", "output_heads", "target_length", "attn_dim_key",
         "num_downsamples", "dim_divisible_by", "use_tf_gamma")}, "head_tracks": n_tracks,
         "model_bins": n_bins}
+    if names_from is not None:
+        extra["track_names"] = track_names(names_from, tracks, n_tracks)
+        extra["targets"] = names_from.name
     with static_positional_features():
         return export_module(body, out, seq_length=seq_length, tracks=tracks, bins=bins,
                              model_name="enformer", head=head, selection_in_body=True,

@@ -131,7 +131,8 @@ def test_results_save_load_and_frames(predictor, loci, tmp_path):
     assert back.seed == result.seed
     frame = result.to_frame()
     assert isinstance(frame, pd.DataFrame) and len(frame) == 2 * 3 * 3
-    assert {"locus", "tile", "track", "effect", "tile_start"} <= set(frame.columns)
+    assert {"name", "tile", "track", "effect", "tile_start", "tss_offset"} <= set(frame.columns)
+    assert back.settings == result.settings and back.settings["num_shuffles"] == 2
     with pytest.raises(ValueError, match="holds a necessity result"):
         assays.SufficiencyResult.load(path)
 

@@ -20,6 +20,7 @@ from creme_fast.cli import main
 from creme_fast.io.genome import Genome, GenomeError, window_bounds
 from creme_fast.io.tss import TssTableError, check_against_genome, read_tss
 from creme_fast.runs import locus_key
+from creme_fast.schema.bed import BED_COLUMNS, read_elements_bed
 from creme_fast.sequence.tokens import reverse_complement
 from creme_fast.synthetic import load_synthetic
 
@@ -166,11 +167,12 @@ def test_cli_run_matches_the_python_api(tmp_path, genome):
     got = _results(out)
     with Genome(path) as g:
         tokens = np.stack([g.window(c, t, s, L) for _, c, t, s in GENES])
+    loci = pd.DataFrame(GENES, columns=["name", "chrom", "tss", "strand"])
+    loci["chrom_size"] = loci["chrom"].map(CHROMS)
     api = assays.necessity(load_synthetic(), tokens, tile_size=20000, num_shuffles=2,
-                           bins=[447, 448], verbose=False,
+                           bins=[447, 448], verbose=False, loci=loci,
                            locus_keys_=[locus_key(n) for n, *_ in GENES]).to_frame()
-    api["name"] = np.array([g[0] for g in GENES])[api["locus"]]
-    api = api.drop(columns="locus").sort_values(["name", "track", "tile"], ignore_index=True)
+    api = api.sort_values(["name", "track", "tile"], ignore_index=True)
     pd.testing.assert_frame_equal(got[api.columns], api, check_dtype=False)
     summary = pd.read_parquet(out / "summary.parquet")
     assert set(summary["name"]) == {g[0] for g in GENES}
@@ -178,6 +180,21 @@ def test_cli_run_matches_the_python_api(tmp_path, genome):
     # the enhancer 12 kb upstream is the top tile for the genes that have one in range
     top = summary[(summary["name"] == "geneA") & (summary["track"] == 2)].iloc[0]
     assert top["top_effect"] > 0.3 and top["enhancer_tiles"] == 1
+    # the enhancing/silencing tiles as BED6 + effect, track: typed, in genome coordinates
+    bed = read_elements_bed(out / "elements.bed")
+    assert list(bed.columns) == BED_COLUMNS
+    assert all(pd.api.types.is_string_dtype(bed[c]) for c in ("chrom", "name", "strand"))
+    assert {c: bed[c].dtype for c in ("start", "end", "score", "track", "effect")} == {
+        "start": np.int64, "end": np.int64, "score": np.int64, "track": np.int64,
+        "effect": np.float64}
+    called = got[got["effect"].abs() > 0.3].dropna(subset=["start"])
+    assert len(bed) == len(called) > 0
+    a_bed = bed[(bed["name"] == "geneA:enhancing") & (bed["track"] == 2)].iloc[0]
+    a_top = top  # geneA is on +: its upstream-12 kb enhancer tile is the BED interval
+    assert (a_bed["start"], a_bed["end"]) == (a_top["top_tile_genome_start"],
+                                              a_top["top_tile_genome_end"])
+    assert a_bed["strand"] == "+" and a_bed["chrom"] == "chr1"
+    assert a_top["top_tile_genome_start"] <= 120_000 + 12_000 < a_top["top_tile_genome_end"]
 
 
 def test_resume_is_the_default_and_settings_are_checked(tmp_path, genome, caplog):

@@ -227,6 +227,12 @@ def test_fine_tile_keeps_only_the_motif_sub_tiles(demo):
     assert result.kept_mask.sum() == 50 * len(copies)
 
 
+def demo_table(demo, name):
+    import pandas as pd
+
+    return pd.read_parquet(next(p for p in demo.files if p.name == f"{name}.parquet"))
+
+
 def test_demo_recovers_everything_and_writes_every_file(demo):
     assert demo.all_recovered, demo.recovery[~demo.recovery["ok"]]
     names = {p.name for p in demo.files}
@@ -235,7 +241,14 @@ def test_demo_recovers_everything_and_writes_every_file(demo):
         assert {f"{table}.parquet", f"{table}.csv"} <= names
     for plot in ("context", "necessity_sufficiency", "distance", "higher_order",
                  "multiplicity", "fine_tile"):
-        assert f"{plot}.png" in names
+        assert {f"{plot}.png", f"{plot}.pdf"} <= names
+    # the demo's tables are in the runs' schema: gene name, track index and name, and
+    # genome coordinates on loci.fa (each locus a chromosome, its TSS at the centre, +)
+    nec = demo_table(demo, "necessity")
+    assert list(nec.columns[:6]) == ["name", "chrom", "tss", "strand", "track", "track_name"]
+    assert set(nec["track_name"]) == set(G.tracks) and nec["track"].dtype.kind == "i"
+    assert (nec["start"] == nec["tile_start"]).all() and (nec["chrom"] == nec["name"]).all()
+    assert "locus" not in nec and "name" in demo_table(demo, "fine_tile")
     for path in demo.files:
         assert path.stat().st_size > 0
         if path.suffix == ".png":

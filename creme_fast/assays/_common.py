@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from creme_fast._validate import as_tokens, check_int
 from creme_fast.pipeline import Plan, run_plan, stream_keys
@@ -15,6 +16,10 @@ from creme_fast.pipeline.plan import name_key
 from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET, batch_bytes, format_bytes
 from creme_fast.pipeline.incremental import resolve_incremental
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.bed import elements_bed
+from creme_fast.schema.coords import check_loci
+from creme_fast.schema.frames import Region, standard_frame
+from creme_fast.schema.tracks import model_tracks
 from creme_fast.sequence.tiles import tile_layout
 from creme_fast.sequence.tokens import encode
 
@@ -208,14 +213,46 @@ def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
                  desc: str) -> np.ndarray:
     """run_plan with an assay's engine options (unknown ones are a TypeError)."""
     check_options(options)
+    tracks = model_tracks(predictor).positions(options.get("tracks"))
     batch_size = options.get("batch_size", 8)
     check_batch_memory(min(batch_size, max(plan.n_rows, 1)), predictor,
                        options.get("max_batch_bytes", DEFAULT_BATCH_BUDGET))
     return run_plan(plan, predictor, batch_size=batch_size,
-                    bins=options.get("bins"), tracks=options.get("tracks"),
+                    bins=options.get("bins"), tracks=tracks,
                     verbose=options.get("verbose", True), desc=desc,
                     stats=options.get("stats"), incremental=options.get("incremental", "auto"),
                     trunk_cache_gb=options.get("trunk_cache_gb", 2.0))
+
+
+def track_position(predictor: Predictor, options: dict[str, Any], track: int | None) -> int:
+    """Column of the original track ``track`` (None: the first) in an assay's output."""
+    return model_tracks(predictor).position(track, options.get("tracks"))
+
+
+def track_column(settings: dict[str, Any], track: int) -> int:
+    """Column, among a result's track columns, of the original track ``track``."""
+    ids = settings.get("tracks")
+    if not ids:  # a result saved before settings were kept: ``track`` is the column
+        return int(track)
+    return ids.index(track) if track in ids else 0
+
+
+def describe(predictor: Predictor, options: dict[str, Any], n_out: int, n_loci: int,
+             length: int, **settings: Any) -> dict[str, Any]:
+    """The settings a result keeps: the test's own, the engine's ``bins``, the
+    original index (and name) of each track column, and the window length."""
+    tracks = model_tracks(predictor)
+    ids = tracks.selected(options.get("tracks"), n_out)
+    names = [tracks.name(t) for t in ids]
+    return {"seq_length": int(length), "n_loci": int(n_loci),
+            "bins": None if options.get("bins") is None else [int(b) for b in options["bins"]],
+            "tracks": ids, "track_names": names if any(n is not None for n in names) else None,
+            **settings}
+
+
+def finish(result: R, loci: Any) -> R:
+    """``result`` told its ``loci`` (see :meth:`AssayResult.with_loci`) when given."""
+    return result if loci is None else result.with_loci(loci)
 
 
 def parent_rows(builder: Any, predictor: Predictor, options: dict[str, Any],
@@ -242,12 +279,54 @@ def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 @dataclasses.dataclass
 class AssayResult:
-    """Base of every assay result: arrays plus settings, saved as one ``.npz``."""
+    """Base of every assay result: arrays plus settings, saved as one ``.npz``.
+
+    Attributes
+    ----------
+    settings : dict
+        How it was computed: ``seq_length``, ``n_loci``, ``bins``, ``tracks``
+        (the model's original index of each track column), ``track_names``, and
+        the test's own (``tile_size``, ``num_shuffles``, ``seed``, ...).
+    loci : dict or None
+        The loci's ``name`` and, where given, ``chrom, tss, strand, chrom_size``
+        (column to list); see :meth:`with_loci`.
+    """
 
     kind: ClassVar[str] = "assay"
+    # region prefix -> window (start, end) columns of the raw table, and the row's own
+    regions: ClassVar[dict[str, Region]] = {}
+    primary: ClassVar[str | None] = None
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True)
+    loci: dict[str, list[Any]] | None = dataclasses.field(default=None, kw_only=True)
 
-    def to_frame(self):  # pragma: no cover - every subclass defines it
+    def raw_frame(self) -> pd.DataFrame:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result as a tidy table in the one result schema (README, "Result
+        schema"): ``name``, the loci's ``chrom, tss, strand`` when known, ``track``
+        (the model's original index), ``track_name``, genome coordinates."""
+        return standard_frame(self.raw_frame(), self.settings, self.locus_table,
+                              self.regions, self.primary)
+
+    @property
+    def locus_table(self) -> pd.DataFrame | None:
+        """The loci (``name``, ``chrom``, ``tss``, ``strand``, ...) or None."""
+        return None if self.loci is None else pd.DataFrame(self.loci)
+
+    def with_loci(self: R, loci: Any) -> R:
+        """This result, told its loci: a DataFrame with ``name`` and (for genome
+        coordinates) ``chrom, tss (0-based), strand`` and optionally
+        ``chrom_size``, as many rows as the result has loci; or a list of names."""
+        table = check_loci(loci, int(self.settings.get("n_loci", 1)))
+        return dataclasses.replace(self, loci=None if table is None
+                                   else {c: table[c].tolist() for c in table.columns})
+
+    def elements(self, threshold: float = 0.3) -> pd.DataFrame:
+        """Tiles whose effect passes ``+-threshold`` as a BED6 + effect, track table
+        (see :func:`creme_fast.schema.bed.elements_bed`); needs genome coordinates
+        (:meth:`with_loci`)."""
+        return elements_bed(self.to_frame(), threshold)
 
     def save(self, path: str | Path) -> Path:
         """Write arrays and settings to ``path`` (``.npz``)."""
@@ -273,6 +352,7 @@ class AssayResult:
                 raise ValueError(f"{path} holds a {stored} result, not {cls.kind}")
             values = {k: data[k] for k in data.files if k != "__meta__"}
         values.update(meta)
+        values.setdefault("settings", {})
         for f in dataclasses.fields(cls):
             if isinstance(values.get(f.name), list) and f.name.endswith("tile"):
                 values[f.name] = tuple(values[f.name])

@@ -16,6 +16,8 @@ from creme_fast.assays._common import (
     as_loci,
     check_predictor,
     default_tss,
+    describe,
+    finish,
     locus_keys,
     predict_plan,
     run_label,
@@ -23,6 +25,7 @@ from creme_fast.assays._common import (
 )
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.coords import check_loci
 
 __all__ = ["ContextDependenceResult", "context_dependence", "categorize_context"]
 
@@ -54,6 +57,7 @@ class ContextDependenceResult(AssayResult):
     """
 
     kind: ClassVar[str] = "context_dependence"
+    regions: ClassVar = {"tss_tile": ("tss_tile_start", "tss_tile_end")}
     wt: np.ndarray
     mut: np.ndarray
     tss_tile: tuple[int, int]
@@ -69,12 +73,13 @@ class ContextDependenceResult(AssayResult):
     def category(self) -> np.ndarray:
         return categorize_context(self.effect)
 
-    def to_frame(self) -> pd.DataFrame:
+    def raw_frame(self) -> pd.DataFrame:
         """One row per locus and track."""
         wt, mut = activity(self.wt), activity(self.mut)
         n_loci, n_tracks = wt.shape
         locus, track = np.meshgrid(np.arange(n_loci), np.arange(n_tracks), indexing="ij")
         return pd.DataFrame({"locus": locus.ravel(), "track": track.ravel(),
+                             "tss_tile_start": self.tss_tile[0], "tss_tile_end": self.tss_tile[1],
                              "wt": wt.ravel(), "mean_mut": mut.mean(axis=1).ravel(),
                              "std_mut": mut.std(axis=1).ravel(), "effect": self.effect.ravel(),
                              "category": self.category.ravel()})
@@ -84,7 +89,7 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
                        tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
                        shuffle: str = "fast", rng: Any = None,
                        locus_keys_: Sequence[int] | None = None,
-                       names: Sequence[str] | None = None,
+                       names: Sequence[str] | None = None, loci: Any = None,
                        **options: Any) -> ContextDependenceResult:
     """Context dependence of one or many loci, batched across loci.
 
@@ -109,6 +114,9 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
         windows and settings give a CLI run's results exactly (and a locus's
         results do not depend on the other loci of the call). Default: keys
         ``0..n-1``. The bars name the loci.
+    loci : DataFrame or list of str, optional
+        The loci's ``name`` and, for genome coordinates in ``to_frame``,
+        ``chrom, tss (0-based), strand`` (``chrom_size`` clips at the end).
     **options
         Engine options: ``batch_size``, ``bins``, ``tracks``, ``verbose``, ``stats``.
 
@@ -117,20 +125,25 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
     ContextDependenceResult
     """
     check_predictor(predictor)
-    loci = as_loci(seqs)
-    n_loci, length = loci.shape
+    tokens = as_loci(seqs)
+    n_loci, length = tokens.shape
+    loci = check_loci(loci, n_loci, names)
     tss = default_tss(length, tile_size, tss_tile)
     keys = locus_keys(n_loci, locus_keys_, names)
     builder = PlanBuilder(seed)
     source = ShuffleSource(shuffle, rng)
     for i in range(n_loci):
-        base = builder.base(loci[i])
+        base = builder.base(tokens[i])
         builder.rows(1, base, locus=i, shuffle=-1)
         rows = builder.rows(num_shuffles, base, locus=i, shuffle=np.arange(num_shuffles))
         source.apply(builder, rows, 0, length,
-                     stream_keys(keys[i], KIND_CONTEXT, np.arange(num_shuffles)), loci[i])
-        builder.copy(rows, tss[0], tss[1], builder.source(loci[i, tss[0]:tss[1]]))
+                     stream_keys(keys[i], KIND_CONTEXT, np.arange(num_shuffles)), tokens[i])
+        builder.copy(rows, tss[0], tss[1], builder.source(tokens[i, tss[0]:tss[1]]))
     pred = predict_plan(builder.build(), predictor, options,
                         run_label("context dependence", names, n_loci))
     pred = pred.reshape(n_loci, num_shuffles + 1, *pred.shape[1:])
-    return ContextDependenceResult(wt=pred[:, 0], mut=pred[:, 1:], tss_tile=tss, seed=seed)
+    settings = describe(predictor, options, pred.shape[-1], n_loci, length,
+                        test="context_dependence", tile_size=tile_size,
+                        num_shuffles=num_shuffles, seed=seed, shuffle=shuffle)
+    return finish(ContextDependenceResult(wt=pred[:, 0], mut=pred[:, 1:], tss_tile=tss,
+                                          seed=seed, settings=settings), loci)

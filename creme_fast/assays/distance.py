@@ -17,6 +17,8 @@ from creme_fast.assays._common import (
     as_tile,
     check_predictor,
     default_tss,
+    describe,
+    finish,
     predict_plan,
     run_label,
     safe_ratio,
@@ -24,6 +26,7 @@ from creme_fast.assays._common import (
 )
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.coords import check_loci
 from creme_fast.sequence.tiles import tile_layout
 
 __all__ = ["DistanceResult", "distance"]
@@ -44,6 +47,8 @@ class DistanceResult(AssayResult):
     """
 
     kind: ClassVar[str] = "distance"
+    regions: ClassVar = {"copy": ("position", "position_end"), "cre": ("cre_start", "cre_end")}
+    primary: ClassVar = "copy"
     control: np.ndarray
     mut: np.ndarray
     positions: np.ndarray
@@ -73,11 +78,15 @@ class DistanceResult(AssayResult):
         """Activity over the CRE-at-home control."""
         return safe_ratio(self.activity, activity(self.control).mean(axis=0, keepdims=True))
 
-    def to_frame(self) -> pd.DataFrame:
+    def raw_frame(self) -> pd.DataFrame:
         act = self.activity
         pos, track = np.meshgrid(np.arange(act.shape[0]), np.arange(act.shape[1]), indexing="ij")
-        return pd.DataFrame({"position": self.positions[pos.ravel()],
-                             "distance_bp": self.distance_bp[pos.ravel()], "track": track.ravel(),
+        width = self.cre_tile[1] - self.cre_tile[0]
+        start = self.positions[pos.ravel()].astype(np.int64)
+        return pd.DataFrame({"track": track.ravel(), "cre_start": self.cre_tile[0],
+                             "cre_end": self.cre_tile[1], "position": start,
+                             "position_end": start + width,
+                             "distance_bp": self.distance_bp[pos.ravel()],
                              "activity": act.ravel(), "std": activity(self.mut).std(axis=1).ravel(),
                              "fold_change": self.fold_change.ravel(),
                              "fold_change_over_control": self.fold_change_over_control.ravel()})
@@ -87,8 +96,8 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
              positions: Sequence[int] | None = None, tss_tile: Sequence[int] | None = None,
              tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
              shared_backgrounds: bool = True, shuffle: str = "fast", rng: Any = None,
-             locus_key: int = 0,
-             name: str | None = None, **options: Any) -> DistanceResult:
+             locus_key: int = 0, name: str | None = None, loci: Any = None,
+             **options: Any) -> DistanceResult:
     """Activity of the TSS as one CRE moves along a shuffled background.
 
     Parameters
@@ -105,16 +114,19 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's name: its shuffles are keyed by a hash of it, exactly as
         ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
         window and settings give a CLI run's result exactly. The bars name it.
+    loci : DataFrame or list of str, optional
+        The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.context_dependence`.
     """
     locus_key = single_key(locus_key, name)
     label = run_label("distance", name, key=locus_key)
     check_predictor(predictor)
-    loci = as_loci(seq)
+    loci_arg, loci = loci, as_loci(seq)
     if loci.shape[0] != 1:
         raise ValueError("distance takes one sequence")
     wt = loci[0]
     length = wt.shape[0]
+    locus_table = check_loci(loci_arg, 1, name)
     tss = default_tss(length, tile_size, tss_tile)
     cre = as_tile(cre_tile, length, "cre_tile")
     width = cre[1] - cre[0]
@@ -139,7 +151,11 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                                position=int(start), parent=control if shared_backgrounds else -1)
         builder.copy(rows, start, start + width, cre_src)
     pred = predict_plan(builder.build(), predictor, options, label)
-    return DistanceResult(control=pred[:num_shuffles],
-                          mut=pred[num_shuffles:].reshape(len(positions), num_shuffles,
-                                                          *pred.shape[1:]),
-                          positions=positions, tss_tile=tss, cre_tile=cre, seed=seed)
+    settings = describe(predictor, options, pred.shape[-1], 1, length, test="distance",
+                        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+                        shuffle=shuffle, shared_backgrounds=shared_backgrounds)
+    return finish(DistanceResult(control=pred[:num_shuffles],
+                                 mut=pred[num_shuffles:].reshape(len(positions), num_shuffles,
+                                                                 *pred.shape[1:]),
+                                 positions=positions, tss_tile=tss, cre_tile=cre, seed=seed,
+                                 settings=settings), locus_table)

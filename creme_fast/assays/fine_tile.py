@@ -18,13 +18,18 @@ from creme_fast.assays._common import (
     as_tile,
     check_predictor,
     default_tss,
+    describe,
+    finish,
     parent_rows,
     predict_plan,
     run_label,
     single_key,
+    track_column,
+    track_position,
 )
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.coords import check_loci
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +53,17 @@ class FineTileResult(AssayResult):
     full_cre : float
         Mean activity with the whole CRE in the backgrounds.
     cre_type : str
-    track, seed : int
+    track : int
+        The model's original index of the track followed.
+    seed : int
     note : str
         Why nothing was pruned, when the CRE's effect cannot be normalised
         (empty otherwise).
     """
 
     kind: ClassVar[str] = "fine_tile"
+    regions: ClassVar = {"tile": ("tile_start", "tile_end"), "cre": ("cre_start", "cre_end")}
+    primary: ClassVar = "tile"
     cre_tile: tuple[int, int]
     kept: np.ndarray
     kept_mask: np.ndarray
@@ -68,12 +77,15 @@ class FineTileResult(AssayResult):
     seed: int
     note: str = ""
 
-    def to_frame(self) -> pd.DataFrame:
+    def raw_frame(self) -> pd.DataFrame:
         """Every sub-tile decided on: the kept ones and the removed ones."""
-        tiles = np.concatenate([self.kept, self.removed]).reshape(-1, 2)
+        tiles = np.concatenate([self.kept, self.removed]).reshape(-1, 2).astype(np.int64)
         kept = np.r_[np.ones(len(self.kept), bool), np.zeros(len(self.removed), bool)]
-        return pd.DataFrame({"start": tiles[:, 0], "end": tiles[:, 1], "kept": kept,
-                             "note": self.note}).sort_values(["start", "end"], ignore_index=True)
+        return pd.DataFrame({"track": track_column(self.settings, self.track),
+                             "cre_start": self.cre_tile[0], "cre_end": self.cre_tile[1],
+                             "tile_start": tiles[:, 0], "tile_end": tiles[:, 1], "kept": kept,
+                             "note": self.note}).sort_values(["tile_start", "tile_end"],
+                                                             ignore_index=True)
 
 
 def _subtiles(intervals: list[tuple[int, int]], window: int, step: int) -> list[tuple[int, int]]:
@@ -87,9 +99,9 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                      scales: Sequence[int] = (500, 50), thresholds: Sequence[float] = (0.8, 0.8),
                      n_batches: Sequence[int] = (2, 5), frac: float = 1.0,
                      cre_type: str = "enhancer", tss_tile: Sequence[int] | None = None,
-                     tile_size: int = 5000, num_shuffles: int = 10, track: int = 0, seed: int = 0,
-                     shuffle: str = "fast", locus_key: int = 0,
-                     name: str | None = None,
+                     tile_size: int = 5000, num_shuffles: int = 10, track: int | None = None,
+                     seed: int = 0, shuffle: str = "fast", locus_key: int = 0,
+                     name: str | None = None, loci: Any = None,
                      **options: Any) -> FineTileResult:
     """Greedy pruning of a CRE in stages of shrinking sub-tiles.
 
@@ -117,6 +129,10 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's name: its shuffles are keyed by a hash of it, exactly as
         ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
         window and settings give a CLI run's result exactly. The bars name it.
+    track : int, optional
+        The model's original index of the track followed (default: the first).
+    loci : DataFrame or list of str, optional
+        The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
     locus_key = single_key(locus_key, name)
@@ -128,6 +144,9 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         raise ValueError("scales, thresholds and n_batches must have the same length")
     wt = as_loci(seq)[0]
     length = wt.shape[0]
+    loci = check_loci(loci, 1, name)
+    column = track_position(predictor, options, track)
+    settings: dict[str, Any] = {}
     tss = default_tss(length, tile_size, tss_tile)
     cre = as_tile(cre_tile, length, "cre_tile")
     shuffles = np.arange(num_shuffles)
@@ -139,7 +158,14 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     def mean_activity(seqs: np.ndarray, desc: str) -> np.ndarray:
         b = PlanBuilder(seed)
         b.rows_of(seqs)
-        return activity(predict_plan(b.build(), predictor, options, desc))[:, track]
+        act = activity(predict_plan(b.build(), predictor, options, desc))
+        if not settings:
+            settings.update(describe(predictor, options, act.shape[-1], 1, length,
+                                     test="fine_tile", tile_size=tile_size,
+                                     num_shuffles=num_shuffles, seed=seed, shuffle=shuffle,
+                                     scales=list(scales), thresholds=list(thresholds),
+                                     n_batches=list(n_batches), frac=frac, cre_type=cre_type))
+        return act[:, column]
 
     with_cre = controls.copy()
     with_cre[:, cre[0]:cre[1]] = wt[cre[0]:cre[1]]
@@ -148,12 +174,12 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         note = (f"activity with the whole CRE is {full}: its effect cannot be normalised, "
                 "nothing was pruned")
         log.warning("fine-tile search of %s: %s", cre, note)
-        return FineTileResult(cre_tile=cre, kept=np.array([cre], dtype=np.int64),
-                              kept_mask=np.ones(cre[1] - cre[0], dtype=bool),
-                              stage_windows=np.array(scales), scores=np.zeros(0),
-                              score_stage=np.zeros(0, dtype=np.int64),
-                              removed=np.zeros((0, 2), dtype=np.int64), full_cre=full,
-                              cre_type=cre_type, track=track, seed=seed, note=note)
+        return finish(FineTileResult(
+            cre_tile=cre, kept=np.array([cre], dtype=np.int64),
+            kept_mask=np.ones(cre[1] - cre[0], dtype=bool), stage_windows=np.array(scales),
+            scores=np.zeros(0), score_stage=np.zeros(0, dtype=np.int64),
+            removed=np.zeros((0, 2), dtype=np.int64), full_cre=full, cre_type=cre_type,
+            track=settings["tracks"][column], seed=seed, note=note, settings=settings), loci)
     keep_going = (lambda s, t: s > t) if cre_type == "enhancer" else (lambda s, t: s < t)
     intervals = [cre]
     pruned = with_cre
@@ -178,7 +204,7 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                           parent=heads if np.ndim(heads) == 0 else np.asarray(heads)[n_idx])
             b.copy(rows, starts, ends, np.array(ctrl_src)[n_idx] + starts)
             act = activity(predict_plan(b.build(), predictor, options,
-                                        f"{label}: stage {stage + 1}"))[rows, track]
+                                        f"{label}: stage {stage + 1}"))[rows, column]
             per = act.reshape(len(candidates), num_shuffles).mean(axis=1)
             order = np.argsort(per, kind="stable")
             drop = order[-n_batch:] if cre_type == "enhancer" else order[:n_batch]
@@ -204,8 +230,9 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     mask = np.zeros(cre[1] - cre[0], dtype=bool)
     for start, end in kept:
         mask[start - cre[0]:end - cre[0]] = True
-    return FineTileResult(cre_tile=cre, kept=kept, kept_mask=mask,
-                          stage_windows=np.array(scales), scores=np.array(scores),
-                          score_stage=np.array(score_stage),
-                          removed=np.array(removed_all, dtype=np.int64).reshape(-1, 2),
-                          full_cre=full, cre_type=cre_type, track=track, seed=seed)
+    return finish(FineTileResult(
+        cre_tile=cre, kept=kept, kept_mask=mask, stage_windows=np.array(scales),
+        scores=np.array(scores), score_stage=np.array(score_stage),
+        removed=np.array(removed_all, dtype=np.int64).reshape(-1, 2), full_cre=full,
+        cre_type=cre_type, track=settings["tracks"][column], seed=seed, settings=settings),
+        loci)

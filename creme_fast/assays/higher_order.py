@@ -15,13 +15,18 @@ from creme_fast.assays._common import (
     as_loci,
     as_tiles,
     check_predictor,
+    describe,
+    finish,
     parent_rows,
     predict_plan,
     run_label,
     single_key,
+    track_column,
+    track_position,
 )
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.coords import check_loci
 
 __all__ = ["HigherOrderResult", "higher_order", "classify_interaction"]
 
@@ -77,10 +82,13 @@ class HigherOrderResult(AssayResult):
         Every mutant's activity (NaN for tiles already taken).
     optimization : str
     track : int
+        The model's original index of the track followed.
     seed : int
     """
 
     kind: ClassVar[str] = "higher_order"
+    regions: ClassVar = {"tile": ("tile_start", "tile_end")}
+    primary: ClassVar = "tile"
     wt: float
     tiles: np.ndarray
     single: np.ndarray
@@ -104,19 +112,21 @@ class HigherOrderResult(AssayResult):
     def classification(self, tolerance: float = 0.1) -> np.ndarray:
         return classify_interaction(self.observed, self.additive, self.wt, tolerance)
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"round": np.arange(len(self.selected)), "tile": self.selected,
+    def raw_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"round": np.arange(len(self.selected)),
+                             "track": track_column(self.settings, self.track),
+                             "tile": self.selected,
                              "tile_start": self.tiles[self.selected, 0],
                              "tile_end": self.tiles[self.selected, 1], "observed": self.observed,
                              "additive": self.additive, "multiplicative": self.multiplicative,
-                             "classification": self.classification()})
+                             "wt": self.wt, "classification": self.classification()})
 
 
 def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size: int = 5000,
                  num_shuffles: int = 10, num_rounds: int | None = None,
-                 optimization: str = "min", track: int = 0, seed: int = 0,
+                 optimization: str = "min", track: int | None = None, seed: int = 0,
                  shuffle: str = "fast", rng: Any = None, locus_key: int = 0,
-                 name: str | None = None,
+                 name: str | None = None, loci: Any = None,
                  **options: Any) -> HigherOrderResult:
     """Greedy search: each round shuffles every remaining tile on the current sequence and
     keeps the one that moves activity most.
@@ -132,12 +142,15 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
         Default: every tile.
     optimization : {"min", "max"}, default="min"
         ``"min"`` for enhancers (argmin of activity), ``"max"`` for silencers.
-    track : int, default=0
-        Track (after the engine's selection) whose activity is optimised.
+    track : int, optional
+        The model's original index of the track whose activity is optimised
+        (default: the first the engine keeps).
     name : str, optional
         The locus's name: its shuffles are keyed by a hash of it, exactly as
         ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
         window and settings give a CLI run's result exactly. The bars name it.
+    loci : DataFrame or list of str, optional
+        The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.necessity`. The next round
     starts from the shuffle whose activity is closest to the chosen tile's mean.
     """
@@ -147,8 +160,9 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
     if optimization not in ("min", "max"):
         raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
     pick = np.argmin if optimization == "min" else np.argmax
-    loci = as_loci(seq)
-    current = loci[0].copy()
+    current = as_loci(seq)[0].copy()
+    loci = check_loci(loci, 1, name)
+    column = track_position(predictor, options, track)
     tiles = as_tiles(tiles, current.shape[0], tile_size)
     n_tiles = len(tiles)
     num_rounds = n_tiles if num_rounds is None else min(int(num_rounds), n_tiles)
@@ -172,7 +186,9 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
                      stream_keys(locus_key, KIND_GREEDY, r, t_idx, n_idx), current)
         plan = builder.build()
         act = activity(predict_plan(plan, predictor, options,
-                                    f"{label}: greedy round {r + 1}"))[:, track]
+                                    f"{label}: greedy round {r + 1}"))
+        n_out = act.shape[-1]
+        act = act[:, column]
         if r == 0:
             wt = float(act[0])
         act = act[rows]
@@ -188,6 +204,13 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
         selected.append(rem[best])
         observed.append(float(means[best]))
         remaining.remove(rem[best])
-    return HigherOrderResult(wt=wt, tiles=tiles, single=single, selected=np.array(selected),
-                             observed=np.array(observed), round_activity=round_activity,
-                             optimization=optimization, track=track, seed=seed)
+    settings = describe(predictor, options, n_out if num_rounds else 0, 1, current.shape[0],
+                        test="higher_order", tile_size=tile_size, num_shuffles=num_shuffles,
+                        seed=seed, shuffle=shuffle, num_rounds=num_rounds,
+                        optimization=optimization)
+    track_id = settings["tracks"][column] if column < len(settings["tracks"]) else column
+    return finish(HigherOrderResult(wt=wt, tiles=tiles, single=single,
+                                    selected=np.array(selected, dtype=np.int64),
+                                    observed=np.array(observed), round_activity=round_activity,
+                                    optimization=optimization, track=int(track_id), seed=seed,
+                                    settings=settings), loci)

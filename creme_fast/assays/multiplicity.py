@@ -17,13 +17,18 @@ from creme_fast.assays._common import (
     as_tile,
     check_predictor,
     default_tss,
+    describe,
+    finish,
     parent_rows,
     predict_plan,
     run_label,
     single_key,
+    track_column,
+    track_position,
 )
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.coords import check_loci
 from creme_fast.sequence.tiles import tile_layout
 
 __all__ = ["MultiplicityResult", "multiplicity"]
@@ -44,10 +49,15 @@ class MultiplicityResult(AssayResult):
         NaN for positions already taken.
     positions : numpy.ndarray, shape=(n_positions,)
     optimization : str
-    track, seed : int
+    track : int
+        The model's original index of the track followed.
+    seed : int
+    cre_tile : tuple of int
     """
 
     kind: ClassVar[str] = "multiplicity"
+    regions: ClassVar = {"copy": ("position", "position_end"), "cre": ("cre_start", "cre_end")}
+    primary: ClassVar = "copy"
     tss_only: float
     cre_at_home: float
     activity_by_copies: np.ndarray
@@ -57,12 +67,17 @@ class MultiplicityResult(AssayResult):
     optimization: str
     track: int
     seed: int
+    cre_tile: tuple[int, int] = (0, 0)
 
-    def to_frame(self) -> pd.DataFrame:
+    def raw_frame(self) -> pd.DataFrame:
         copies = np.arange(len(self.activity_by_copies) + 1)
         act = np.concatenate([[self.tss_only], self.activity_by_copies])
-        pos = np.concatenate([[-1], self.selected_positions])
-        return pd.DataFrame({"copies": copies, "activity": act, "position": pos,
+        pos = np.concatenate([[-1], self.selected_positions]).astype(np.int64)
+        width = self.cre_tile[1] - self.cre_tile[0]
+        return pd.DataFrame({"track": track_column(self.settings, self.track),
+                             "cre_start": self.cre_tile[0], "cre_end": self.cre_tile[1],
+                             "copies": copies, "activity": act, "position": pos,
+                             "position_end": np.where(pos < 0, -1, pos + width),
                              "fold_over_tss_only": (act / self.tss_only if self.tss_only
                                                     else np.nan)})
 
@@ -70,9 +85,9 @@ class MultiplicityResult(AssayResult):
 def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                  positions: Sequence[int] | None = None, tss_tile: Sequence[int] | None = None,
                  tile_size: int = 5000, num_shuffles: int = 10, num_copies: int = 5,
-                 optimization: str = "max", track: int = 0, seed: int = 0,
+                 optimization: str = "max", track: int | None = None, seed: int = 0,
                  shuffle: str = "fast", locus_key: int = 0,
-                 name: str | None = None,
+                 name: str | None = None, loci: Any = None,
                  **options: Any) -> MultiplicityResult:
     """Insert copies of a CRE one at a time, each at the best remaining position.
 
@@ -87,6 +102,10 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     num_copies : int, default=5
     optimization : {"max", "min"}, default="max"
         ``"max"`` for enhancers, ``"min"`` for silencers.
+    track : int, optional
+        The model's original index of the track followed (default: the first).
+    loci : DataFrame or list of str, optional
+        The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     name : str, optional
         The locus's name: its shuffles are keyed by a hash of it, exactly as
         ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
@@ -101,6 +120,8 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     pick = np.argmin if optimization == "min" else np.argmax
     wt = as_loci(seq)[0]
     length = wt.shape[0]
+    loci = check_loci(loci, 1, name)
+    column = track_position(predictor, options, track)
     tss = default_tss(length, tile_size, tss_tile)
     cre = as_tile(cre_tile, length, "cre_tile")
     width = cre[1] - cre[0]
@@ -120,7 +141,11 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                            tss_src, cre=1, parent=tss_only_rows)
     builder.copy(rows, cre[0], cre[1], cre_src)
     plan = builder.build()
-    act = activity(predict_plan(plan, predictor, options, f"{label}: controls"))[:, track]
+    act = activity(predict_plan(plan, predictor, options, f"{label}: controls"))
+    settings = describe(predictor, options, act.shape[-1], 1, length, test="multiplicity",
+                        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+                        shuffle=shuffle, num_copies=num_copies, optimization=optimization)
+    act = act[:, column]
     tss_only, at_home = float(act[:num_shuffles].mean()), float(act[num_shuffles:].mean())
     current = plan.materialize(0, num_shuffles).copy()  # background + TSS, per shuffle
     remaining = list(range(len(positions)))
@@ -141,7 +166,7 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         builder.copy(rows, positions[p_idx], positions[p_idx] + width, cre_src)
         plan = builder.build()
         act = activity(predict_plan(plan, predictor, options,
-                                    f"{label}: copy {c + 1}"))[rows, track]
+                                    f"{label}: copy {c + 1}"))[rows, column]
         per = act.reshape(len(rem), num_shuffles)
         round_activity[c, rem] = per
         best = int(pick(per.mean(axis=1)))
@@ -149,8 +174,8 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         chosen.append(int(positions[rem[best]]))
         trace.append(float(per[best].mean()))
         remaining.remove(rem[best])
-    return MultiplicityResult(tss_only=tss_only, cre_at_home=at_home,
-                              activity_by_copies=np.array(trace),
-                              selected_positions=np.array(chosen, dtype=np.int64),
-                              round_activity=round_activity, positions=positions,
-                              optimization=optimization, track=track, seed=seed)
+    return finish(MultiplicityResult(
+        tss_only=tss_only, cre_at_home=at_home, activity_by_copies=np.array(trace),
+        selected_positions=np.array(chosen, dtype=np.int64), round_activity=round_activity,
+        positions=positions, optimization=optimization, track=settings["tracks"][column],
+        seed=seed, cre_tile=cre, settings=settings), loci)

@@ -16,6 +16,8 @@ from creme_fast.assays._common import (
     as_loci,
     as_tiles,
     check_predictor,
+    describe,
+    finish,
     locus_keys,
     predict_plan,
     run_label,
@@ -23,6 +25,7 @@ from creme_fast.assays._common import (
 )
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.coords import check_loci
 
 __all__ = ["NecessityResult", "necessity"]
 
@@ -38,6 +41,8 @@ class NecessityResult(AssayResult):
     """
 
     kind: ClassVar[str] = "necessity"
+    regions: ClassVar = {"tile": ("tile_start", "tile_end")}
+    primary: ClassVar = "tile"
     wt: np.ndarray
     mut: np.ndarray
     tiles: np.ndarray
@@ -50,7 +55,7 @@ class NecessityResult(AssayResult):
         wt = activity(self.wt)[:, None]
         return safe_ratio(wt - activity(self.mut).mean(axis=2), wt)
 
-    def to_frame(self) -> pd.DataFrame:
+    def raw_frame(self) -> pd.DataFrame:
         mut = activity(self.mut)
         n_loci, n_tiles, _, n_tracks = mut.shape
         locus, tile, track = np.meshgrid(np.arange(n_loci), np.arange(n_tiles),
@@ -66,7 +71,8 @@ class NecessityResult(AssayResult):
 def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: int = 5000,
               num_shuffles: int = 10, seed: int = 0, shuffle: str = "fast", rng: Any = None,
               locus_keys_: Sequence[int] | None = None,
-              names: Sequence[str] | None = None, **options: Any) -> NecessityResult:
+              names: Sequence[str] | None = None, loci: Any = None,
+              **options: Any) -> NecessityResult:
     """Necessity of every tile, batched across tiles, shuffles and loci.
 
     Parameters
@@ -84,12 +90,16 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
         windows and settings give a CLI run's results exactly (and a locus's
         results do not depend on the other loci of the call). Default: keys
         ``0..n-1``. The bars name the loci.
+    loci : DataFrame or list of str, optional
+        The loci's ``name`` and, for genome coordinates in ``to_frame``,
+        ``chrom, tss (0-based), strand`` (``chrom_size`` clips at the end).
     **options
         Engine options.
     """
     check_predictor(predictor)
-    loci = as_loci(seqs)
-    n_loci, length = loci.shape
+    tokens = as_loci(seqs)
+    n_loci, length = tokens.shape
+    loci = check_loci(loci, n_loci, names)
     tiles = as_tiles(tiles, length, tile_size)
     keys = locus_keys(n_loci, locus_keys_, names)
     t_idx, n_idx = np.meshgrid(np.arange(len(tiles)), np.arange(num_shuffles), indexing="ij")
@@ -97,14 +107,18 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     builder = PlanBuilder(seed)
     source = ShuffleSource(shuffle, rng)
     for i in range(n_loci):
-        base = builder.base(loci[i])
+        base = builder.base(tokens[i])
         wt_row = builder.rows(1, base, locus=i, tile=-1, shuffle=-1)
         rows = builder.rows(len(t_idx), base, locus=i, tile=t_idx, shuffle=n_idx,
                             parent=wt_row)
         source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
-                     stream_keys(keys[i], KIND_NECESSITY, t_idx, n_idx), loci[i])
+                     stream_keys(keys[i], KIND_NECESSITY, t_idx, n_idx), tokens[i])
     pred = predict_plan(builder.build(), predictor, options,
                         run_label("necessity", names, n_loci))
     pred = pred.reshape(n_loci, 1 + len(t_idx), *pred.shape[1:])
-    return NecessityResult(wt=pred[:, 0], mut=pred[:, 1:].reshape(
-        n_loci, len(tiles), num_shuffles, *pred.shape[2:]), tiles=tiles, seed=seed)
+    settings = describe(predictor, options, pred.shape[-1], n_loci, length, test="necessity",
+                        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+                        shuffle=shuffle)
+    return finish(NecessityResult(wt=pred[:, 0], mut=pred[:, 1:].reshape(
+        n_loci, len(tiles), num_shuffles, *pred.shape[2:]), tiles=tiles, seed=seed,
+        settings=settings), loci)

@@ -17,6 +17,8 @@ from creme_fast.assays._common import (
     as_tiles,
     check_predictor,
     default_tss,
+    describe,
+    finish,
     locus_keys,
     predict_plan,
     run_label,
@@ -24,6 +26,7 @@ from creme_fast.assays._common import (
 )
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
+from creme_fast.schema.coords import check_loci
 
 __all__ = ["SufficiencyResult", "sufficiency"]
 
@@ -44,6 +47,8 @@ class SufficiencyResult(AssayResult):
     """
 
     kind: ClassVar[str] = "sufficiency"
+    regions: ClassVar = {"tile": ("tile_start", "tile_end")}
+    primary: ClassVar = "tile"
     wt: np.ndarray
     control: np.ndarray
     mut: np.ndarray
@@ -64,7 +69,7 @@ class SufficiencyResult(AssayResult):
         control = activity(self.control).mean(axis=2)
         return safe_ratio(activity(self.mut).mean(axis=2) - control, control)
 
-    def to_frame(self) -> pd.DataFrame:
+    def raw_frame(self) -> pd.DataFrame:
         mut = activity(self.mut).mean(axis=2)
         control = np.broadcast_to(activity(self.control).mean(axis=2), mut.shape)
         n_loci, n_tiles, n_tracks = mut.shape
@@ -82,7 +87,7 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
                 num_shuffles: int = 10, seed: int = 0, shared_backgrounds: bool = True,
                 shuffle: str = "fast", rng: Any = None,
                 locus_keys_: Sequence[int] | None = None,
-                names: Sequence[str] | None = None,
+                names: Sequence[str] | None = None, loci: Any = None,
                 **options: Any) -> SufficiencyResult:
     """Sufficiency of every tile with the TSS tile, batched across tiles and loci.
 
@@ -98,12 +103,13 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
         The same ``num_shuffles`` backgrounds for every tile (paired design,
         fewer model calls: controls are predicted once). False draws fresh
         backgrounds per tile, as creme-nn does.
-    shuffle, rng, locus_keys_, names, **options
+    shuffle, rng, locus_keys_, names, loci, **options
         As in :func:`creme_fast.assays.context_dependence`.
     """
     check_predictor(predictor)
-    loci = as_loci(seqs)
-    n_loci, length = loci.shape
+    tokens = as_loci(seqs)
+    n_loci, length = tokens.shape
+    loci = check_loci(loci, n_loci, names)
     tiles = as_tiles(tiles, length, tile_size)
     tss = default_tss(length, tile_size, tss_tile)
     keys = locus_keys(n_loci, locus_keys_, names)
@@ -112,19 +118,19 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     builder = PlanBuilder(seed)
     source = ShuffleSource(shuffle, rng)
     for i in range(n_loci):
-        base = builder.base(loci[i])
+        base = builder.base(tokens[i])
         builder.rows(1, base, locus=i, tile=-1, shuffle=-1, role=0)
-        tss_src = builder.source(loci[i, tss[0]:tss[1]])
-        wt_src = builder.source(loci[i])
+        tss_src = builder.source(tokens[i, tss[0]:tss[1]])
+        wt_src = builder.source(tokens[i])
         controls = []
         for c in range(n_ctrl):
             bg = -1 if shared_backgrounds else c
-            controls.append(add_backgrounds(builder, source, base, loci[i], keys[i], bg,
+            controls.append(add_backgrounds(builder, source, base, tokens[i], keys[i], bg,
                                             num_shuffles, tss, tss_src, locus=i, tile=bg,
                                             role=1))
         for t, (start, end) in enumerate(tiles):
             # a mutant differs from its background's control only in the tile
-            rows = add_backgrounds(builder, source, base, loci[i], keys[i],
+            rows = add_backgrounds(builder, source, base, tokens[i], keys[i],
                                    -1 if shared_backgrounds else t, num_shuffles, tss, tss_src,
                                    locus=i, tile=t, role=2,
                                    parent=controls[0 if shared_backgrounds else t])
@@ -134,8 +140,11 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     per_locus = 1 + (n_ctrl + n_tiles) * num_shuffles
     pred = pred.reshape(n_loci, per_locus, *pred.shape[1:])
     ctrl_end = 1 + n_ctrl * num_shuffles
-    return SufficiencyResult(
+    settings = describe(predictor, options, pred.shape[-1], n_loci, length, test="sufficiency",
+                        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+                        shuffle=shuffle, shared_backgrounds=shared_backgrounds)
+    return finish(SufficiencyResult(
         wt=pred[:, 0],
         control=pred[:, 1:ctrl_end].reshape(n_loci, n_ctrl, num_shuffles, *pred.shape[2:]),
         mut=pred[:, ctrl_end:].reshape(n_loci, n_tiles, num_shuffles, *pred.shape[2:]),
-        tiles=tiles, tss_tile=tss, seed=seed)
+        tiles=tiles, tss_tile=tss, seed=seed, settings=settings), loci)

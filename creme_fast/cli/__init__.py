@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (imported here, so that importing
     this module stays quick and a Ctrl-C while starting lands inside :func:`main`)."""
     from creme_fast import __version__
-    from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, merge_cmd, run_cmd
+    from creme_fast.cli import (bench_cmd, demo_cmd, export_cmd, info_cmd, merge_cmd, plot_cmd,
+                                run_cmd)
 
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
                                      "in-silico perturbation tests.")
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_parser(sub)
     run_cmd.add_parser(sub)
     merge_cmd.add_parser(sub)
+    plot_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
     info_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 from creme_fast.cli.options import head_sizes, int_list
 
@@ -25,6 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-length", type=int, default=196_608, help="input length in bp")
     p.add_argument("--tracks", type=int_list, help="head rows to keep, e.g. 5110,5111 "
                    "(default: all)")
+    p.add_argument("--targets", type=Path, metavar="TXT",
+                   help="the model's targets table (e.g. targets_human.txt: index, genome, "
+                   "identifier, file, clip, scale, sum_stat, description; tab-separated): "
+                   "the kept tracks' descriptions are stored, so results carry track_name")
     p.add_argument("--bins", type=int_list, help="output bins to keep, e.g. 447,448 or "
                    "446-449 (default: all)")
     p.add_argument("--bin-reduce", choices=["none", "mean"], default="none",
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             tracks=args.tracks, bins=args.bins, hparams=hparams, input_kind=args.input_kind,
             fp16=args.fp16, opset=args.opset, exporter=args.exporter, atol=args.atol,
             rtol=args.rtol, verify_batch=args.verify_batch, bin_reduce=args.bin_reduce,
-            incremental=args.incremental)
+            incremental=args.incremental, targets=args.targets)
     except ExportError as exc:
         log.error("%s", exc)
         return 1

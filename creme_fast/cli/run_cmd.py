@@ -32,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="TSS table: CSV/TSV/parquet (chrom, tss, strand, name), BED6, or "
                    "GTF/GFF")
     p.add_argument("--out", required=True, type=Path, help="run directory")
-    p.add_argument("--tracks", type=int_list, help="output tracks to keep (e.g. 0,2)")
+    p.add_argument("--tracks", type=int_list, help="tracks to keep, as the model's original "
+                   "indices (e.g. 5110,5111 of an export pruned to 4824,5110,5111; default: "
+                   "all the model outputs)")
     p.add_argument("--bins", type=int_list, help="output bins averaged into activity "
                    "(default: the model's TSS bins when it records them, else all)")
     p.add_argument("--tile-size", type=positive_int, default=5000)
@@ -48,8 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "model has the pieces; --incremental: required, --no-incremental: never)")
     p.add_argument("--provider", default="auto",
                    help="auto (TensorRT > CUDA > CPU), tensorrt, cuda or cpu")
-    p.add_argument("--track", type=int, default=0,
-                   help="higher-order, multiplicity, fine-tile: the track they follow")
+    p.add_argument("--track", type=int, default=None,
+                   help="higher-order, multiplicity, fine-tile: the track they follow, as "
+                   "the model's original index (default: the first of --tracks)")
     p.add_argument("--rounds", type=positive_int, default=2, help="higher-order: rounds")
     p.add_argument("--optimization", choices=["min", "max"], default="min",
                    help="higher-order: min for enhancers, max for silencers (multiplicity "
@@ -172,6 +175,28 @@ def _check_indices(values: list[int] | None, size: int, option: str, what: str) 
         raise ValueError(f"{option} lists {what[:-1]} {dup[0]} more than once")
 
 
+def _check_tracks(args: argparse.Namespace, predictor: Any, n_tracks: int) -> None:
+    """``--tracks`` and ``--track`` are the model's original track indices: those an
+    export kept (its metadata says which), else 0..n_tracks - 1."""
+    from creme_fast.schema.tracks import model_tracks
+
+    tracks = model_tracks(predictor)
+    if tracks.ids is None:
+        _check_indices(args.tracks, n_tracks, "--tracks", "tracks")
+        if args.track is not None and not 0 <= args.track < n_tracks:
+            raise ValueError(f"--track {args.track} is out of range: the model has {n_tracks} "
+                             f"tracks (0..{n_tracks - 1})")
+    else:
+        tracks.positions(args.tracks, "--tracks")
+        _check_indices(args.tracks, max(tracks.ids) + 1, "--tracks", "tracks")
+        if args.track is not None:
+            tracks.positions([args.track], "--track")
+    if (args.test in TRACK_TESTS and args.tracks is not None and args.track is not None
+            and args.track not in args.tracks):
+        raise ValueError(f"--track {args.track} is not among --tracks "
+                         f"{','.join(map(str, args.tracks))}")
+
+
 def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | None) -> Any:
     """The step settings, every option checked against the model first."""
     from creme_fast.pipeline.memory import batch_bytes, format_bytes, parse_bytes
@@ -185,14 +210,7 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
     if args.bins is None and bins is not None and not all(0 <= b < n_bins for b in bins):
         raise ValueError(f"the model records TSS bins {bins} outside its {n_bins} output "
                          "bins; give --bins")
-    _check_indices(args.tracks, n_tracks, "--tracks", "tracks")
-    if not 0 <= args.track < n_tracks:
-        raise ValueError(f"--track {args.track} is out of range: the model has {n_tracks} "
-                         f"tracks (0..{n_tracks - 1})")
-    if (args.test in TRACK_TESTS and args.tracks is not None
-            and args.track not in args.tracks):
-        raise ValueError(f"--track {args.track} is not among --tracks "
-                         f"{','.join(map(str, args.tracks))}")
+    _check_tracks(args, predictor, n_tracks)
     try:
         tile_layout(length, args.tile_size)
     except ValueError as exc:

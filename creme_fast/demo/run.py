@@ -11,7 +11,16 @@ import numpy as np
 import pandas as pd
 
 from creme_fast import assays
-from creme_fast.demo.recovery import recovery_table
+from creme_fast.demo.recovery import distance_expected, recovery_table
+from creme_fast.plots import (
+    context_figure,
+    distance_figure,
+    fine_tile_figure,
+    higher_order_figure,
+    multiplicity_figure,
+    tile_profile_figure,
+)
+from creme_fast.plots.style import save, track_label
 from creme_fast.io.tables import atomic_write, write_table
 from creme_fast.synthetic import DEFAULT_GRAMMAR, Grammar, SyntheticLoci, generate_loci
 from creme_fast.synthetic.model import load_synthetic
@@ -107,22 +116,63 @@ def run_tests(loci: SyntheticLoci, predictor: Any, settings: DemoSettings,
     return out
 
 
+def locus_table(loci: SyntheticLoci) -> pd.DataFrame:
+    """The demo loci as the loci of a genome: each is a chromosome of ``loci.fa``
+    (written beside the results) with its TSS at the centre, on ``+``."""
+    length = loci.tokens.shape[1]
+    return pd.DataFrame({"name": loci.names, "chrom": loci.names, "tss": length // 2,
+                         "strand": "+", "chrom_size": length})
+
+
 def _frames(loci: SyntheticLoci, results: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """One table per result, with locus and track names."""
-    names = np.array(loci.names)
-    tracks = np.array(DEFAULT_GRAMMAR.tracks)
+    """One table per result in the result schema (the runs' columns: gene name,
+    original track index and name, window and genome coordinates)."""
+    table = locus_table(loci)
+    enhancing = table.iloc[[loci.locus("enhancing")]]
     frames = {}
     for key, result in results.items():
-        frame = result.to_frame()
-        for col, labels in (("locus", names), ("source", names), ("target", names),
-                            ("track", tracks)):
-            if col in frame and frame[col].dtype.kind in "iu":
-                frame[col] = labels[frame[col].to_numpy()]
-        frames[key] = frame
+        if key == "context_swap":
+            frames[key] = result.to_frame()
+            continue
+        if key.startswith("higher_order_"):
+            rows = table.iloc[[loci.locus(key.removeprefix("higher_order_"))]]
+        else:
+            rows = table if result.settings.get("n_loci", 1) > 1 else enhancing
+        frames[key] = result.with_loci(rows).to_frame()
     frames["higher_order"] = pd.concat(
-        [frames.pop(f"higher_order_{n}").assign(locus=n) for n in ("cooperative", "redundant")],
+        [frames.pop(f"higher_order_{n}") for n in ("cooperative", "redundant")],
         ignore_index=True)
     return frames
+
+
+def draw_figures(loci: SyntheticLoci, frames: dict[str, pd.DataFrame], results: dict[str, Any],
+                 grammar: Grammar, track: int, out: Path) -> list[Path]:
+    """The paper's figures for the demo, drawn by :mod:`creme_fast.plots` from the
+    demo's tables, with the planted truth overlaid."""
+    centre = loci.tokens.shape[1] // 2
+    marks = {name: list((rows["tile_start"] + rows["tile_end"]) / 2 / 1000 - centre / 1000)
+             for name, rows in loci.elements.groupby("locus")}
+    enh = loci.names[loci.locus("enhancing")]
+    copies = loci.motifs[loci.motifs["element"] == "U_enhancer"]
+    motifs = {enh: [((s - centre) / 1000, (e - centre) / 1000)
+                    for s, e in zip(copies["start"], copies["end"])]}
+    distance = results["distance"]
+    curve = distance_expected(loci, grammar, distance, "U_enhancer")
+    expected = {"distance_kb": np.sort(distance.distance_bp) / 1000,
+                "activity": curve[np.argsort(distance.distance_bp), track],
+                "label": f"grammar ({track_label(track, grammar.tracks[track])})"}
+    files: list[Path] = []
+    files += save(context_figure(frames["context_dependence"]), out / "context")
+    files += save(tile_profile_figure({"necessity": frames["necessity"],
+                                       "sufficiency": frames["sufficiency"]}, marks=marks),
+                  out / "necessity_sufficiency")
+    files += save(distance_figure(frames["distance"][frames["distance"]["track"] == track],
+                                  expected), out / "distance")
+    files += save(higher_order_figure(frames["higher_order"]), out / "higher_order")
+    files += save(multiplicity_figure(frames["multiplicity"], ceiling=grammar.ceiling),
+                  out / "multiplicity")
+    files += save(fine_tile_figure(frames["fine_tile"], marks=motifs), out / "fine_tile")
+    return files
 
 
 def _write_fasta(loci: SyntheticLoci, directory: Path) -> list[Path]:
@@ -137,8 +187,7 @@ def _write_fasta(loci: SyntheticLoci, directory: Path) -> list[Path]:
                 fh.writelines(seq[i:i + 80] + "\n" for i in range(0, len(seq), 80))
 
     length = loci.tokens.shape[1]
-    tss = pd.DataFrame({"chrom": loci.names, "tss": length // 2, "strand": "+",
-                        "name": loci.names})
+    tss = locus_table(loci)[["chrom", "tss", "strand", "name"]]
     return [atomic_write(directory / "loci.fa", fasta),
             atomic_write(directory / "loci_tss.tsv",
                          lambda p: tss.to_csv(p, sep="\t", index=False))]
@@ -160,8 +209,6 @@ def run_demo(out: str | Path, settings: DemoSettings = DemoSettings(),
     -------
     DemoResult
     """
-    from creme_fast.demo import plots
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     predictor = (load_synthetic(threads=settings.threads) if predictor is None
@@ -172,10 +219,11 @@ def run_demo(out: str | Path, settings: DemoSettings = DemoSettings(),
     results = run_tests(loci, predictor, settings)
     recovery = recovery_table(loci, results, DEFAULT_GRAMMAR, settings.track)
     files = _write_fasta(loci, out)
-    for name, frame in _frames(loci, results).items():
+    frames = _frames(loci, results)
+    for name, frame in frames.items():
         files += write_table(frame, out, name)
     for name, frame in (("elements", loci.elements), ("motifs", loci.motifs),
                         ("truth", loci.truth), ("recovery", recovery)):
         files += write_table(frame, out, name)
-    files += plots.draw_all(loci, results, DEFAULT_GRAMMAR, settings.track, out)
+    files += draw_figures(loci, frames, results, DEFAULT_GRAMMAR, settings.track, out)
     return DemoResult(loci=loci, results=results, recovery=recovery, files=files)

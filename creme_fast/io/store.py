@@ -33,7 +33,8 @@ from creme_fast.io.tables import atomic_write
 __all__ = ["MARKER", "RunLocked", "RunSettingsMismatch", "RunStore", "check_run_directory"]
 
 MARKER = ".creme-fast-run"
-OUTPUTS = ("failed.tsv", "summary.parquet", "summary.csv", "summary.png")
+OUTPUTS = ("failed.tsv", "summary.parquet", "summary.csv", "summary.png", "summary.pdf",
+           "elements.bed")
 # identity keys of earlier versions that no longer decide a resume (the TSS table is
 # now identified locus by locus: creme_fast.runs.resume)
 RETIRED_IDENTITY = ("tss", "selection")

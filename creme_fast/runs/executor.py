@@ -18,13 +18,12 @@ import pandas as pd
 from creme_fast.errors import NonFiniteOutput
 from creme_fast.runs.steps import STEPS, StepConfig
 from creme_fast.runtime.incremental import incremental_of
+from creme_fast.schema.frames import LOCUS_COLUMNS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LOCUS_COLUMNS", "ChunkResult", "ChunkTask", "CountingPredictor", "Executor",
-           "LocalExecutor", "label_tracks", "run_chunk"]
-
-LOCUS_COLUMNS = ["name", "chrom", "tss", "strand"]
+           "LocalExecutor", "run_chunk"]
 
 
 @dataclass
@@ -40,7 +39,8 @@ class ChunkTask:
     keys : numpy.ndarray of int64, shape=(n,)
         Stable per-locus shuffle keys.
     rows : pandas.DataFrame
-        The loci's table rows (``name, chrom, tss, strand`` and any other columns).
+        The loci's table rows (``name, chrom, tss, strand``, ``chrom_size`` and any
+        other columns).
     """
 
     index: int
@@ -128,22 +128,6 @@ class _CountingIncremental:
         return out
 
 
-def label_tracks(frame: pd.DataFrame, config: StepConfig, predictor: Any) -> pd.DataFrame:
-    """Give a ``track`` column the model's own track indices (``--tracks`` keeps a
-    subset, which the engine numbers from 0) and, where the model records them,
-    add the tracks' names as ``track_name``."""
-    if "track" not in frame:
-        return frame
-    if config.tracks is not None:
-        frame["track"] = np.asarray(config.tracks, dtype=np.int64)[frame["track"].to_numpy()]
-    meta = getattr(predictor, "metadata", None)
-    names = (meta.extra.get("track_names") if meta is not None else None) or None
-    if names is not None and "track_name" not in frame:
-        frame.insert(frame.columns.get_loc("track") + 1, "track_name",
-                     np.asarray(names, dtype=object)[frame["track"].to_numpy()])
-    return frame
-
-
 def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig) -> ChunkResult:
     """Run one test's step on one chunk with ``predictor``.
 
@@ -185,11 +169,9 @@ def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig) ->
 
 
 def _step(predictor: Any, test: str, task: ChunkTask, config: StepConfig) -> pd.DataFrame:
-    frame = STEPS[test](predictor, task.tokens, task.keys, task.rows, config)
-    locus = frame.pop("locus").to_numpy()
-    frame = pd.concat([task.rows.loc[locus, LOCUS_COLUMNS].reset_index(drop=True),
-                       frame.reset_index(drop=True)], axis=1)
-    return label_tracks(frame, config, predictor)
+    """The step's table (the result schema: the loci's columns, original track
+    indices and names, genome coordinates come from the assays themselves)."""
+    return STEPS[test](predictor, task.tokens, task.keys, task.rows, config)
 
 
 class Executor(Protocol):

@@ -21,7 +21,9 @@ from creme_fast.runs.progress import RunProgress, expected_mutants
 from creme_fast.runs.resume import done_loci
 from creme_fast.runs.schema import empty_tables, output_shape, with_locus_columns
 from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
+from creme_fast.plots.summary import summary_figure
 from creme_fast.runtime.checksum import file_sha256
+from creme_fast.schema.bed import BED_COLUMNS, elements_bed, write_bed
 
 __all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
 
@@ -96,6 +98,17 @@ def _windows(genome: Genome, rows: pd.DataFrame, length: int) -> tuple[np.ndarra
     return arr, ok, failed
 
 
+def _paths(req: RunRequest) -> dict[str, str]:
+    """The model, FASTA and TSS table as given and as resolved absolute paths
+    (``synthetic``, the built-in model, has no path of its own)."""
+    out = {}
+    for key, given in (("model", req.model), ("fasta", req.fasta), ("tss", req.tss)):
+        out[key] = str(given)
+        path = Path(given)
+        out[f"{key}_path"] = str(path.resolve()) if path.exists() else None
+    return out
+
+
 def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
                     table: pd.DataFrame, executor: Executor | None = None) -> RunOutcome:
     """Run ``req.test`` on every locus of ``table`` not already finished in ``req.out``.
@@ -115,8 +128,7 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
         raise ValueError(f"unknown test {req.test!r}; choose from {', '.join(STEPS)}")
     length = int(predictor.seq_length)
     store = RunStore(req.out)
-    settings = {"creme_fast": __version__, "test": req.test, "model": req.model,
-                "fasta": str(Path(req.fasta).resolve()), "tss": str(Path(req.tss).resolve()),
+    settings = {"creme_fast": __version__, "test": req.test, **_paths(req),
                 "config": asdict(req.config), "selection": req.selection,
                 "chunk_loci": req.chunk_loci, "n_loci": len(table)}
     identity = _identity(req, length)
@@ -141,21 +153,24 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
 
 def write_outputs(test: str, store: RunStore, table: pd.DataFrame, failed: pd.DataFrame,
                   empty: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, list[Path]]:
-    """Write ``failed.tsv`` (a header alone when nothing failed) and
-    ``summary.{parquet,csv,png}`` of the finished loci of ``table``. With no finished
-    locus the summary is ``empty()``: zero rows with the full schema (no plot).
-    Returns the summary and the files written."""
+    """Write ``failed.tsv`` (a header alone when nothing failed),
+    ``summary.{parquet,csv,png,pdf}`` of the finished loci of ``table`` and, for the
+    tests that call elements, ``elements.bed``. With no finished locus the summary is
+    ``empty()``: zero rows with the full schema (no figure). Returns the summary and
+    the files written."""
     files = [atomic_write(store.directory / "failed.tsv",
                           lambda p: failed.to_csv(p, sep="\t", index=False))]
     summary = _summarise(test, store, table)
     if not len(summary):
         summary = empty()
     files += write_table(summary, store.directory, "summary")
-    png = store.directory / "summary.png"
     if len(summary):
-        files.append(_plot(test, summary, png))
+        files += summary_figure(test, summary, store.directory / "summary")
     else:
-        png.unlink(missing_ok=True)
+        for suffix in (".png", ".pdf"):
+            (store.directory / "summary").with_suffix(suffix).unlink(missing_ok=True)
+    if test in ELEMENT_TESTS:
+        files.append(_write_elements(store, table))
     return summary, files
 
 
@@ -175,6 +190,7 @@ def _run_pending(req: RunRequest, store: RunStore, genome: Genome, pending: pd.D
             progress.skipped(len(bad))
             if ok:
                 good = rows.iloc[ok].reset_index(drop=True)
+                good["chrom_size"] = [genome.lengths[c] for c in good["chrom"]]
                 progress.started(list(good["name"]))
                 keys = np.array([locus_key(n) for n in good["name"]], dtype=np.int64)
                 yield ChunkTask(index=index, tokens=tokens, keys=keys, rows=good)
@@ -206,24 +222,17 @@ def _summarise(test: str, store: RunStore, table: pd.DataFrame) -> pd.DataFrame:
         "name", key=lambda s: s.map(order), kind="stable", ignore_index=True)
 
 
-_PLOTTED = {"activity": "activity", "context": "effect", "necessity": "top_effect",
-            "sufficiency": "top_effect", "higher-order": "final_observed",
-            "distance": "activity", "multiplicity": "activity", "fine-tile": "kept_bp"}
+# tests whose tiles are called enhancing/silencing at the paper's thresholds
+ELEMENT_TESTS = {"necessity", "sufficiency"}
 
 
-def _plot(test: str, summary: pd.DataFrame, path: Path) -> Path:
-    """Distribution of the summary's main value, per track where there are tracks."""
-    from matplotlib.figure import Figure
-
-    column = _PLOTTED[test]
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
-    groups = summary.groupby("track") if "track" in summary else [("all", summary)]
-    for track, rows in groups:
-        ax.hist(rows[column].dropna(), bins=30, alpha=0.6, label=f"track {track}")
-    ax.set_xlabel(column)
-    ax.set_ylabel("loci")
-    ax.set_title(f"{test}: {len(summary['name'].unique())} loci")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
+def _write_elements(store: RunStore, table: pd.DataFrame) -> Path:
+    """``DIR/elements.bed``: the enhancing and silencing tiles of every finished locus
+    (BED6 + effect, track; see :func:`creme_fast.schema.bed.elements_bed`), built
+    one results part at a time."""
+    wanted = set(table["name"])
+    pieces = [elements_bed(rows[rows["name"].isin(wanted)]) for rows in store.loci()]
+    bed = (pd.concat(pieces, ignore_index=True) if pieces else
+           pd.DataFrame(columns=BED_COLUMNS))
+    bed = bed.sort_values(["chrom", "start", "end"], kind="stable", ignore_index=True)
+    return atomic_write(store.directory / "elements.bed", lambda p: write_bed(bed, p))

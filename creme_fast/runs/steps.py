@@ -1,8 +1,10 @@
 """The CREME tests as run steps: tokens of a chunk of loci in, one table out.
 
-A step returns rows tagged with ``locus`` (the index inside the chunk); shuffles
-are keyed by each locus's stable key, so a locus gets the same result whichever
-chunk it lands in (which is what makes kill-and-resume exact).
+A step returns its test's table in the result schema (``name, chrom, tss,
+strand`` first, the model's original track indices, genome coordinates: see
+:mod:`creme_fast.schema.frames`); shuffles are keyed by each locus's stable key,
+so a locus gets the same result whichever chunk it lands in (which is what makes
+kill-and-resume exact).
 """
 from __future__ import annotations
 
@@ -14,16 +16,23 @@ import numpy as np
 import pandas as pd
 
 from creme_fast import assays
-from creme_fast.assays._common import activity, predict_plan
+from creme_fast.assays._common import activity, describe, predict_plan
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET
+from creme_fast.schema.coords import check_loci
+from creme_fast.schema.frames import genome_columns, standard_frame
 
 __all__ = ["CRE_TESTS", "MULTI_LOCUS", "STEPS", "SUMMARIES", "StepConfig", "cre_of"]
 
 
 @dataclass(frozen=True)
 class StepConfig:
-    """Settings of a step (see ``creme-fast run --help``)."""
+    """Settings of a step (see ``creme-fast run --help``).
+
+    ``tracks`` and ``track`` are the model's original track indices (an export
+    pruned to tracks 4824, 5110 and 5111 is asked for those); ``track`` None
+    follows the first track.
+    """
 
     tile_size: int = 5000
     num_shuffles: int = 10
@@ -31,15 +40,11 @@ class StepConfig:
     batch_size: int = 8
     bins: tuple[int, ...] | None = None
     tracks: tuple[int, ...] | None = None
-    track: int = 0
+    track: int | None = None
     rounds: int = 2
     optimization: str = "min"
     max_batch_bytes: int = DEFAULT_BATCH_BUDGET
     incremental: bool | str = "auto"
-
-    def track_position(self) -> int:
-        """``track`` (the model's index) as a position among the kept ``tracks``."""
-        return self.track if self.tracks is None else self.tracks.index(self.track)
 
     def engine(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "verbose": False,
@@ -56,35 +61,38 @@ def _activity(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.Dat
               cfg: StepConfig) -> pd.DataFrame:
     builder = PlanBuilder(cfg.seed)
     builder.rows_of(tokens)
-    act = activity(predict_plan(builder.build(), predictor, cfg.engine(), "activity"))
+    engine = cfg.engine()
+    act = activity(predict_plan(builder.build(), predictor, engine, "activity"))
     locus, track = np.meshgrid(np.arange(act.shape[0]), np.arange(act.shape[1]), indexing="ij")
-    return pd.DataFrame({"locus": locus.ravel(), "track": track.ravel(),
-                         "activity": act.ravel()})
+    frame = pd.DataFrame({"locus": locus.ravel(), "track": track.ravel(),
+                          "activity": act.ravel()})
+    settings = describe(predictor, engine, act.shape[1], len(tokens), tokens.shape[1])
+    return standard_frame(frame, settings, check_loci(rows, len(tokens)), {})
 
 
 def _across_loci(assay: Callable[..., Any]) -> Step:
     """A step running a multi-locus assay on the whole chunk in one engine run."""
     def step(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
              cfg: StepConfig) -> pd.DataFrame:
-        return assay(predictor, tokens, locus_keys_=keys, **cfg.shuffles(),
+        return assay(predictor, tokens, locus_keys_=keys, loci=rows, **cfg.shuffles(),
                      **cfg.engine()).to_frame()
     return step
 
 
-def _each_locus(run: Callable[[np.ndarray, int, Any], pd.DataFrame], tokens: np.ndarray,
-                keys: np.ndarray, rows: pd.DataFrame) -> pd.DataFrame:
-    """``run(tokens, key, row)`` on each locus of the chunk, rows tagged by locus."""
-    return pd.concat([run(tokens[i], int(keys[i]), rows.iloc[i]).assign(locus=i)
+def _each_locus(run: Callable[[np.ndarray, int, pd.DataFrame], pd.DataFrame],
+                tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame) -> pd.DataFrame:
+    """``run(tokens, key, row)`` on each locus of the chunk (``row``: a one-row table)."""
+    return pd.concat([run(tokens[i], int(keys[i]), rows.iloc[i:i + 1])
                       for i in range(tokens.shape[0])], ignore_index=True)
 
 
 def _higher_order(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
                   cfg: StepConfig) -> pd.DataFrame:
-    def run(seq: np.ndarray, key: int, row: Any) -> pd.DataFrame:
-        res = assays.higher_order(predictor, seq, num_rounds=cfg.rounds,
-                                  optimization=cfg.optimization, track=cfg.track_position(),
-                                  locus_key=key, **cfg.shuffles(), **cfg.engine())
-        return res.to_frame().assign(wt=res.wt)
+    def run(seq: np.ndarray, key: int, row: pd.DataFrame) -> pd.DataFrame:
+        return assays.higher_order(predictor, seq, num_rounds=cfg.rounds,
+                                   optimization=cfg.optimization, track=cfg.track,
+                                   locus_key=key, loci=row, **cfg.shuffles(),
+                                   **cfg.engine()).to_frame()
     return _each_locus(run, tokens, keys, rows)
 
 
@@ -113,11 +121,9 @@ _cre_of = cre_of  # the name the CLI's checks import
 def _per_cre(test: Callable[..., Any], predictor: Any, tokens: np.ndarray, keys: np.ndarray,
              rows: pd.DataFrame, cfg: StepConfig, **extra: Any) -> pd.DataFrame:
     """Run a one-locus CRE test on each locus of the chunk."""
-    def run(seq: np.ndarray, key: int, row: Any) -> pd.DataFrame:
-        cre = cre_of(row)
-        res = test(predictor, seq, cre, locus_key=key, **extra, **cfg.shuffles(),
-                   **cfg.engine())
-        return res.to_frame().assign(cre_start=cre[0], cre_end=cre[1])
+    def run(seq: np.ndarray, key: int, row: pd.DataFrame) -> pd.DataFrame:
+        return test(predictor, seq, cre_of(row.iloc[0]), locus_key=key, loci=row, **extra,
+                    **cfg.shuffles(), **cfg.engine()).to_frame()
     return _each_locus(run, tokens, keys, rows)
 
 
@@ -130,38 +136,59 @@ def _multiplicity(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd
                   cfg: StepConfig) -> pd.DataFrame:
     opt = "max" if cfg.optimization == "min" else "min"  # enhancer CREs: add where it helps
     return _per_cre(assays.multiplicity, predictor, tokens, keys, rows, cfg,
-                    track=cfg.track_position(), optimization=opt)
+                    track=cfg.track, optimization=opt)
 
 
 def _fine_tile(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.DataFrame,
                cfg: StepConfig) -> pd.DataFrame:
     kind = "enhancer" if cfg.optimization == "min" else "silencer"
     return _per_cre(assays.fine_tile_search, predictor, tokens, keys, rows, cfg,
-                    track=cfg.track_position(), cre_type=kind)
+                    track=cfg.track, cre_type=kind)
+
+
+CRE_COLUMNS = ["cre_start", "cre_end", *genome_columns("cre", primary=False)]
+
+
+def _present(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    return [c for c in columns if c in frame]
+
+
+def _genome_intervals(frame: pd.DataFrame) -> pd.Series:
+    """``chrom:start-end`` of each row's own region (``NA`` off the chromosome)."""
+    if "start" not in frame or "chrom" not in frame:
+        return pd.Series("", index=frame.index)
+    start = frame["start"].astype("string").fillna("NA")
+    end = frame["end"].astype("string").fillna("NA")
+    return frame["chrom"].astype(str) + ":" + start + "-" + end
 
 
 def _fine_tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per locus: bp of the CRE kept and the kept sub-tiles (NaN, with a note, where
-    the CRE has no effect to prune against)."""
+    """Per locus: bp of the CRE kept and the kept sub-tiles, in window and genome
+    coordinates (NaN, with a note, where the CRE has no effect to prune against)."""
     note = frame["note"] if "note" in frame else pd.Series("", index=frame.index)
+    keys = _track_keys(frame) + _present(frame, CRE_COLUMNS)
+    base = frame.assign(note=note).drop_duplicates("name")[keys + ["note"]]
     kept = frame[frame["kept"]]
-    out = (kept.assign(kept_bp=kept["end"] - kept["start"],
-                       kept_tiles=kept["start"].astype(str) + "-" + kept["end"].astype(str))
-           .groupby(["name", "cre_start", "cre_end"], sort=False)
-           .agg(kept_bp=("kept_bp", "sum"), kept_tiles=("kept_tiles", ";".join))
-           .reset_index())
-    notes = frame.assign(note=note).groupby("name", sort=False)["note"].first()
-    out = notes.reset_index().merge(out, on="name", how="left")
+    kept = kept.assign(kept_bp=kept["tile_end"] - kept["tile_start"],
+                       kept_tiles=kept["tile_start"].astype(str) + "-"
+                       + kept["tile_end"].astype(str),
+                       kept_genome=_genome_intervals(kept))
+    agg = (kept.groupby("name", sort=False)
+           .agg(kept_bp=("kept_bp", "sum"), kept_tiles=("kept_tiles", ";".join),
+                kept_genome=("kept_genome", ";".join)).reset_index())
+    out = base.merge(agg, on="name", how="left")
     noted = out["note"] != ""
     out["kept_bp"] = out["kept_bp"].astype("float64").where(~noted)
-    out.loc[noted, "kept_tiles"] = ""
-    return out[["name", "cre_start", "cre_end", "kept_bp", "kept_tiles", "note"]]
+    for col in ("kept_tiles", "kept_genome"):
+        out[col] = out[col].fillna("")
+        out.loc[noted, col] = ""
+    return out[keys + ["kept_bp", "kept_tiles", "kept_genome", "note"]]
 
 
 def _by_cre_summary(value: str, how: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def summary(frame: pd.DataFrame) -> pd.DataFrame:
-        keys = ["name", "cre_start", "cre_end"] + (["track"] if "track" in frame else [])
-        return frame.groupby(keys, sort=False)[value].agg(how).reset_index()
+        keys = _track_keys(frame) + _present(frame, CRE_COLUMNS)
+        return frame.groupby(keys, sort=False, dropna=False)[value].agg(how).reset_index()
     return summary
 
 
@@ -169,18 +196,23 @@ NOT_NORMALISED = "wild-type activity is 0: effects cannot be normalised (NaN)"
 
 
 def _track_keys(frame: pd.DataFrame) -> list[str]:
-    return ["name", "track"] + (["track_name"] if "track_name" in frame else [])
+    return ["name"] + _present(frame, ["track", "track_name"])
 
 
 def _context_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(note=np.where(frame["effect"].isna(), NOT_NORMALISED, ""))
 
 
+# a tile's window and genome columns, as named in a results table
+TILE_COLUMNS = ["tile_start", "tile_end", *genome_columns("tile", primary=True)]
+
+
 def _tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per locus and track: enhancer/silencer tile counts and the strongest tiles
-    (NaN, with a note, where the effects cannot be normalised)."""
+    """Per locus and track: enhancer/silencer tile counts and the strongest tiles,
+    in window and genome coordinates (NaN, with a note, where the effects cannot
+    be normalised)."""
     keys = _track_keys(frame)
-    cols = ["tile_start", "tile_end", "effect"]
+    cols = _present(frame, TILE_COLUMNS) + ["effect"]
     counts = frame.groupby(keys, sort=False)["effect"].agg(
         enhancer_tiles=lambda e: int((e > 0.3).sum()),
         silencer_tiles=lambda e: int((e < -0.3).sum())).reset_index()
@@ -189,24 +221,28 @@ def _tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
     out = counts
     for pick, label in ((grouped.idxmax, "top"), (grouped.idxmin, "bottom")):
         best = valid.loc[pick(), keys + cols] if len(valid) else pd.DataFrame(columns=keys + cols)
-        out = out.merge(best.rename(columns={"tile_start": f"{label}_tile_start",
-                                             "tile_end": f"{label}_tile_end",
-                                             "effect": f"{label}_effect"}), on=keys, how="left")
+        names = dict(zip(TILE_COLUMNS, [f"{label}_tile_start", f"{label}_tile_end",
+                                        *genome_columns(f"{label}_tile", primary=False)]))
+        names["effect"] = f"{label}_effect"
+        out = out.merge(best.rename(columns=names), on=keys, how="left")
     out["note"] = np.where(out["top_effect"].isna(), NOT_NORMALISED, "")
     return out
 
 
 def _higher_order_summary(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for name, rows_of in frame.groupby("name", sort=False):
+    for _, rows_of in frame.groupby(_track_keys(frame), sort=False):
         rows_of = rows_of.sort_values("round")
-        rows.append({"name": name, "wt": rows_of["wt"].iloc[0],
+        first = rows_of.iloc[0]
+        rows.append({**{k: first[k] for k in _track_keys(frame)}, "wt": first["wt"],
                      "tiles": ";".join(f"{a}-{b}" for a, b in zip(rows_of["tile_start"],
                                                                    rows_of["tile_end"])),
+                     "tiles_genome": ";".join(_genome_intervals(rows_of)),
                      "final_observed": rows_of["observed"].iloc[-1],
                      "final_additive": rows_of["additive"].iloc[-1],
+                     "final_multiplicative": rows_of["multiplicative"].iloc[-1],
                      "classification": rows_of["classification"].iloc[-1],
-                     "note": NOT_NORMALISED if rows_of["wt"].iloc[0] == 0 else ""})
+                     "note": NOT_NORMALISED if first["wt"] == 0 else ""})
     return pd.DataFrame(rows)
 
 

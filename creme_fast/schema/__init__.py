@@ -1,0 +1,1 @@
+"""The one result schema: track identity, genome coordinates, tables and BED."""
