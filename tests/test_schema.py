@@ -202,3 +202,13 @@ def test_pruned_track_indices_and_names_survive_into_runs_and_summaries(tmp_path
     assert set(frame["track_name"]) == {"CAGE:cell_3"}
     with pytest.raises(ValueError, match="track 0 is not among the model's tracks"):
         assays.necessity(OnnxPredictor(pruned), tokens, tile_size=1000, tracks=[0])
+
+
+def test_names_name_the_rows_and_must_agree_with_loci() -> None:
+    from creme_fast.schema.coords import check_loci
+    assert list(check_loci(None, 2, ["a", "b"])["name"]) == ["a", "b"]
+    assert list(check_loci(["a", "b"], 2, ["a", "b"])["name"]) == ["a", "b"]
+    with pytest.raises(ValueError, match="loci and names name different loci"):
+        check_loci(["a", "c"], 2, ["a", "b"])
+    with pytest.raises(ValueError, match="names has 1 names for 2 sequences"):
+        check_loci(None, 2, ["a"])

@@ -47,14 +47,19 @@ def check_loci(loci: object, n_loci: int,
     elif isinstance(loci, dict):
         table = pd.DataFrame(loci)
     else:
-        names = [loci] if isinstance(loci, str) else list(loci)  # type: ignore[call-overload]
-        table = pd.DataFrame({"name": [str(n) for n in names]})
+        listed = [loci] if isinstance(loci, str) else list(loci)  # type: ignore[call-overload]
+        table = pd.DataFrame({"name": [str(n) for n in listed]})
     if "name" not in table:
         raise ValueError("loci needs a 'name' column (and chrom, tss, strand for genome "
                          "coordinates)")
     if len(table) != n_loci:
         unit = "names" if what == "names" else "rows"
         raise ValueError(f"{what} has {len(table)} {unit} for {n_loci} sequences")
+    if what == "loci" and names is not None:
+        given = [names] if isinstance(names, str) else [str(n) for n in names]
+        if list(table["name"].astype(str)) != given:
+            raise ValueError("loci and names name different loci: give one of them, or the "
+                             "same names in the same order")
     partial = [c for c in ("chrom", "tss", "strand") if c in table]
     if partial and len(partial) < 3:
         missing = sorted({"chrom", "tss", "strand"} - set(partial))
