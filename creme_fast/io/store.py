@@ -73,10 +73,18 @@ class RunStore:
         self.results = self.directory / "results"
         self.settings_path = self.directory / "settings.json"
         self._lock_fd: int | None = None
+        self._created: list[Path] = []  # by lock(): removed again if the run is refused
+        self._opened = False  # settings written: the directory holds this run
+        self._claimed = False  # marker and holder written
 
     # --- exclusive use of the directory ----------------------------------------
-    def lock(self) -> None:
+    def lock(self, claim: bool = True) -> None:
         """Take the directory for this process (until :meth:`unlock` or exit).
+
+        Temporary files left by a killed run are removed. ``claim``: mark the
+        directory and name this process in the lock file now; otherwise
+        :meth:`open` does it once the run is accepted, so a refused command
+        leaves the directory untouched.
 
         Raises
         ------
@@ -85,8 +93,8 @@ class RunStore:
         """
         check_run_directory(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / MARKER).touch()
         path = self.directory / ".lock"
+        self._created = [] if path.exists() else [path]
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -95,25 +103,53 @@ class RunStore:
             os.close(fd)
             raise RunLocked(f"{self.directory} is in use by another creme-fast run "
                             f"({holder}); wait for it to finish, or use another --out") from None
+        self._lock_fd = fd
+        self._remove_leftovers()
+        if claim:
+            self._claim()
+
+    def _claim(self) -> None:
+        """Mark the directory as a run and name this process in the lock file: done
+        once the run is accepted, so a refused command leaves both untouched."""
+        marker = self.directory / MARKER
+        if not marker.exists():
+            marker.touch()
         started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         text = f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, text, 0)
-        self._lock_fd = fd
-
-    def unlock(self) -> None:
         if self._lock_fd is not None:
             os.ftruncate(self._lock_fd, 0)
+            os.pwrite(self._lock_fd, text, 0)
+        self._claimed = True
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of a run that was killed while writing (SIGKILL, SIGTERM):
+        nothing reads them, and with the lock held nothing is writing them."""
+        patterns = [(self.directory, f".{name}.*.tmp") for name in ("settings.json", *OUTPUTS)]
+        patterns.append((self.results, ".part-*.tmp"))
+        for folder, pattern in patterns:
+            for leftover in folder.glob(pattern):
+                leftover.unlink(missing_ok=True)
+
+    def unlock(self, refused: bool = False) -> None:
+        """Release the directory; ``refused``: nothing was written, so the marker and
+        lock file this process created are removed again."""
+        if refused and self._lock_fd is not None:
+            for path in self._created:
+                path.unlink(missing_ok=True)
+        if self._lock_fd is not None:
+            if self._claimed:
+                os.ftruncate(self._lock_fd, 0)
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+        self._claimed = self._opened = False
 
     def __enter__(self) -> RunStore:
-        self.lock()
+        self.lock(claim=False)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.unlock()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self.unlock(refused=kind is not None and not self._claimed)
 
     # --- settings ---------------------------------------------------------------
     def existing_settings(self) -> dict[str, Any] | None:
@@ -133,6 +169,13 @@ class RunStore:
         removes what an earlier run wrote, and only that, and starts over).
         """
         old = self.existing_settings() if resume else None
+        if resume and old is None and self.parts():
+            parts = self.parts()
+            shown = ", ".join(p.name for p in parts[:3]) + (", ..." if len(parts) > 3 else "")
+            raise RunSettingsMismatch(
+                f"{self.directory} holds {len(parts)} results part(s) ({shown}) but no "
+                "settings.json saying which settings made them; use another --out, or "
+                "--no-resume to discard them")
         if old is not None:
             before = old.get("identity", {})
             changed = sorted(k for k in set(before) | set(identity)
@@ -143,12 +186,15 @@ class RunStore:
                 raise RunSettingsMismatch(
                     f"{self.directory} holds a run with other settings ({detail}); use "
                     "another --out, or --no-resume to discard it")
+        if not self._claimed:
+            self._claim()
         if not resume:
             for part in self.parts():
                 part.unlink()
             for name in OUTPUTS:
                 (self.directory / name).unlink(missing_ok=True)
         self.results.mkdir(parents=True, exist_ok=True)
+        self._opened = True
         text = json.dumps({**settings, "identity": identity}, indent=2, sort_keys=True)
         atomic_write(self.settings_path, lambda p: p.write_text(text + "\n"))
         return old is not None
@@ -161,7 +207,13 @@ class RunStore:
         """Names of loci whose results are on disk."""
         names: set[str] = set()
         for part in self.parts():
-            names.update(pq.read_table(part, columns=["name"]).column("name").to_pylist())
+            try:
+                column = pq.read_table(part, columns=["name"]).column("name")
+            except (KeyError, OSError, ValueError) as exc:  # pyarrow's errors are these
+                raise ValueError(f"{part}: not a creme-fast results part ({_first_line(exc)}"
+                                 "); move it out of results/, or --no-resume to discard "
+                                 "the run") from None
+            names.update(column.to_pylist())
         return names
 
     def write_part(self, frame: pd.DataFrame, index: int) -> Path:
@@ -203,3 +255,10 @@ def _legacy(directory: Path) -> bool:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if "name" in text and ("schema" in text.lower() or "field" in text.lower()):
+        return "it has no 'name' column"
+    return text.splitlines()[0] if text else type(exc).__name__
