@@ -14,7 +14,7 @@ from creme_fast.assays._common import (
     ShuffleSource,
     activity,
     as_loci,
-    check_predictor,
+    check_arguments,
     default_tss,
     locus_keys,
     predict_plan,
@@ -108,7 +108,8 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
     -------
     ContextDependenceResult
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, rng=rng)
     loci = as_loci(seqs)
     n_loci, length = loci.shape
     tss = default_tss(length, tile_size, tss_tile)

@@ -15,7 +15,7 @@ from creme_fast.assays._common import (
     add_backgrounds,
     as_loci,
     as_tile,
-    check_predictor,
+    check_arguments,
     default_tss,
     predict_plan,
     safe_ratio,
@@ -100,7 +100,8 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The same backgrounds at every position (creme-nn's ``seed=True``).
     Other parameters as in :func:`creme_fast.assays.context_dependence`.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, rng=rng, locus_key=locus_key)
     loci = as_loci(seq)
     if loci.shape[0] != 1:
         raise ValueError("distance takes one sequence")

@@ -16,7 +16,7 @@ from creme_fast.assays._common import (
     add_backgrounds,
     as_loci,
     as_tile,
-    check_predictor,
+    check_arguments,
     default_tss,
     parent_rows,
     predict_plan,
@@ -112,7 +112,9 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     cre_type : {"enhancer", "silencer"}
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, locus_key=locus_key, track=track, frac=frac,
+                    scales=scales, thresholds=thresholds, n_batches=n_batches)
     if cre_type not in ("enhancer", "silencer"):
         raise ValueError(f"cre_type must be 'enhancer' or 'silencer', got {cre_type!r}")
     if not len(scales) == len(thresholds) == len(n_batches):

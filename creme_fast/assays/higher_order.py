@@ -14,7 +14,7 @@ from creme_fast.assays._common import (
     activity,
     as_loci,
     as_tiles,
-    check_predictor,
+    check_arguments,
     parent_rows,
     predict_plan,
 )
@@ -134,7 +134,9 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
     Other parameters as in :func:`creme_fast.assays.necessity`. The next round
     starts from the shuffle whose activity is closest to the chosen tile's mean.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    num_rounds=num_rounds, seed=seed, shuffle=shuffle, rng=rng,
+                    locus_key=locus_key, track=track)
     if optimization not in ("min", "max"):
         raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
     pick = np.argmin if optimization == "min" else np.argmax

@@ -15,7 +15,7 @@ from creme_fast.assays._common import (
     add_backgrounds,
     as_loci,
     as_tile,
-    check_predictor,
+    check_arguments,
     default_tss,
     parent_rows,
     predict_plan,
@@ -86,7 +86,9 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         ``"max"`` for enhancers, ``"min"`` for silencers.
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    num_copies=num_copies, seed=seed, shuffle=shuffle, locus_key=locus_key,
+                    track=track)
     if optimization not in ("min", "max"):
         raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
     pick = np.argmin if optimization == "min" else np.argmax

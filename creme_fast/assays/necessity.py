@@ -15,7 +15,7 @@ from creme_fast.assays._common import (
     activity,
     as_loci,
     as_tiles,
-    check_predictor,
+    check_arguments,
     locus_keys,
     predict_plan,
     safe_ratio,
@@ -79,7 +79,8 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     **options
         Engine options.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, rng=rng)
     loci = as_loci(seqs)
     n_loci, length = loci.shape
     tiles = as_tiles(tiles, length, tile_size)

@@ -15,7 +15,7 @@ from creme_fast.assays._common import (
     add_backgrounds,
     as_loci,
     as_tiles,
-    check_predictor,
+    check_arguments,
     default_tss,
     locus_keys,
     predict_plan,
@@ -99,7 +99,8 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     shuffle, rng, locus_keys_, **options
         As in :func:`creme_fast.assays.context_dependence`.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, rng=rng)
     loci = as_loci(seqs)
     n_loci, length = loci.shape
     tiles = as_tiles(tiles, length, tile_size)
