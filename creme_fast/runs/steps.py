@@ -6,6 +6,8 @@ chunk it lands in (which is what makes kill-and-resume exact).
 """
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +99,15 @@ def _cre_of(row: Any) -> tuple[int, int]:
                 raise ValueError(f"locus {row['name']!r} has no CRE ({start}/{end} are empty, "
                                  "e.g. its effects could not be normalised); leave it out, "
                                  "e.g. with --query \"note == ''\"")
-            return int(row[start]), int(row[end])
+            values = []
+            for column in (start, end):
+                value = row[column]
+                if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+                        math.isfinite(value) and value == int(value)):
+                    raise ValueError(f"{column} {value!r} is not a whole number (window "
+                                     "coordinates are whole bp)")
+                values.append(int(value))
+            return values[0], values[1]
     raise ValueError("this test needs a CRE per locus: give cre_start and cre_end columns "
                      "(window coordinates), or a necessity/sufficiency run's summary.parquet "
                      "narrowed to one track (its top_tile_start/top_tile_end are used)")
@@ -133,21 +143,31 @@ def _fine_tile(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd.Da
                     track=cfg.track_position(), cre_type=kind)
 
 
+NOTHING_KEPT = ("every sub-tile was removed: no part of the CRE carries an effect on this "
+                "track (kept_bp 0)")
+
+
 def _fine_tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per locus: bp of the CRE kept and the kept sub-tiles (NaN, with a note, where
-    the CRE has no effect to prune against)."""
+    the CRE has no effect to prune against; 0, with a note, where every sub-tile
+    was removed)."""
     note = frame["note"] if "note" in frame else pd.Series("", index=frame.index)
     kept = frame[frame["kept"]]
     out = (kept.assign(kept_bp=kept["end"] - kept["start"],
                        kept_tiles=kept["start"].astype(str) + "-" + kept["end"].astype(str))
-           .groupby(["name", "cre_start", "cre_end"], sort=False)
+           .groupby("name", sort=False)
            .agg(kept_bp=("kept_bp", "sum"), kept_tiles=("kept_tiles", ";".join))
            .reset_index())
-    notes = frame.assign(note=note).groupby("name", sort=False)["note"].first()
-    out = notes.reset_index().merge(out, on="name", how="left")
+    loci = frame.assign(note=note).groupby("name", sort=False).agg(
+        cre_start=("cre_start", "first"), cre_end=("cre_end", "first"),
+        note=("note", "first"))
+    out = loci.reset_index().merge(out, on="name", how="left")
     noted = out["note"] != ""
-    out["kept_bp"] = out["kept_bp"].astype("float64").where(~noted)
+    nothing = out["kept_bp"].isna() & ~noted
+    out["kept_bp"] = out["kept_bp"].astype("float64").fillna(0.0).where(~noted)
+    out["kept_tiles"] = out["kept_tiles"].fillna("")
     out.loc[noted, "kept_tiles"] = ""
+    out.loc[nothing, "note"] = NOTHING_KEPT
     return out[["name", "cre_start", "cre_end", "kept_bp", "kept_tiles", "note"]]
 
 
