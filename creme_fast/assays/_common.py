@@ -152,10 +152,12 @@ def known_output_shape(predictor: object) -> tuple[int, int] | None:
 
 
 def _check_rng(value: Any, name: str) -> None:
-    if value is not None and not isinstance(value, np.random.RandomState):
+    if value is not None and not isinstance(value, (np.random.RandomState,
+                                                    np.random.Generator)):
         raise ValueError(f"{name} must be a numpy.random.RandomState (creme-nn's "
-                         f"generator) or None, got {type(value).__name__} {value!r}; for a "
-                         "reproducible run pass seed=")
+                         f"generator), a numpy Generator or None, got {type(value).__name__} "
+                         f"{value!r} (shuffle='creme' draws from it; the other modes are "
+                         "keyed by seed=)")
 
 
 def _check_fraction(value: Any, name: str) -> None:

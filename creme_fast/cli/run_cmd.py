@@ -94,7 +94,7 @@ def ray_executor(args: argparse.Namespace, model: Path,
                  files: dict[str, bytes] | None = None) -> Any:
     """A :class:`~creme_fast.runs.distributed.RayExecutor` for ``--ray`` (not started
     yet), or None; bad Ray options are refused before any work. ``files`` (the
-    model's bytes by file name) are what it sends; the pieces are added to it."""
+    model's bytes by file name) are what it sends, with the pieces beside it."""
     given = [f"--{name.replace('_', '-')}" for name in
              ("workers", "gpus_per_worker", "threads_per_worker")
              if getattr(args, name) is not None]
@@ -102,12 +102,11 @@ def ray_executor(args: argparse.Namespace, model: Path,
         if given:
             raise ValueError(f"{', '.join(given)} need(s) --ray")
         return None
-    from creme_fast.runs.distributed import RayExecutor, import_ray, model_files
+    from creme_fast.runs.distributed import RayExecutor, import_ray, piece_files
 
     import_ray()
     if files is not None and args.incremental is not False:
-        pieces = model_files(model, True)
-        files.update({k: v for k, v in pieces.items() if k != model.name})
+        files = {**files, **piece_files(model)}
     return RayExecutor(model, workers=args.workers or 1, files=files,
                        gpus_per_worker=args.gpus_per_worker or 0.0,
                        threads_per_worker=args.threads_per_worker or 1,
@@ -315,6 +314,7 @@ def run(args: argparse.Namespace) -> int:
     # with Ray the driver reads only the model's metadata (on CPU); workers run it
     predictor, model_name, model_id, default_bins = _load_model(
         args, files, "cpu" if executor is not None else None)
+    files.clear()  # the predictor and the executor hold what they need
     config = _config(args, predictor, default_bins)
     with Genome(args.fasta) as genome, executor or contextlib.nullcontext():
         check_against_genome(table, genome, args.tss)

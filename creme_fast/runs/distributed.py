@@ -123,12 +123,14 @@ class _Worker:
 def model_files(model: Path, incremental: bool) -> dict[str, bytes]:
     """The bytes of ``model`` and, if ``incremental``, of the incremental pieces
     written beside it (``NAME.trunk.onnx``, ``NAME.tower.onnx``), by file name."""
-    names = [model.name]
-    if incremental:
-        names += [piece.name for piece in (model.with_suffix(".trunk.onnx"),
-                                           model.with_suffix(".tower.onnx"))
-                  if piece.is_file()]
-    return {name: (model.parent / name).read_bytes() for name in names}
+    return {model.name: model.read_bytes(), **(piece_files(model) if incremental else {})}
+
+
+def piece_files(model: Path) -> dict[str, bytes]:
+    """The bytes of the incremental pieces beside ``model`` that exist, by file name."""
+    return {piece.name: piece.read_bytes() for piece in (model.with_suffix(".trunk.onnx"),
+                                                         model.with_suffix(".tower.onnx"))
+            if piece.is_file()}
 
 
 def _load_from_bytes(files: dict[str, bytes], name: str, provider: str, threads: int,
@@ -213,7 +215,9 @@ class RayExecutor:
     files : dict of str to bytes, optional
         The bytes to send (file name to bytes, as :func:`model_files` gives),
         when the caller has read and hashed them already: the workers then run
-        exactly what the caller hashed, even if the files change meanwhile.
+        exactly what the caller hashed, even if the files change meanwhile
+        (released once they are in Ray's object store; a later start reads the
+        files).
 
     Notes
     -----
@@ -243,7 +247,7 @@ class RayExecutor:
                              "most (one predictor per GPU); use more workers for more GPUs")
         check_ray_address(address)
         self.model = Path(model)
-        self.files = files
+        self.files = None if files is None else dict(files)
         if files is None and not self.model.is_file():
             raise FileNotFoundError(f"model not found: {self.model}")
         self.workers, self.gpus, self.threads = workers, gpus, threads_per_worker
@@ -288,6 +292,7 @@ class RayExecutor:
             if not self.incremental:
                 files = {self.model.name: files[self.model.name]}
             self._model_ref = ray.put(files)
+            self.files = files = None  # Ray's object store holds them now
             worker = ray.remote(_Worker)
             options = worker.options(num_cpus=self.threads, num_gpus=self.gpus,
                                      max_restarts=self.max_restarts, max_task_retries=0)
