@@ -14,11 +14,13 @@ Layout::
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fcntl
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,13 +98,22 @@ class RunStore:
         path = self.directory / ".lock"
         self._created = [] if path.exists() else [path]
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise RunLocked(f"{self.directory} is in use by another creme-fast run "
-                            f"({holder}); wait for it to finish, or use another --out") from None
+        holder = ""
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # a holder names itself once its run is accepted (a refused one lets
+                # go): wait a moment for either rather than report "unknown"
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+                if holder or time.monotonic() > deadline:
+                    os.close(fd)
+                    raise RunLocked(f"{self.directory} is in use by another creme-fast run "
+                                    f"({holder or 'unknown'}); wait for it to finish, or "
+                                    "use another --out") from None
+                time.sleep(0.02)
         self._lock_fd = fd
         self._remove_leftovers()
         if claim:
@@ -145,11 +156,24 @@ class RunStore:
         self._claimed = self._opened = False
 
     def __enter__(self) -> RunStore:
-        self.lock(claim=False)
+        self.lock()
         return self
 
-    def __exit__(self, kind: object, *exc: object) -> None:
-        self.unlock(refused=kind is not None and not self._claimed)
+    def __exit__(self, *exc: object) -> None:
+        self.unlock()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[RunStore]:
+        """Hold the directory for a run: locked now, claimed (marker, holder) by
+        :meth:`open` once the run is accepted; a run refused before that leaves the
+        directory as it was."""
+        self.lock(claim=False)
+        try:
+            yield self
+        except BaseException:
+            self.unlock(refused=not self._claimed)
+            raise
+        self.unlock()
 
     # --- settings ---------------------------------------------------------------
     def existing_settings(self) -> dict[str, Any] | None:
