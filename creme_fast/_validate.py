@@ -103,3 +103,50 @@ def check_region(start: object, end: object, length: int) -> tuple[int, int]:
     if not start <= end <= length:
         raise ValueError(f"region [{start}, {end}) is not inside a sequence of length {length}")
     return start, end
+
+
+def check_count(value: object, name: str, minimum: int = 1) -> int:
+    """A whole number >= ``minimum`` (a count: shuffles, rounds, copies, a batch size);
+    a ValueError naming ``name`` otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_indices(values: object, size: int | None, name: str, what: str) -> list[int]:
+    """A non-empty list of distinct indices ``0 <= i < size`` (``size`` None: not known
+    yet, only ``i >= 0``); negative indices never wrap.
+
+    Parameters
+    ----------
+    values : sequence of int
+    size : int or None
+        How many there are (e.g. the model's output bins).
+    name : str
+        The argument or option, for the message (``"bins"``, ``"--tracks"``).
+    what : str
+        What is indexed, plural (``"output bins"``, ``"tracks"``).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the first bad value.
+    """
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise ValueError(f"{name} must be a list of {what} indices, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} is empty: give at least one of the {what}, or None for all")
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise ValueError(f"{name} must hold whole numbers, got {v!r}")
+        if v < 0 or (size is not None and v >= size):
+            span = f"the model has {size} {what} (0..{size - 1})" if size is not None else (
+                f"{what} count from 0")
+            raise ValueError(f"{name} {v} is out of range: {span}")
+    dup = sorted({int(v) for v in values if values.count(v) > 1})
+    if dup:
+        raise ValueError(f"{name} lists {what[:-1]} {dup[0]} more than once")
+    return [int(v) for v in values]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -10,8 +12,8 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
-from creme_fast._validate import as_tokens, check_int
-from creme_fast.pipeline import Plan, run_plan, stream_keys
+from creme_fast._validate import as_tokens, check_count, check_indices, check_seed
+from creme_fast.pipeline import PipelineStats, Plan, run_plan, stream_keys
 from creme_fast.pipeline.plan import name_key
 from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET, batch_bytes, format_bytes
 from creme_fast.pipeline.incremental import resolve_incremental
@@ -40,23 +42,38 @@ def as_loci(seqs: object) -> np.ndarray:
 
 
 def as_tile(tile: Sequence[int], length: int, name: str) -> tuple[int, int]:
-    """Validate ``(start, end)`` inside a sequence."""
-    if len(tile) != 2:
+    """Validate ``(start, end)`` inside a sequence: whole numbers, never truncated."""
+    if not hasattr(tile, "__len__") or len(tile) != 2:
         raise ValueError(f"{name} must be (start, end), got {tile!r}")
-    start, end = (check_int(v, name) for v in tile)
+    for v in tile:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise ValueError(f"{name} must be whole numbers (start, end), got {tuple(tile)!r}")
+    start, end = (int(v) for v in tile)
     if not 0 <= start < end <= length:
         raise ValueError(f"{name} [{start}, {end}) is not inside a sequence of {length} bp")
     return start, end
 
 
 def as_tiles(tiles: object, length: int, tile_size: int) -> np.ndarray:
-    """Tiles ``(n, 2)``; None gives the paper's layout without the TSS tile."""
+    """Tiles ``(n, 2)``; None gives the paper's layout without the TSS tile. An
+    empty set (given, or a ``tile_size`` that leaves no tile beside the TSS tile)
+    is a ValueError."""
     if tiles is None:
-        return tile_layout(length, tile_size).tiles
-    arr = np.asarray(tiles, dtype=np.int64).reshape(-1, 2)
-    for i, tile in enumerate(arr):
-        as_tile(tile, length, f"tiles[{i}]")
-    return arr
+        out = tile_layout(length, tile_size).tiles
+        if not len(out):
+            raise ValueError(f"tile_size {tile_size} leaves no tile beside the TSS tile in "
+                             f"a {length:,} bp sequence; give a smaller tile_size")
+        return out
+    raw = tiles if isinstance(tiles, np.ndarray) else np.asarray(tiles, dtype=object)
+    if raw.size == 0:
+        raise ValueError("tiles is empty: give at least one (start, end), or None for the "
+                         "paper's layout")
+    if raw.ndim == 1 and raw.size == 2:
+        raw = raw.reshape(1, 2)
+    if raw.ndim != 2 or raw.shape[1] != 2:
+        raise ValueError(f"tiles must be (start, end) pairs, got shape {raw.shape}")
+    return np.array([as_tile(tuple(t), length, f"tiles[{i}]") for i, t in enumerate(raw)],
+                    dtype=np.int64).reshape(-1, 2)
 
 
 def default_tss(length: int, tile_size: int, tss_tile: Sequence[int] | None) -> tuple[int, int]:
@@ -160,6 +177,156 @@ def add_backgrounds(builder: Any, source: ShuffleSource, base: int, seq: np.ndar
     return rows
 
 
+def known_output_shape(predictor: object) -> tuple[int, int] | None:
+    """``(bins, tracks)`` of the model's output when known without running it (an
+    export's metadata, or a graph's static output shape); None otherwise."""
+    meta = getattr(predictor, "metadata", None)
+    if meta is not None and hasattr(meta, "n_bins"):
+        return int(meta.n_bins), int(meta.n_tracks)
+    session = getattr(predictor, "session", None)
+    if session is not None and hasattr(session, "get_outputs"):
+        shape = session.get_outputs()[0].shape
+        if len(shape) == 3 and all(isinstance(d, int) for d in shape[1:]):
+            return int(shape[1]), int(shape[2])
+    return None
+
+
+def _check_rng(value: Any, name: str) -> None:
+    if value is not None and not isinstance(value, (np.random.RandomState,
+                                                    np.random.Generator)):
+        raise ValueError(f"{name} must be a numpy.random.RandomState (creme-nn's "
+                         f"generator), a numpy Generator or None, got {type(value).__name__} "
+                         f"{value!r} (shuffle='creme' draws from it; the other modes are "
+                         "keyed by seed=)")
+
+
+def _check_fraction(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
+
+
+def _check_counts(value: Any, name: str) -> None:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not len(value):
+        raise ValueError(f"{name} must be a non-empty sequence of whole numbers >= 1, "
+                         f"got {value!r}")
+    for i, v in enumerate(value):
+        check_count(v, f"{name}[{i}]")
+
+
+def _check_reals(value: Any, name: str) -> None:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not len(value):
+        raise ValueError(f"{name} must be a non-empty sequence of numbers, got {value!r}")
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+            raise ValueError(f"{name}[{i}] must be a finite number, got {v!r}")
+
+
+def _check_seed(value: Any, name: str) -> None:
+    try:
+        check_seed(value, name)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _check_key(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
+            -2**63 <= value < 2**63):
+        raise ValueError(f"{name} must be a whole number that fits in 64 bits, got {value!r}")
+
+
+# assay arguments checked by name by check_arguments (a new assay gets them by naming
+# its arguments the same way)
+ARGUMENT_CHECKS: dict[str, Any] = {
+    "num_shuffles": lambda v, n: check_count(v, n),
+    "num_rounds": lambda v, n: v is None or check_count(v, n),
+    "num_copies": lambda v, n: check_count(v, n),
+    "tile_size": lambda v, n: check_count(v, n),
+    "seed": _check_seed,
+    "locus_key": _check_key,
+    "rng": _check_rng,
+    "frac": _check_fraction,
+    "scales": _check_counts,
+    "n_batches": _check_counts,
+    "thresholds": _check_reals,
+}
+
+
+def check_arguments(predictor: object, options: dict[str, Any], **arguments: Any) -> Predictor:
+    """The checks every assay makes first, before any model pass.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    options : dict
+        The engine options (``batch_size``, ``bins``, ``tracks``, ...): unknown
+        names are a TypeError; ``bins``/``tracks`` must be distinct, in range
+        for the model's output (when it is known without running it) and are
+        never wrapped; ``batch_size`` a whole number >= 1.
+    **arguments
+        The assay's own arguments, checked by name (see ``ARGUMENT_CHECKS``);
+        ``track`` is checked against the tracks kept.
+
+    Returns
+    -------
+    Predictor
+
+    Raises
+    ------
+    ValueError
+        Naming the argument.
+    """
+    check_predictor(predictor)
+    check_options(options)
+    shape = known_output_shape(predictor)
+    n_bins, n_tracks = shape if shape is not None else (None, None)
+    if options.get("bins") is not None:
+        check_indices(options["bins"], n_bins, "bins", "output bins")
+    known = model_tracks(predictor)  # original track indices, when the export kept some
+    wanted = options.get("tracks")
+    if wanted is not None:
+        wanted = check_indices(wanted, n_tracks if known.ids is None else None, "tracks",
+                               "tracks")
+        known.positions(wanted)
+    check_count(options.get("batch_size", 8), "batch_size")
+    check_count(options.get("max_batch_bytes", DEFAULT_BATCH_BUDGET), "max_batch_bytes")
+    stats = options.get("stats")
+    if stats is not None and not isinstance(stats, PipelineStats):
+        raise ValueError(f"stats must be a creme_fast.pipeline.PipelineStats or None, got "
+                         f"{type(stats).__name__} {stats!r}")
+    cache = options.get("trunk_cache_gb", 2.0)
+    if isinstance(cache, bool) or not isinstance(cache, numbers.Real) or not 0 < cache < math.inf:
+        raise ValueError(f"trunk_cache_gb must be a positive number, got {cache!r}")
+    for name, value in arguments.items():
+        if name == "track":
+            check_track(value, wanted, known, n_tracks)
+        elif name == "shuffle":
+            if value not in ("fast", "uniform", "creme"):
+                raise ValueError(f"shuffle must be 'fast', 'uniform' or 'creme', got {value!r}")
+        else:
+            ARGUMENT_CHECKS[name](value, name)
+    return predictor
+
+
+def check_track(track: Any, wanted: list[int] | None, known: Any,
+                n_tracks: int | None) -> None:
+    """``track`` (an original track index, None: the first kept) is one the engine
+    returns: among ``tracks=`` when given, else among the model's tracks."""
+    if track is None:
+        return
+    if isinstance(track, (bool, np.bool_)) or not isinstance(track, numbers.Integral) or track < 0:
+        raise ValueError(f"track {track!r} is out of range: tracks are whole numbers from 0")
+    if wanted is not None:
+        if track not in wanted:
+            raise ValueError(f"track {track} is out of range: the engine keeps {len(wanted)} "
+                             f"track(s), tracks={wanted}")
+    elif known.ids is None:
+        if n_tracks is not None and track >= n_tracks:
+            raise ValueError(f"track {track} is out of range: the model has {n_tracks} "
+                             f"tracks (0..{n_tracks - 1})")
+    else:
+        known.position(int(track), None)
+
+
 def check_predictor(predictor: object) -> Predictor:
     if not isinstance(predictor, Predictor):
         raise TypeError("predictor must be a creme_fast Predictor (see "
@@ -214,8 +381,10 @@ def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
     """run_plan with an assay's engine options (unknown ones are a TypeError)."""
     check_options(options)
     tracks = model_tracks(predictor).positions(options.get("tracks"))
-    batch_size = options.get("batch_size", 8)
-    check_batch_memory(min(batch_size, max(plan.n_rows, 1)), predictor,
+    # a batch never holds more rows than the plan: the engine allocates what it is given
+    batch_size = min(check_count(options.get("batch_size", 8), "batch_size"),
+                     max(plan.n_rows, 1))
+    check_batch_memory(batch_size, predictor,
                        options.get("max_batch_bytes", DEFAULT_BATCH_BUDGET))
     return run_plan(plan, predictor, batch_size=batch_size,
                     bins=options.get("bins"), tracks=tracks,

@@ -14,7 +14,7 @@ from creme_fast.assays._common import (
     ShuffleSource,
     activity,
     as_loci,
-    check_predictor,
+    check_arguments,
     default_tss,
     describe,
     finish,
@@ -124,7 +124,8 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
     -------
     ContextDependenceResult
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, rng=rng)
     tokens = as_loci(seqs)
     n_loci, length = tokens.shape
     loci = check_loci(loci, n_loci, names)

@@ -15,7 +15,7 @@ from creme_fast.assays._common import (
     add_backgrounds,
     as_loci,
     as_tile,
-    check_predictor,
+    check_arguments,
     default_tss,
     describe,
     finish,
@@ -118,9 +118,10 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.context_dependence`.
     """
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, rng=rng, locus_key=locus_key)
     locus_key = single_key(locus_key, name)
     label = run_label("distance", name, key=locus_key)
-    check_predictor(predictor)
     loci_arg, loci = loci, as_loci(seq)
     if loci.shape[0] != 1:
         raise ValueError("distance takes one sequence")

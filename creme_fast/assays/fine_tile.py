@@ -16,7 +16,7 @@ from creme_fast.assays._common import (
     add_backgrounds,
     as_loci,
     as_tile,
-    check_predictor,
+    check_arguments,
     default_tss,
     describe,
     finish,
@@ -135,9 +135,11 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, locus_key=locus_key, track=track, frac=frac,
+                    scales=scales, thresholds=thresholds, n_batches=n_batches)
     locus_key = single_key(locus_key, name)
     label = run_label("fine-tile", name, key=locus_key)
-    check_predictor(predictor)
     if cre_type not in ("enhancer", "silencer"):
         raise ValueError(f"cre_type must be 'enhancer' or 'silencer', got {cre_type!r}")
     if not len(scales) == len(thresholds) == len(n_batches):

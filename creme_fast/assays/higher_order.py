@@ -14,7 +14,7 @@ from creme_fast.assays._common import (
     activity,
     as_loci,
     as_tiles,
-    check_predictor,
+    check_arguments,
     describe,
     finish,
     parent_rows,
@@ -154,9 +154,11 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
     Other parameters as in :func:`creme_fast.assays.necessity`. The next round
     starts from the shuffle whose activity is closest to the chosen tile's mean.
     """
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    num_rounds=num_rounds, seed=seed, shuffle=shuffle, rng=rng,
+                    locus_key=locus_key, track=track)
     locus_key = single_key(locus_key, name)
     label = run_label("higher-order", name, key=locus_key)
-    check_predictor(predictor)
     if optimization not in ("min", "max"):
         raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
     pick = np.argmin if optimization == "min" else np.argmax

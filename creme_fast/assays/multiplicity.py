@@ -15,7 +15,7 @@ from creme_fast.assays._common import (
     add_backgrounds,
     as_loci,
     as_tile,
-    check_predictor,
+    check_arguments,
     default_tss,
     describe,
     finish,
@@ -112,9 +112,11 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         window and settings give a CLI run's result exactly. The bars name it.
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    num_copies=num_copies, seed=seed, shuffle=shuffle, locus_key=locus_key,
+                    track=track)
     locus_key = single_key(locus_key, name)
     label = run_label("multiplicity", name, key=locus_key)
-    check_predictor(predictor)
     if optimization not in ("min", "max"):
         raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
     pick = np.argmin if optimization == "min" else np.argmax

@@ -15,7 +15,7 @@ from creme_fast.assays._common import (
     activity,
     as_loci,
     as_tiles,
-    check_predictor,
+    check_arguments,
     describe,
     finish,
     locus_keys,
@@ -96,7 +96,8 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     **options
         Engine options.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, rng=rng)
     tokens = as_loci(seqs)
     n_loci, length = tokens.shape
     loci = check_loci(loci, n_loci, names)

@@ -15,7 +15,7 @@ from creme_fast.assays._common import (
     add_backgrounds,
     as_loci,
     as_tiles,
-    check_predictor,
+    check_arguments,
     default_tss,
     describe,
     finish,
@@ -106,7 +106,8 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     shuffle, rng, locus_keys_, names, loci, **options
         As in :func:`creme_fast.assays.context_dependence`.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
+                    seed=seed, shuffle=shuffle, rng=rng)
     tokens = as_loci(seqs)
     n_loci, length = tokens.shape
     loci = check_loci(loci, n_loci, names)

@@ -12,7 +12,7 @@ from creme_fast.assays._common import (
     AssayResult,
     activity,
     as_loci,
-    check_predictor,
+    check_arguments,
     default_tss,
     describe,
     finish,
@@ -85,7 +85,7 @@ def context_swap(predictor: Predictor, sources: Any, targets: Any | None = None,
     **options
         Engine options.
     """
-    check_predictor(predictor)
+    check_arguments(predictor, options, tile_size=tile_size)
     src = as_loci(sources)
     tgt = src if targets is None else as_loci(targets)
     if src.shape[1] != tgt.shape[1]:

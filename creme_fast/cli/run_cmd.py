@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted, record
-from creme_fast.cli.options import int_list, positive_int
+from creme_fast.cli.options import int_list, positive_int, seed
 from creme_fast.runs.shard import parse_shard, shard_rows
 
 log = logging.getLogger("creme_fast.cli")
@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: the model's TSS bins when it records them, else all)")
     p.add_argument("--tile-size", type=positive_int, default=5000)
     p.add_argument("--shuffles", type=positive_int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="shuffle seed, 0..2**64-1")
     p.add_argument("--batch-size", type=positive_int, default=8,
                    help="sequences per model call (results do not depend on it)")
     p.add_argument("--max-batch-memory", default="4G", metavar="SIZE",
@@ -101,9 +101,11 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
                      help="CPUs (ONNX Runtime threads) per worker (default: 1)")
 
 
-def ray_executor(args: argparse.Namespace, model: Path) -> Any:
+def ray_executor(args: argparse.Namespace, model: Path,
+                 files: dict[str, bytes] | None = None) -> Any:
     """A :class:`~creme_fast.runs.distributed.RayExecutor` for ``--ray`` (not started
-    yet), or None; bad Ray options are refused before any work."""
+    yet), or None; bad Ray options are refused before any work. ``files`` (the
+    model's bytes by file name) are what it sends, with the pieces beside it."""
     given = [f"--{name.replace('_', '-')}" for name in
              ("workers", "gpus_per_worker", "threads_per_worker")
              if getattr(args, name) is not None]
@@ -111,10 +113,12 @@ def ray_executor(args: argparse.Namespace, model: Path) -> Any:
         if given:
             raise ValueError(f"{', '.join(given)} need(s) --ray")
         return None
-    from creme_fast.runs.distributed import RayExecutor, import_ray
+    from creme_fast.runs.distributed import RayExecutor, import_ray, piece_files
 
     import_ray()
-    return RayExecutor(model, workers=args.workers or 1,
+    if files is not None and args.incremental is not False:
+        files = {**files, **piece_files(model)}
+    return RayExecutor(model, workers=args.workers or 1, files=files,
                        gpus_per_worker=args.gpus_per_worker or 0.0,
                        threads_per_worker=args.threads_per_worker or 1,
                        address=args.ray, provider=args.provider, seq_length=args.length,
@@ -134,23 +138,26 @@ def _model_path(args: argparse.Namespace) -> Path:
     return path
 
 
-def _load_model(args: argparse.Namespace, provider: str | None = None
+def _load_model(args: argparse.Namespace, files: dict[str, bytes], provider: str | None = None
                 ) -> tuple[Any, str, str, list[int] | None]:
-    """Predictor, its name for the settings, its identity, its default bins."""
-    from creme_fast.runtime.checksum import file_sha256
+    """Predictor, its name for the settings, its identity, its default bins; the
+    identity is the sha256 of the bytes in ``files`` that the predictor loads (and
+    that Ray workers are sent)."""
+    import hashlib
+
     from creme_fast.runtime import OnnxPredictor
 
     path = _model_path(args)
     threads = getattr(args, "threads", None)
     predictor = OnnxPredictor(path, providers=provider or args.provider,
-                              seq_length=args.length, threads=threads)
+                              seq_length=args.length, threads=threads, files=files)
     if provider is None:  # with Ray the workers run the model (--threads-per-worker)
         log.info("model threads: %s", threads or "all cores (ONNX Runtime's default)")
     if args.length is not None and predictor.seq_length != args.length:
         raise ValueError(f"--length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")
     meta = predictor.metadata
-    identity = file_sha256(path)  # the whole graph: weights, structure and metadata
+    identity = hashlib.sha256(files[path.name]).hexdigest()  # the whole graph
     bins = None
     if meta is not None and "tss_bins" in meta.extra:
         bins = [int(b) for b in meta.extra["tss_bins"]]
@@ -164,15 +171,14 @@ def _output_shape(predictor: Any) -> tuple[int, int]:
 
 
 def _check_indices(values: list[int] | None, size: int, option: str, what: str) -> None:
-    if values is None:
-        return
-    bad = [v for v in values if not 0 <= v < size]
-    if bad:
-        raise ValueError(f"{option} {bad[0]} is out of range: the model has {size} {what} "
-                         f"(0..{size - 1})")
-    dup = sorted({v for v in values if values.count(v) > 1})
-    if dup:
-        raise ValueError(f"{option} lists {what[:-1]} {dup[0]} more than once")
+    from creme_fast._validate import check_indices
+
+    if values is not None:
+        check_indices(values, size, option, what)
+
+
+# tests whose mutants are the tiles (or tile starts) beside the TSS tile
+TILED_TESTS = {"necessity", "sufficiency", "higher-order", "distance", "multiplicity"}
 
 
 def _check_tracks(args: argparse.Namespace, predictor: Any, n_tracks: int) -> None:
@@ -212,9 +218,13 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
                          "bins; give --bins")
     _check_tracks(args, predictor, n_tracks)
     try:
-        tile_layout(length, args.tile_size)
+        layout = tile_layout(length, args.tile_size)
     except ValueError as exc:
         raise ValueError(f"--tile-size {args.tile_size}: {exc}") from None
+    if args.test in TILED_TESTS and not layout.n_tiles:
+        raise ValueError(f"--tile-size {args.tile_size} leaves no tile beside the TSS tile "
+                         f"in a {length:,} bp window: {args.test} would have nothing to "
+                         "test; give a smaller --tile-size")
     budget = parse_bytes(args.max_batch_memory)
     n_out = (len(bins) if bins is not None else n_bins) * (
         len(args.tracks) if args.tracks is not None else n_tracks)
@@ -245,12 +255,16 @@ TRACK_TESTS = {"higher-order", "multiplicity", "fine-tile"}
 CRE_TESTS = {"distance", "multiplicity", "fine-tile"}
 
 
-def _check_cres(test: str, table: Any, length: int, path: Path) -> None:
-    """The CRE tests need a CRE inside the window on every row."""
+def _check_cres(test: str, table: Any, length: int, path: Path, tile_size: int) -> None:
+    """The CRE tests need a CRE inside the window on every row; distance and
+    multiplicity move it to every tile start, where it must fit too."""
     from creme_fast.runs.steps import _cre_of
+    from creme_fast.sequence.tiles import tile_layout
 
     if test not in CRE_TESTS:
         return
+    starts = tile_layout(length, tile_size).tiles[:, 0]
+    last = int(starts.max()) if test in ("distance", "multiplicity") and len(starts) else 0
     for _, row in table.iterrows():
         try:
             start, end = _cre_of(row)
@@ -259,6 +273,11 @@ def _check_cres(test: str, table: Any, length: int, path: Path) -> None:
         if not 0 <= start < end <= length:
             raise ValueError(f"{path}: line {row['line']}: CRE [{start}, {end}) is not inside "
                              f"the {length} bp window")
+        if last + end - start > length:
+            raise ValueError(f"{path}: line {row['line']}: CRE [{start}, {end}) is "
+                             f"{end - start:,} bp: {test} moves it to every tile start, and "
+                             f"at {last:,} it would end past the {length:,} bp window (at "
+                             f"most {length - last:,} bp with --tile-size {tile_size})")
 
 
 def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -313,14 +332,17 @@ def run(args: argparse.Namespace) -> int:
     table = read_tss(args.tss, gtf_feature=args.gtf_feature,
                      protein_coding=not args.all_biotypes, query=args.query)
     table, selection = _select(table, args)
-    executor = ray_executor(args, _model_path(args))
+    model = _model_path(args)
+    files = {model.name: model.read_bytes()}  # read once: hashed, checked, loaded, sent
+    executor = ray_executor(args, model, files)
     # with Ray the driver reads only the model's metadata (on CPU); workers run it
     predictor, model_name, model_id, default_bins = _load_model(
-        args, "cpu" if executor is not None else None)
+        args, files, "cpu" if executor is not None else None)
+    files.clear()  # the predictor and the executor hold what they need
     config = _config(args, predictor, default_bins)
     with Genome(args.fasta) as genome, executor or contextlib.nullcontext():
         check_against_genome(table, genome, args.tss)
-        _check_cres(args.test, table, predictor.seq_length, args.tss)
+        _check_cres(args.test, table, predictor.seq_length, args.tss, args.tile_size)
         if executor is not None:
             executor.start()  # a cluster that cannot run the model fails before any file
         request = RunRequest(test=args.test, out=args.out, config=config, model=model_name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -153,8 +154,10 @@ def _check_index(path: Path, fai: Path) -> None:
     size = path.stat().st_size
     stale = (f"{fai}: this index does not match {path.name} ({{}}); it is stale (built "
              "for another version of the file?): delete it and it is rebuilt")
+    records = 0
     with open(fai) as idx, open(path, "rb") as fh:
         for number, line in enumerate(idx, start=1):
+            records += 1
             fields = line.rstrip("\n").split("\t")
             try:
                 name, length, offset, bases, width = fields[0], *map(int, fields[1:5])
@@ -169,8 +172,35 @@ def _check_index(path: Path, fai: Path) -> None:
             before, first = fh.read(1), fh.read(1)
             if before != b"\n" or (length and first in (b">", b"\n", b"\r")):
                 raise GenomeError(stale.format(f"{name} does not start at byte {offset:,}"))
+            header = _line_before(fh, offset)
+            if not header.startswith(b">") or header[1:].split(maxsplit=1)[:1] != [
+                    name.encode()]:
+                shown = header[:40].decode(errors="replace")
+                raise GenomeError(stale.format(f"{name} starts at byte {offset:,}, after the "
+                                               f"header {shown!r}, not '>{name}'"))
             if length > bases:
                 fh.seek(offset + bases)
                 if fh.read(1) not in (b"\n", b"\r"):
                     raise GenomeError(stale.format(f"the lines of {name} are not {bases} "
                                                    "bases long"))
+    if not records:
+        raise GenomeError(stale.format("the index is empty"))
+
+
+def _line_before(fh: Any, offset: int) -> bytes:
+    """The line that ends just before byte ``offset`` (the header of a sequence that
+    starts there), read backwards in blocks."""
+    end = offset - 1  # fh[offset - 1] is the newline ending the header
+    chunks: list[bytes] = []
+    pos = end
+    while pos > 0:
+        start = max(0, pos - 4096)
+        fh.seek(start)
+        block = fh.read(pos - start)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            chunks.append(block[cut + 1:])
+            break
+        chunks.append(block)
+        pos = start
+    return b"".join(reversed(chunks)).rstrip(b"\r")

@@ -16,11 +16,13 @@ Layout::
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fcntl
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,10 +81,18 @@ class RunStore:
         self.results = self.directory / "results"
         self.settings_path = self.directory / "settings.json"
         self._lock_fd: int | None = None
+        self._created: list[Path] = []  # by lock(): removed again if the run is refused
+        self._opened = False  # settings written: the directory holds this run
+        self._claimed = False  # marker and holder written
 
     # --- exclusive use of the directory ----------------------------------------
-    def lock(self) -> None:
+    def lock(self, claim: bool = True) -> None:
         """Take the directory for this process (until :meth:`unlock` or exit).
+
+        Temporary files left by a killed run are removed. ``claim``: mark the
+        directory and name this process in the lock file now; otherwise
+        :meth:`open` does it once the run is accepted, so a refused command
+        leaves the directory untouched.
 
         Raises
         ------
@@ -91,34 +101,84 @@ class RunStore:
         """
         check_run_directory(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / MARKER).touch()
         path = self.directory / ".lock"
+        self._created = [] if path.exists() else [path]
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise RunLocked(f"{self.directory} is in use by another creme-fast run "
-                            f"({holder}); wait for it to finish, or use another --out") from None
+        holder = ""
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # a holder names itself once its run is accepted (a refused one lets
+                # go): wait a moment for either rather than report "unknown"
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+                if holder or time.monotonic() > deadline:
+                    os.close(fd)
+                    raise RunLocked(f"{self.directory} is in use by another creme-fast run "
+                                    f"({holder or 'unknown'}); wait for it to finish, or "
+                                    "use another --out") from None
+                time.sleep(0.02)
+        self._lock_fd = fd
+        self._remove_leftovers()
+        if claim:
+            self._claim()
+
+    def _claim(self) -> None:
+        """Mark the directory as a run and name this process in the lock file: done
+        once the run is accepted, so a refused command leaves both untouched."""
+        marker = self.directory / MARKER
+        if not marker.exists():
+            marker.touch()
         started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         text = f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, text, 0)
-        self._lock_fd = fd
-
-    def unlock(self) -> None:
         if self._lock_fd is not None:
             os.ftruncate(self._lock_fd, 0)
+            os.pwrite(self._lock_fd, text, 0)
+        self._claimed = True
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of a run that was killed while writing (SIGKILL, SIGTERM):
+        nothing reads them, and with the lock held nothing is writing them."""
+        patterns = [(self.directory, f".{name}.*.tmp") for name in ("settings.json", *OUTPUTS)]
+        patterns.append((self.results, ".part-*.tmp"))
+        for folder, pattern in patterns:
+            for leftover in folder.glob(pattern):
+                leftover.unlink(missing_ok=True)
+
+    def unlock(self, refused: bool = False) -> None:
+        """Release the directory; ``refused``: nothing was written, so the marker and
+        lock file this process created are removed again."""
+        if refused and self._lock_fd is not None:
+            for path in self._created:
+                path.unlink(missing_ok=True)
+        if self._lock_fd is not None:
+            if self._claimed:
+                os.ftruncate(self._lock_fd, 0)
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+        self._claimed = self._opened = False
 
     def __enter__(self) -> RunStore:
         self.lock()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.unlock()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[RunStore]:
+        """Hold the directory for a run: locked now, claimed (marker, holder) by
+        :meth:`open` once the run is accepted; a run refused before that leaves the
+        directory as it was."""
+        self.lock(claim=False)
+        try:
+            yield self
+        except BaseException:
+            self.unlock(refused=not self._claimed)
+            raise
         self.unlock()
 
     # --- settings ---------------------------------------------------------------
@@ -139,6 +199,13 @@ class RunStore:
         removes what an earlier run wrote, and only that, and starts over).
         """
         old = self.existing_settings() if resume else None
+        if resume and old is None and self.parts():
+            parts = self.parts()
+            shown = ", ".join(p.name for p in parts[:3]) + (", ..." if len(parts) > 3 else "")
+            raise RunSettingsMismatch(
+                f"{self.directory} holds {len(parts)} results part(s) ({shown}) but no "
+                "settings.json saying which settings made them; use another --out, or "
+                "--no-resume to discard them")
         if old is not None:
             before = {k: v for k, v in old.get("identity", {}).items()
                       if k in identity or k not in RETIRED_IDENTITY}
@@ -150,12 +217,15 @@ class RunStore:
                 raise RunSettingsMismatch(
                     f"{self.directory} holds a run with other settings ({detail}); use "
                     "another --out, or --no-resume to discard it")
+        if not self._claimed:
+            self._claim()
         if not resume:
             for part in self.parts():
                 part.unlink()
             for name in OUTPUTS:
                 (self.directory / name).unlink(missing_ok=True)
         self.results.mkdir(parents=True, exist_ok=True)
+        self._opened = True
         text = json.dumps({**settings, "identity": identity}, indent=2, sort_keys=True)
         atomic_write(self.settings_path, lambda p: p.write_text(text + "\n"))
         return old is not None
@@ -168,7 +238,13 @@ class RunStore:
         """Names of loci whose results are on disk."""
         names: set[str] = set()
         for part in self.parts():
-            names.update(pq.read_table(part, columns=["name"]).column("name").to_pylist())
+            try:
+                column = pq.read_table(part, columns=["name"]).column("name")
+            except (KeyError, OSError, ValueError) as exc:  # pyarrow's errors are these
+                raise ValueError(f"{part}: not a creme-fast results part ({_first_line(exc)}"
+                                 "); move it out of results/, or --no-resume to discard "
+                                 "the run") from None
+            names.update(column.to_pylist())
         return names
 
     def write_part(self, frame: pd.DataFrame, index: int) -> Path:
@@ -210,3 +286,10 @@ def _legacy(directory: Path) -> bool:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if "name" in text and ("schema" in text.lower() or "field" in text.lower()):
+        return "it has no 'name' column"
+    return text.splitlines()[0] if text else type(exc).__name__

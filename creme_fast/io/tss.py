@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from creme_fast.io.genome import Genome, GenomeError
@@ -199,9 +200,20 @@ _ATTR = re.compile(r'(\w+)[ =]"?([^";]*)"?')
 def _read_gtf(path: Path, feature: str, protein_coding: bool) -> pd.DataFrame:
     if feature not in ("transcript", "gene"):
         raise TssTableError(f"gtf_feature must be 'transcript' or 'gene', got {feature!r}")
-    raw = pd.read_csv(path, sep="\t", header=None, comment="#", dtype=str,
-                      keep_default_na=False, usecols=range(9))
+    try:
+        raw = pd.read_csv(path, sep="\t", header=None, comment="#", dtype=str,
+                          keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise TssTableError(f"{path}: cannot read as GTF/GFF: {exc}") from None
     raw["line"] = range(1, len(raw) + 1)  # comments shift lines; good enough for messages
+    if raw.shape[1] - 1 < 9 or (raw[8] == "").any():
+        short = (raw[8] == "") if raw.shape[1] - 1 >= 9 else pd.Series(True, raw.index)
+        row = raw[short].iloc[0]
+        found = int((row.drop("line") != "").sum())
+        raise TssTableError(f"{path}: line {row['line']}: a GTF/GFF record needs 9 "
+                            f"tab-separated columns (seqname, source, feature, start, end, "
+                            f"score, strand, frame, attributes), found {found}")
+    raw = raw[list(range(9)) + ["line"]]
     types = FEATURE_TYPES[feature]
     found = raw[2].value_counts()
     raw = raw[raw[2].isin(types)]
@@ -228,13 +240,25 @@ def _read_gtf(path: Path, feature: str, protein_coding: bool) -> pd.DataFrame:
                          "line": raw["line"]})
 
 
+# the largest position read (genomes are far smaller; beyond it int64 arithmetic wraps)
+MAX_POSITION = 2**62
+
+
 def _ints(values: pd.Series, path: Path, lines: pd.Series, column: str) -> pd.Series:
+    """Whole numbers, each checked before the conversion to int64 (which would
+    wrap a huge value to a negative one, or fail on infinity)."""
     out = pd.to_numeric(values, errors="coerce")
-    bad = out.isna() | (out != out.round())
+    as_float = out.astype("float64")
+    bad = as_float.isna() | ~np.isfinite(as_float) | (as_float != as_float.round())
     if bad.any():
         i = bad.to_numpy().nonzero()[0][0]
         raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {values.iloc[i]!r} is "
                             "not an integer")
+    huge = as_float.abs() >= MAX_POSITION
+    if huge.any():
+        i = huge.to_numpy().nonzero()[0][0]
+        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {values.iloc[i]!r} is "
+                            f"too large for a position (at most {MAX_POSITION - 1})")
     return out.astype("int64")
 
 
@@ -242,6 +266,11 @@ def _validate(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     table = table.reset_index(drop=True)
     if table.empty:
         raise TssTableError(f"{path}: no TSSs (after any query)")
+    for column in COLUMNS:  # a null (parquet) or NaN cell is not the text "None"
+        missing = table[column].isna()
+        if missing.any():
+            raise TssTableError(f"{path}: line {table.loc[missing, 'line'].iloc[0]}: empty "
+                                f"{column}")
     table["chrom"] = table["chrom"].astype(str)
     table["name"] = table["name"].astype(str)
     table["strand"] = table["strand"].astype(str)

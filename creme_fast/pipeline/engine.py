@@ -73,6 +73,10 @@ def check_predictions(pred: np.ndarray, rows: np.ndarray, plan: Plan,
     if pred.ndim != 3 or pred.shape[0] != len(rows):
         raise ValueError(f"the model returned shape {pred.shape} for a batch of "
                          f"{len(rows)}; expected (batch, bins, tracks)")
+    for name, picked, size in (("bins", bins, pred.shape[1]), ("tracks", tracks, pred.shape[2])):
+        if picked is not None and any(not 0 <= int(i) < size for i in picked):
+            raise ValueError(f"{name} {[int(i) for i in picked]} is out of range: the model "
+                             f"returns {size} {name} (0..{size - 1})")
     if bins is not None:
         pred = pred[:, list(bins)]
     if tracks is not None:

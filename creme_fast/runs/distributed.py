@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -124,32 +123,32 @@ class _Worker:
 def model_files(model: Path, incremental: bool) -> dict[str, bytes]:
     """The bytes of ``model`` and, if ``incremental``, of the incremental pieces
     written beside it (``NAME.trunk.onnx``, ``NAME.tower.onnx``), by file name."""
-    names = [model.name]
-    if incremental:
-        names += [piece.name for piece in (model.with_suffix(".trunk.onnx"),
-                                           model.with_suffix(".tower.onnx"))
-                  if piece.is_file()]
-    return {name: (model.parent / name).read_bytes() for name in names}
+    return {model.name: model.read_bytes(), **(piece_files(model) if incremental else {})}
+
+
+def piece_files(model: Path) -> dict[str, bytes]:
+    """The bytes of the incremental pieces beside ``model`` that exist, by file name."""
+    return {piece.name: piece.read_bytes() for piece in (model.with_suffix(".trunk.onnx"),
+                                                         model.with_suffix(".tower.onnx"))
+            if piece.is_file()}
 
 
 def _load_from_bytes(files: dict[str, bytes], name: str, provider: str, threads: int,
                      seq_length: int | None) -> Any:
     """An OnnxPredictor of a model given as bytes (``files``: file name to bytes, the
-    main graph ``name`` and any pieces), through a temporary folder that is removed
-    once ONNX Runtime has read every graph."""
+    main graph ``name`` and any pieces); the weights checksum and the pieces' sha256
+    are checked on these bytes, the ones ONNX Runtime loads (no file is written or
+    read again)."""
     from creme_fast.runtime import OnnxPredictor
 
-    with tempfile.TemporaryDirectory(prefix="creme-fast-model-") as tmp:
-        for file, data in files.items():
-            (Path(tmp) / file).write_bytes(data)
-        predictor = OnnxPredictor(Path(tmp) / name, providers=provider, threads=threads,
-                                  seq_length=seq_length)
-        if len(files) > 1:
-            try:  # load the pieces now, while their files exist
-                predictor.incremental
-            except (OSError, ValueError):  # kept by the predictor, reported on use
-                pass
-        return predictor
+    predictor = OnnxPredictor(Path(name), providers=provider, threads=threads,
+                              seq_length=seq_length, files=files)
+    if len(files) > 1:
+        try:  # load the pieces now, from the bytes received
+            predictor.incremental
+        except (OSError, ValueError):  # kept by the predictor, reported on use
+            pass
+    return predictor
 
 
 @dataclass
@@ -213,6 +212,12 @@ class RayExecutor:
     incremental : bool, default=True
         Send the export's incremental pieces too (False: full passes only, and
         less memory on the workers).
+    files : dict of str to bytes, optional
+        The bytes to send (file name to bytes, as :func:`model_files` gives),
+        when the caller has read and hashed them already: the workers then run
+        exactly what the caller hashed, even if the files change meanwhile
+        (released once they are in Ray's object store; a later start reads the
+        files).
 
     Notes
     -----
@@ -227,7 +232,8 @@ class RayExecutor:
                  provider: str = "auto", seq_length: int | None = None,
                  chunks_per_worker: int = 2, max_attempts: int = 3, max_restarts: int = 4,
                  start_timeout: float = 600.0,
-                 init_options: dict[str, Any] | None = None, incremental: bool = True) -> None:
+                 init_options: dict[str, Any] | None = None, incremental: bool = True,
+                 files: dict[str, bytes] | None = None) -> None:
         for option, value in (("workers", workers), ("threads_per_worker", threads_per_worker),
                               ("chunks_per_worker", chunks_per_worker),
                               ("max_attempts", max_attempts)):
@@ -241,7 +247,8 @@ class RayExecutor:
                              "most (one predictor per GPU); use more workers for more GPUs")
         check_ray_address(address)
         self.model = Path(model)
-        if not self.model.is_file():
+        self.files = None if files is None else dict(files)
+        if files is None and not self.model.is_file():
             raise FileNotFoundError(f"model not found: {self.model}")
         self.workers, self.gpus, self.threads = workers, gpus, threads_per_worker
         self.incremental = bool(incremental)
@@ -280,7 +287,12 @@ class RayExecutor:
         self._connect(ray)
         try:
             self._check_resources(ray)
-            self._model_ref = ray.put(model_files(self.model, self.incremental))
+            files = (self.files if self.files is not None
+                     else model_files(self.model, self.incremental))
+            if not self.incremental:
+                files = {self.model.name: files[self.model.name]}
+            self._model_ref = ray.put(files)
+            self.files = files = None  # Ray's object store holds them now
             worker = ray.remote(_Worker)
             options = worker.options(num_cpus=self.threads, num_gpus=self.gpus,
                                      max_restarts=self.max_restarts, max_task_retries=0)

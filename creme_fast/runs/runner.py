@@ -132,7 +132,7 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
                 "config": asdict(req.config), "selection": req.selection,
                 "chunk_loci": req.chunk_loci, "n_loci": len(table)}
     identity = _identity(req, length)
-    with store:  # exclusive: a second run on DIR is refused, naming this one
+    with store.session():  # exclusive: a second run on DIR is refused, naming this one
         resumed = store.open(settings, identity, req.resume)
         done = done_loci(store, table, req.test) if resumed else set()
         pending = table[~table["name"].isin(done)].reset_index(drop=True)

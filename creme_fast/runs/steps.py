@@ -8,6 +8,8 @@ kill-and-resume exact).
 """
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +111,15 @@ def cre_of(row: Any) -> tuple[int, int]:
                 raise ValueError(f"locus {row['name']!r} has no CRE ({start}/{end} are empty, "
                                  "e.g. its effects could not be normalised); leave it out, "
                                  "e.g. with --query \"note == ''\"")
-            return int(row[start]), int(row[end])
+            values = []
+            for column in (start, end):
+                value = row[column]
+                if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+                        math.isfinite(value) and value == int(value)):
+                    raise ValueError(f"{column} {value!r} is not a whole number (window "
+                                     "coordinates are whole bp)")
+                values.append(int(value))
+            return values[0], values[1]
     raise ValueError("this test needs a CRE per locus: give cre_start and cre_end columns "
                      "(window coordinates), or a necessity/sufficiency run's summary.parquet "
                      "narrowed to one track (its top_tile_start/top_tile_end are used)")
@@ -162,9 +172,14 @@ def _genome_intervals(frame: pd.DataFrame) -> pd.Series:
     return frame["chrom"].astype(str) + ":" + start + "-" + end
 
 
+NOTHING_KEPT = ("every sub-tile was removed: no part of the CRE carries an effect on this "
+                "track (kept_bp 0)")
+
+
 def _fine_tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per locus: bp of the CRE kept and the kept sub-tiles, in window and genome
-    coordinates (NaN, with a note, where the CRE has no effect to prune against)."""
+    coordinates (NaN, with a note, where the CRE has no effect to prune against; 0,
+    with a note, where every sub-tile was removed)."""
     note = frame["note"] if "note" in frame else pd.Series("", index=frame.index)
     keys = _track_keys(frame) + _present(frame, CRE_COLUMNS)
     base = frame.assign(note=note).drop_duplicates("name")[keys + ["note"]]
@@ -178,10 +193,12 @@ def _fine_tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
                 kept_genome=("kept_genome", ";".join)).reset_index())
     out = base.merge(agg, on="name", how="left")
     noted = out["note"] != ""
-    out["kept_bp"] = out["kept_bp"].astype("float64").where(~noted)
+    nothing = out["kept_bp"].isna() & ~noted
+    out["kept_bp"] = out["kept_bp"].astype("float64").fillna(0.0).where(~noted)
     for col in ("kept_tiles", "kept_genome"):
         out[col] = out[col].fillna("")
         out.loc[noted, col] = ""
+    out.loc[nothing, "note"] = NOTHING_KEPT
     return out[keys + ["kept_bp", "kept_tiles", "kept_genome", "note"]]
 
 

@@ -13,6 +13,7 @@ export's tolerance.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -20,7 +21,6 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from creme_fast.runtime.geometry import TrunkGeometry
-from creme_fast.runtime.checksum import file_sha256
 from creme_fast.runtime.metadata import InputKind
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,13 @@ class OnnxIncremental:
     entry : dict
         ``ModelMetadata.incremental``.
     make_session : callable
-        ``path -> onnxruntime.InferenceSession`` with the main graph's providers.
+        ``(path, bytes) -> onnxruntime.InferenceSession`` with the main graph's
+        providers (``path`` names the graph in messages).
     input_kind : {"onehot", "tokens"}
     input_dtype : numpy.dtype
+    read : callable, optional
+        ``path -> bytes`` of a piece (default: read the file); each piece is
+        read once, and its sha256 is taken on the bytes that are loaded.
 
     Attributes
     ----------
@@ -84,22 +88,25 @@ class OnnxIncremental:
     """
 
     def __init__(self, main: Path, entry: dict[str, Any], make_session: Any,
-                 input_kind: InputKind, input_dtype: np.dtype) -> None:
+                 input_kind: InputKind, input_dtype: np.dtype, read: Any = None) -> None:
         self.geometry = TrunkGeometry(**{k: int(v) for k, v in entry["geometry"].items()})
         self.trunk_flops_per_bp = float(entry.get("flops", {}).get("trunk_per_bp", 0.0))
         self.input_kind = input_kind
         self.input_dtype = input_dtype
         self.paths = {}
+        sessions = {}
         for name in ("trunk", "tower"):
             path = main.parent / entry[name]["file"]
-            if not path.is_file():
-                raise FileNotFoundError(f"{main}: its {name} graph {path} is missing")
-            if file_sha256(path) != entry[name]["sha256"]:
+            try:  # read once: the bytes checked are the bytes loaded
+                data = read(path) if read is not None else path.read_bytes()
+            except FileNotFoundError:
+                raise FileNotFoundError(f"{main}: its {name} graph {path} is missing") from None
+            if hashlib.sha256(data).hexdigest() != entry[name]["sha256"]:
                 raise ValueError(f"{path}: sha256 differs from the one {main} records; "
                                  "re-export the model")
             self.paths[name] = path
-        self._trunk = make_session(self.paths["trunk"])
-        self._tower = make_session(self.paths["tower"])
+            sessions[name] = make_session(path, data)
+        self._trunk, self._tower = sessions["trunk"], sessions["tower"]
         self._trunk_io = (self._trunk.get_inputs()[0].name, self._trunk.get_outputs()[0].name)
         self._tower_io = (self._tower.get_inputs()[0].name, self._tower.get_outputs()[0].name)
         self.name = str(main)

@@ -48,7 +48,8 @@ class ModelMetadata:
     head : str or None
         Enformer head (``"human"``/``"mouse"``) when relevant.
     checksum : str
-        sha256 of the serialised graph without its metadata.
+        sha256 of the graph's initializers (names, dtypes, shapes, values: see
+        :mod:`creme_fast.runtime.checksum`); every load checks it.
     versions : dict
         Versions of the exporter's packages.
     verification : dict

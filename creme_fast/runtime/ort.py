@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from creme_fast.runtime.base import check_batch
+from creme_fast.runtime.checksum import WeightsUnreadable, weights_sha256, weights_sha256_of_bytes
 from creme_fast.runtime.incremental import OnnxIncremental
 from creme_fast.runtime.metadata import METADATA_KEY, InputKind, ModelMetadata
 from creme_fast.runtime.providers import CUDA, TENSORRT, provider_options, resolve_providers
@@ -59,6 +60,15 @@ class OnnxPredictor:
     incremental : bool, default=True
         Load the export's trunk and tower graphs (when it has them) for
         incremental evaluation; False never loads them.
+    files : mapping of str to bytes, optional
+        The graph's bytes (and its pieces'), by file name, already read (e.g.
+        sent by a Ray driver); used instead of reading the files.
+
+    Raises
+    ------
+    ValueError
+        The weights differ from the checksum the export recorded (a corrupt
+        or altered file): every load checks the bytes it hands to ONNX Runtime.
 
     Attributes
     ----------
@@ -75,10 +85,11 @@ class OnnxPredictor:
                  device_id: int = 0, threads: int | None = None,
                  trt_cache_dir: str | Path | None = None, trt_fp16: bool = False,
                  io_binding: bool | None = None, seq_length: int | None = None,
-                 incremental: bool = True) -> None:
+                 incremental: bool = True, files: dict[str, bytes] | None = None) -> None:
         ort = import_onnxruntime()
         self.path = Path(path)
-        if not self.path.is_file():
+        self._files = dict(files or {})
+        if self.path.name not in self._files and not self.path.is_file():
             raise FileNotFoundError(f"ONNX model not found: {self.path}")
         chosen, explicit = resolve_providers(providers, ort.get_available_providers())
         options = [provider_options(p, device_id=device_id, trt_cache_dir=trt_cache_dir,
@@ -90,16 +101,17 @@ class OnnxPredictor:
             so.inter_op_num_threads = 1
 
 
-        def make_session(path: Path) -> Any:
+        def make_session(path: Path, data: bytes) -> Any:
             try:
-                return ort.InferenceSession(str(path), sess_options=so, providers=chosen,
+                return ort.InferenceSession(data, sess_options=so, providers=chosen,
                                             provider_options=options)
             except Exception as exc:  # ORT raises its own pybind exception types
                 raise ValueError(f"{path}: ONNX Runtime cannot load this model: "
                                  f"{str(exc).strip()}") from None
 
         self._make_session = make_session
-        self.session = make_session(self.path)
+        data = self.read(self.path)  # read once: what is checked is what runs
+        self.session = make_session(self.path, data)
         self.provider = self.session.get_providers()[0]
         if explicit and self.provider != chosen[0]:
             raise RuntimeError(f"{self.path}: {chosen[0]} was requested but ONNX Runtime "
@@ -111,6 +123,9 @@ class OnnxPredictor:
         log.info("%s: running on %s", self.path.name, self.provider)
         self.device_id = device_id
         self._read_signature(seq_length)
+        if self.metadata is not None and self.metadata.checksum:
+            check_weights(data, self.metadata.checksum, self.path)
+        del data
         on_gpu = self.provider in (CUDA, TENSORRT)
         self.io_binding = on_gpu if io_binding is None else bool(io_binding and on_gpu)
         self._buffers: dict[int, tuple[Any, Any]] = {}
@@ -128,11 +143,23 @@ class OnnxPredictor:
         if self._incremental is None:
             try:
                 self._incremental = OnnxIncremental(self.path, entry, self._make_session,
-                                                    self.input_kind, self.input_dtype)
+                                                    self.input_kind, self.input_dtype,
+                                                    self.read)
             except (OSError, ValueError) as exc:  # checked once, reported every time
                 self._incremental_error = exc
                 raise
+            finally:
+                self._files.clear()
         return self._incremental
+
+    def read(self, path: Path) -> bytes:
+        """The bytes of the graph ``path`` (or of a piece beside it): as given in
+        ``files``, else read from disk."""
+        if path.name in self._files:
+            return self._files.pop(path.name) if path == self.path else self._files[path.name]
+        if not path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {path}")
+        return path.read_bytes()
 
     def _read_signature(self, seq_length: int | None) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
@@ -223,3 +250,27 @@ class OnnxPredictor:
     def __repr__(self) -> str:
         return (f"OnnxPredictor({str(self.path)!r}, provider={self.provider!r}, "
                 f"seq_length={self.seq_length}, input_kind={self.input_kind!r})")
+
+
+def check_weights(data: bytes, expected: str, path: Path) -> None:
+    """Refuse graph bytes whose weights do not hash to the checksum their export recorded.
+
+    Raises
+    ------
+    ValueError
+        Naming the file: it is corrupt or was altered after the export.
+    """
+    try:
+        got = weights_sha256_of_bytes(data)
+    except WeightsUnreadable:
+        try:
+            import onnx
+        except ImportError:
+            log.warning("%s: its weights are stored in a form only the onnx package reads; "
+                        "their checksum is not checked (pip install onnx)", path)
+            return
+        got = weights_sha256(onnx.load_from_string(bytes(data)))
+    if got != expected:
+        raise ValueError(f"{path}: weights checksum MISMATCH: the weights are not the ones "
+                         "its export recorded (the file is corrupt or was altered after "
+                         "the export); re-export the model or restore the file")
