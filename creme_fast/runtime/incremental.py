@@ -72,7 +72,8 @@ class OnnxIncremental:
     entry : dict
         ``ModelMetadata.incremental``.
     make_session : callable
-        ``path -> onnxruntime.InferenceSession`` with the main graph's providers.
+        ``(path, mem_pattern) -> onnxruntime.InferenceSession`` with the main graph's
+        providers.
     input_kind : {"onehot", "tokens"}
     input_dtype : numpy.dtype
 
@@ -98,8 +99,9 @@ class OnnxIncremental:
                 raise ValueError(f"{path}: sha256 differs from the one {main} records; "
                                  "re-export the model")
             self.paths[name] = path
-        self._trunk = make_session(self.paths["trunk"])
-        self._tower = make_session(self.paths["tower"])
+        # no memory pattern: window widths and batch sizes vary from call to call
+        self._trunk = make_session(self.paths["trunk"], mem_pattern=False)
+        self._tower = make_session(self.paths["tower"], mem_pattern=False)
         self._trunk_io = (self._trunk.get_inputs()[0].name, self._trunk.get_outputs()[0].name)
         self._tower_io = (self._tower.get_inputs()[0].name, self._tower.get_outputs()[0].name)
         self.name = str(main)
