@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from creme_fast.cli.options import int_list, positive_int
+from creme_fast.runtime.metadata import describe_precision
 
 log = logging.getLogger("creme_fast.cli")
 
@@ -136,6 +137,10 @@ def _load_model(args: argparse.Namespace, provider: str | None = None
         raise ValueError(f"--length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")
     meta = predictor.metadata
+    if meta is not None and meta.extra.get("precision"):
+        entry = meta.extra["precision"]
+        log.log(logging.INFO if entry.get("passed") else logging.WARNING, "%s: %s", path.name,
+                describe_precision(entry))
     identity = file_sha256(path)  # the whole graph: weights, structure and metadata
     bins = None
     if meta is not None and "tss_bins" in meta.extra:
