@@ -176,6 +176,10 @@ def test_int8_export_gated_recorded_and_shown(exports, tmp_path, capsys):
     predictor.incremental  # pieces' sha256 recorded for the int8 tower
     assert main(["info", str(forced)]) == 0
     assert "int8 (" in capsys.readouterr().out
+    from creme_fast.cli.info_cmd import model_info
+
+    info = model_info(forced)
+    assert info["checksum_ok"] is True and info["pieces"]["tower"]["ok"]
 
     gated = tmp_path / "gated.onnx"
     if entry["passed"]:
