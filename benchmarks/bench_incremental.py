@@ -105,7 +105,8 @@ def count(path: Path, tile_size: int) -> dict:
             "flop_ratio": full / mutant}
 
 
-def timing(path: Path, tile_size: int, n_tiles: int, shuffles: int, batch_size: int) -> dict:
+def timing(path: Path, tile_size: int, n_tiles: int, shuffles: int, batch_size: int,
+           n_loci: int = 1, paths: tuple[bool, ...] = (False, True)) -> dict:
     from creme_fast import assays
     from creme_fast.bench import random_locus
     from creme_fast.pipeline import PipelineStats
@@ -119,14 +120,14 @@ def timing(path: Path, tile_size: int, n_tiles: int, shuffles: int, batch_size: 
     pick = [0, max(near - 1, 0), min(near + 1, len(tiles) - 1), len(tiles) - 1]
     pick += [int(t) for t in np.linspace(0, len(tiles) - 1, len(tiles))]  # then spread out
     tiles = tiles[sorted(dict.fromkeys(pick))[:n_tiles]]
-    seq = random_locus(predictor.seq_length)
+    seq = np.stack([random_locus(predictor.seq_length, seed=i) for i in range(n_loci)])
     options = dict(tiles=tiles, num_shuffles=shuffles, batch_size=batch_size, verbose=False)
-    for incremental in (False, True):  # warm-up: sessions loaded, allocations made
-        assays.necessity(predictor, seq, tiles=tiles[:1], num_shuffles=1, verbose=False,
+    for incremental in paths:  # warm-up: sessions loaded, allocations made
+        assays.necessity(predictor, seq[0], tiles=tiles[:1], num_shuffles=1, verbose=False,
                          batch_size=batch_size, incremental=incremental)
-    out = {}
+    out: dict = {"loci": n_loci}
     results = {}
-    for incremental in (False, True):
+    for incremental in paths:
         stats = PipelineStats()
         start = time.perf_counter()
         results[incremental] = assays.necessity(predictor, seq, incremental=incremental,
@@ -135,6 +136,14 @@ def timing(path: Path, tile_size: int, n_tiles: int, shuffles: int, batch_size: 
         out["incremental" if incremental else "full"] = {
             "wall_s": wall, "model_s": stats.model_s, "n_incremental": stats.n_incremental,
             "n_full_path": stats.n_full_path, "gflop_avoided": stats.flops_avoided / 1e9}
+    n_tile_mutants = n_loci * len(tiles) * shuffles
+    for incremental in paths:
+        key = "incremental" if incremental else "full"
+        out[key]["per_mutant_s"] = out[key]["wall_s"] / (n_tile_mutants + n_loci)
+    out.update({"tiles": tiles.tolist(), "shuffles": shuffles, "batch_size": batch_size,
+                "n_tile_mutants": n_tile_mutants})
+    if len(paths) < 2:
+        return out
     full, inc = results[False], results[True]
     pred_full = np.concatenate([full.wt.ravel(), full.mut.ravel()]).astype(np.float64)
     pred_inc = np.concatenate([inc.wt.ravel(), inc.mut.ravel()]).astype(np.float64)
@@ -144,9 +153,9 @@ def timing(path: Path, tile_size: int, n_tiles: int, shuffles: int, batch_size: 
         "tiles": tiles.tolist(), "shuffles": shuffles, "batch_size": batch_size,
         "speedup": out["full"]["wall_s"] / out["incremental"]["wall_s"],
         # the plan's wild type is a full pass on both paths; per tile mutant:
-        "full_pass_s": (full_pass := out["full"]["wall_s"] / (1 + full.mut[0, ..., 0, 0].size)),
-        "tile_mutant_s": (tile_s := (out["incremental"]["wall_s"] - full_pass)
-                          / full.mut[0, ..., 0, 0].size),
+        "full_pass_s": (full_pass := out["full"]["wall_s"] / (n_loci + n_tile_mutants)),
+        "tile_mutant_s": (tile_s := (out["incremental"]["wall_s"] - n_loci * full_pass)
+                          / n_tile_mutants),
         "tile_mutant_speedup": full_pass / tile_s,
         "max_rel_pred_diff": float(np.max(np.abs(pred_inc - pred_full) /
                                           np.maximum(np.abs(pred_full), 1e-30))),
@@ -170,6 +179,9 @@ def main() -> None:
     parser.add_argument("--shuffles", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--loci", type=int, default=1, help="random loci in the plan")
+    parser.add_argument("--paths", default="full,incremental",
+                        help="which paths to time, in this order (one alone: no comparison)")
     parser.add_argument("--flops-only", action="store_true", help="count FLOPs, time nothing")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -187,9 +199,20 @@ def main() -> None:
               f"{f['trunk_gflop']:.1f}, tower {f['tower_gflop']:.1f}); {tile_size} bp tile "
               f"mutant {f['tile_mutant_gflop']:.1f} GFLOP = {100 * f['tile_mutant_fraction']:.1f}"
               f"% of a full pass ({f['flop_ratio']:.2f}x fewer)")
+        t = None
         if not args.flops_only:
+            names = {"full": False, "incremental": True}
+            paths = tuple(names[p] for p in args.paths.split(","))
             t = report["timing"] = timing(path, tile_size, args.tiles, args.shuffles,
-                                          args.batch_size)
+                                          args.batch_size, args.loci, paths)
+            for key in ("full", "incremental"):
+                if key in t:
+                    print(f"{key}: {t[key]['wall_s']:.2f} s, {t[key]['per_mutant_s']:.3f} s "
+                          f"per mutant (batch {args.batch_size}, {args.loci} loci x "
+                          f"{len(t['tiles'])} tiles x {args.shuffles} shuffles)")
+            if len(paths) < 2:
+                t = None
+        if not args.flops_only and t is not None:
             print(f"necessity, {t['mutants']} mutants: full {t['full']['wall_s']:.2f} s, "
                   f"incremental {t['incremental']['wall_s']:.2f} s ({t['speedup']:.2f}x); max "
                   f"relative prediction difference {t['max_rel_pred_diff']:.2e}, max effect "

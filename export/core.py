@@ -126,7 +126,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
                   model_name: str = "module",
                   head: str | None = None, selection_in_body: bool = False,
                   extra: dict[str, Any] | None = None,
-                  incremental: bool = True) -> ExportResult:
+                  incremental: bool = True,
+                  graph_module: nn.Module | None = None) -> ExportResult:
     """Export any module mapping one-hot ``(B, L, 4)`` to ``(B, bins, tracks)``.
 
     Parameters
@@ -163,6 +164,11 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
         ``trunk_layers``: :class:`~creme_fast.export.modules.EnformerBody`), also
         write ``NAME.trunk.onnx`` and ``NAME.tower.onnx`` for incremental
         evaluation (see :mod:`creme_fast.export.incremental`), verified first.
+    graph_module : torch.nn.Module, optional
+        The module that is traced, when it differs from ``module`` (the same
+        function written for the graph: :class:`EnformerBody` with
+        ``export_tower=True``); ``module`` stays the reference it is verified
+        against. Default: ``module`` itself.
 
     Returns
     -------
@@ -195,7 +201,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
     module = module.eval()
     reference = ExportWrapper(module, input_kind=input_kind, compute_dtype=torch.float32,
                               bin_reduce=bin_reduce, **own).eval()
-    graph_module = copy.deepcopy(module).half() if fp16 else module
+    traced = module if graph_module is None else graph_module.eval()
+    graph_module = copy.deepcopy(traced).half() if fp16 else traced
     wrapper = ExportWrapper(graph_module, input_kind=input_kind, compute_dtype=compute_dtype,
                             bin_reduce=bin_reduce, **own).eval()
 
@@ -250,7 +257,7 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
             selection_in_body or (tracks is None and bins is None)):
         pieces = export_pieces(module, out, seq_length=seq_length, input_kind=input_kind,
                                fp16=fp16, opset=opset, atol=atol, rtol=rtol, tokens=tokens,
-                               reduce_mean=bin_reduce == "mean")
+                               reduce_mean=bin_reduce == "mean", graph_body=traced)
     elif incremental:
         log.info("%s declares no trunk/tower split: no incremental pieces", model_name)
     meta = ModelMetadata(
@@ -322,6 +329,7 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
     _check_range(tracks, n_tracks, "tracks")
     _check_range(bins, n_bins, "bins")
     body = EnformerBody(model, head, tracks=tracks, bins=bins).eval()
+    graph_body = EnformerBody(model, head, tracks=tracks, bins=bins, export_tower=True).eval()
     extra = {"source": source, "hparams": {k: getattr(config, k) for k in (
         "dim", "depth", "heads", "output_heads", "target_length", "attn_dim_key",
         "num_downsamples", "dim_divisible_by", "use_tf_gamma")}, "head_tracks": n_tracks,
@@ -332,4 +340,4 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
     with static_positional_features():
         return export_module(body, out, seq_length=seq_length, tracks=tracks, bins=bins,
                              model_name="enformer", head=head, selection_in_body=True,
-                             extra=extra, **options)
+                             extra=extra, graph_module=graph_body, **options)

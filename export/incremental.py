@@ -125,7 +125,8 @@ def _mutants(tokens: np.ndarray, geometry: TrunkGeometry, seed: int = 1) -> np.n
 
 def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: str,
                   fp16: bool, opset: int, atol: float, rtol: float,
-                  tokens: np.ndarray, reduce_mean: bool = False) -> dict[str, Any]:
+                  tokens: np.ndarray, reduce_mean: bool = False,
+                  graph_body: nn.Module | None = None) -> dict[str, Any]:
     """Export, verify and write the trunk and tower graphs; return their metadata entry.
 
     Parameters
@@ -138,6 +139,9 @@ def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: st
         As the main export (``reduce_mean``: ``bin_reduce="mean"``).
     tokens : numpy.ndarray of uint8, shape=(n, seq_length)
         Verification sequences; mutants of the first are compared.
+    graph_body : torch.nn.Module, optional
+        The body that is traced when it differs from ``body`` (which stays the
+        reference); default ``body``.
 
     Raises
     ------
@@ -156,7 +160,8 @@ def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: st
         raise ValueError(f"sequence length {seq_length} is not a multiple of the trunk's "
                          f"stride {stride}")
     compute_dtype = torch.float16 if fp16 else torch.float32
-    graph_body = copy.deepcopy(body).half() if fp16 else body
+    traced = body if graph_body is None else graph_body
+    graph_body = copy.deepcopy(traced).half() if fp16 else traced
     trunk = ExportWrapper(_Trunk(graph_body), input_kind=input_kind,
                           compute_dtype=compute_dtype).eval()
     tower = _Tower(graph_body, compute_dtype, reduce_mean).eval()

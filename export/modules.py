@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from creme_fast.export.attention import ExportTransformer, kept_rows
+
 __all__ = ["EnformerBody", "ExportWrapper", "enformer_output_bins", "local_layers",
            "static_positional_features"]
 
@@ -92,10 +94,17 @@ class EnformerBody(nn.Module):
     ``final_pointwise`` and the head act on each bin independently, so the
     kept bins are selected right after the crop, and the head's linear layer is
     pruned to the kept tracks: unused bins and tracks cost nothing.
+
+    With ``export_tower=True`` the transformer runs as
+    :class:`~creme_fast.export.attention.ExportTransformer` (same parameters,
+    shared): MatMul attention, and, when bins are kept, the last layer's queries,
+    attention output and feed-forward only on the rows that feed them. That is the
+    body creme-fast traces; the default body (enformer-pytorch's own modules) is
+    what the graphs are verified against.
     """
 
     def __init__(self, enformer: nn.Module, head: str, *, tracks: Sequence[int] | None = None,
-                 bins: Sequence[int] | None = None) -> None:
+                 bins: Sequence[int] | None = None, export_tower: bool = False) -> None:
         super().__init__()
         heads = enformer.heads
         if head not in heads:
@@ -115,6 +124,8 @@ class EnformerBody(nn.Module):
                 pruned.bias.copy_(linear.bias[index])
             linear = pruned
         self.head = nn.Sequential(linear, nn.Softplus())
+        self.export_transformer = ExportTransformer(self.transformer) if export_tower else None
+        self.bins = None if bins is None else [int(b) for b in bins]
         self.bin_index: torch.Tensor | None
         self.register_buffer("bin_index", None if bins is None else
                              torch.tensor(list(bins), dtype=torch.long), persistent=False)
@@ -126,10 +137,22 @@ class EnformerBody(nn.Module):
 
     def tower(self, rows: torch.Tensor) -> torch.Tensor:
         """Everything after the trunk: rows ``(B, rows, C)`` to ``(B, bins, tracks)``."""
+        if self.export_transformer is not None:
+            return self.head(self.final_pointwise(self._export_tower(rows)))
         x = self.crop(self.transformer(rows))
         if self.bin_index is not None:
             x = x.index_select(1, self.bin_index)
         return self.head(self.final_pointwise(x))
+
+    def _export_tower(self, rows: torch.Tensor) -> torch.Tensor:
+        """The transformer output on the kept bins' rows, the last layer row-pruned."""
+        assert self.export_transformer is not None
+        keep = kept_rows(int(rows.shape[1]), self.crop.target_length, self.bins)
+        if keep is not None and 2 * len(keep) <= rows.shape[1]:
+            index = torch.tensor(keep, dtype=torch.long, device=rows.device)
+            return self.export_transformer(rows, index)
+        x = self.crop(self.export_transformer(rows))
+        return x if self.bin_index is None else x.index_select(1, self.bin_index)
 
     def trunk_layers(self) -> list[tuple[int, int, int]]:
         """``(kernel, stride, pad_left)`` of every spatial layer of the trunk, in order."""

@@ -13,7 +13,7 @@ SEQ_LENGTH = 2048  # 16 bins before the crop, 8 after
 NOISE = 0.07  # N(0, NOISE) added to every parameter: see make_small_enformer
 
 
-def make_small_enformer(seed: int = 0, noise: float = NOISE):
+def make_small_enformer(seed: int = 0, noise: float = NOISE, hparams: dict | None = None):
     """A small Enformer whose outputs depend on its input.
 
     A randomly initialised Enformer predicts nearly the same value for every
@@ -24,7 +24,7 @@ def make_small_enformer(seed: int = 0, noise: float = NOISE):
     from enformer_pytorch import Enformer
 
     torch.manual_seed(seed)
-    model = Enformer.from_hparams(**SMALL).eval()
+    model = Enformer.from_hparams(**(SMALL if hparams is None else hparams)).eval()
     with torch.no_grad():
         for param in model.parameters():
             param.add_(torch.randn_like(param) * noise)

@@ -5,6 +5,7 @@ import argparse
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from creme_fast.cli.options import head_sizes, int_list
 
@@ -43,6 +44,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--atol", type=float, help="verification absolute tolerance")
     p.add_argument("--rtol", type=float, help="verification relative tolerance")
     p.add_argument("--verify-batch", type=int, default=2, help="sequences compared (>= 2)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32",
+                   help="number format of the graphs: int8 quantizes the transformer's and "
+                   "head's MatMul/Gemm weights (ONNX Runtime dynamic quantization) behind a "
+                   "fidelity gate; bf16 is refused where no runtime here has bf16 kernels "
+                   "(default: fp32)")
+    p.add_argument("--calibration-fasta", type=Path, help="gate loci: centre windows of "
+                   "this FASTA's records (default: random genome-like sequence)")
+    p.add_argument("--calibration-loci", type=int, default=2,
+                   help="loci the gate runs the necessity plan on (default: 2)")
+    p.add_argument("--min-spearman", type=float, default=0.999,
+                   help="refuse a reduced export whose tile effects correlate less with "
+                   "the fp32 export's, per track (default: 0.999)")
+    p.add_argument("--force", action="store_true",
+                   help="write a reduced export that fails its gate anyway, marked")
     p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=True,
                    help="also write NAME.trunk.onnx and NAME.tower.onnx for incremental "
                    "evaluation of tile tests (default: yes)")
@@ -62,7 +77,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from creme_fast.export import ExportError, export_enformer
 
+    from creme_fast.export.precision import calibration_loci, check_precision, reduce_export
+
     hparams = {name: getattr(args, name) for name in _HPARAMS}
+    check_precision(args.precision)
+    if args.precision != "fp32" and args.fp16:
+        raise ValueError("--precision and --fp16 exclude each other")
+    if args.calibration_loci < 1:
+        raise ValueError(f"--calibration-loci must be at least 1, got {args.calibration_loci}")
+    if not 0 < args.min_spearman <= 1:
+        raise ValueError(f"--min-spearman must be in (0, 1], got {args.min_spearman}")
+    if args.calibration_fasta is not None and not args.calibration_fasta.is_file():
+        raise FileNotFoundError(f"--calibration-fasta {args.calibration_fasta}: no such file")
+    out = Path(args.out)
+    if args.precision != "fp32":
+        return _reduced(args, hparams, out, calibration_loci, reduce_export)
     start = time.perf_counter()
     log.info("loading %s (the whole export takes minutes on a CPU for Enformer)",
              args.checkpoint)
@@ -81,4 +110,35 @@ def run(args: argparse.Namespace) -> int:
              meta.input_kind, meta.input_dtype, meta.n_bins, meta.n_tracks,
              result.verification.describe())
     log.info("export done in %.1f s", time.perf_counter() - start)
+    return 0
+
+
+def _reduced(args: argparse.Namespace, hparams: dict, out: Path, loci_of: Any,
+             reduce: Any) -> int:
+    """The fp32 export into a scratch folder, then its reduced version gated into ``out``."""
+    import tempfile
+
+    from creme_fast.export import ExportError, export_enformer
+
+    start = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}-fp32-") as tmp:
+        fp32 = Path(tmp) / out.name
+        try:
+            result = export_enformer(
+                args.checkpoint, fp32, head=args.head, seq_length=args.seq_length,
+                tracks=args.tracks, bins=args.bins, hparams=hparams,
+                input_kind=args.input_kind, opset=args.opset, exporter=args.exporter,
+                atol=args.atol, rtol=args.rtol, verify_batch=args.verify_batch,
+                bin_reduce=args.bin_reduce, incremental=args.incremental)
+            loci = loci_of(result.metadata.seq_length, args.calibration_loci,
+                           args.calibration_fasta)
+            entry = reduce(fp32, out, args.precision, loci=loci,
+                           min_spearman=args.min_spearman, force=args.force)
+        except ExportError as exc:
+            log.error("%s", exc)
+            return 1
+    log.info("wrote %s (%s%s); export done in %.1f s", out, args.precision,
+             ", FAILED its gate, forced" if entry["forced"] else ", gate passed",
+             time.perf_counter() - start)
     return 0

@@ -8,7 +8,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
+from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata, describe_precision
 
 _PACKAGES = ("creme-fast", "numpy", "onnxruntime", "onnxruntime-gpu", "onnx", "torch",
              "enformer-pytorch", "pyfaidx", "pandas", "pyarrow")
@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
                 lines.append(f"  {key:18s} {meta[key]}")
             lines.append(f"  {'verification':18s} max abs {meta['verification'].get('max_abs')}"
                          f", max rel {meta['verification'].get('max_rel')}")
+            precision = meta.get("extra", {}).get("precision")
+            lines.append(f"  {'precision':18s} {describe_precision(precision)}")
             state = {True: "ok", False: "MISMATCH", None: "not checked (onnx not installed)"}
             lines.append(f"  {'weights checksum':18s} {state[info['checksum_ok']]}")
             pieces = info["pieces"]

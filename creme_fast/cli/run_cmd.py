@@ -10,6 +10,7 @@ from typing import Any
 from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted, record
 from creme_fast.cli.options import int_list, positive_int, seed
 from creme_fast.runs.shard import parse_shard, shard_rows
+from creme_fast.runtime.metadata import describe_precision
 
 log = logging.getLogger("creme_fast.cli")
 
@@ -157,6 +158,10 @@ def _load_model(args: argparse.Namespace, files: dict[str, bytes], provider: str
         raise ValueError(f"--length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")
     meta = predictor.metadata
+    if meta is not None and meta.extra.get("precision"):
+        entry = meta.extra["precision"]
+        log.log(logging.INFO if entry.get("passed") else logging.WARNING, "%s: %s", path.name,
+                describe_precision(entry))
     identity = hashlib.sha256(files[path.name]).hexdigest()  # the whole graph
     bins = None
     if meta is not None and "tss_bins" in meta.extra:

@@ -72,8 +72,8 @@ class OnnxIncremental:
     entry : dict
         ``ModelMetadata.incremental``.
     make_session : callable
-        ``(path, bytes) -> onnxruntime.InferenceSession`` with the main graph's
-        providers (``path`` names the graph in messages).
+        ``(path, bytes, mem_pattern) -> onnxruntime.InferenceSession`` with the main
+        graph's providers (``path`` names the graph in messages).
     input_kind : {"onehot", "tokens"}
     input_dtype : numpy.dtype
     read : callable, optional
@@ -105,7 +105,8 @@ class OnnxIncremental:
                 raise ValueError(f"{path}: sha256 differs from the one {main} records; "
                                  "re-export the model")
             self.paths[name] = path
-            sessions[name] = make_session(path, data)
+            # no memory pattern: window widths and batch sizes vary from call to call
+            sessions[name] = make_session(path, data, mem_pattern=False)
         self._trunk, self._tower = sessions["trunk"], sessions["tower"]
         self._trunk_io = (self._trunk.get_inputs()[0].name, self._trunk.get_outputs()[0].name)
         self._tower_io = (self._tower.get_inputs()[0].name, self._tower.get_outputs()[0].name)

@@ -108,3 +108,17 @@ class ModelMetadata:
         if missing:
             raise ValueError(f"{source}: creme_fast metadata lacks {', '.join(missing)}")
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def describe_precision(entry: dict[str, Any] | None) -> str:
+    """One line for an export's ``extra["precision"]`` entry (None or empty: fp32)."""
+    if not entry:
+        return "fp32"
+    parts = []
+    for path, g in entry.get("gate", {}).items():
+        rho = ", ".join(f"{r:.5f}" for r in g["spearman"])
+        parts.append(f"{path}: max effect diff {g['max_abs_effect_diff']:.3g}, Spearman "
+                     f"per track {rho}, {g['flips']} category flips")
+    state = ("GATE FAILED, written with --force" if entry.get("forced") else
+             "gate passed" if entry.get("passed") else "gate not run")
+    return f"{entry['format']} ({state}; {'; '.join(parts)})"

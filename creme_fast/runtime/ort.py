@@ -94,14 +94,17 @@ class OnnxPredictor:
         chosen, explicit = resolve_providers(providers, ort.get_available_providers())
         options = [provider_options(p, device_id=device_id, trt_cache_dir=trt_cache_dir,
                                     trt_fp16=trt_fp16) for p in chosen]
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        if threads is not None:
-            so.intra_op_num_threads = int(threads)
-            so.inter_op_num_threads = 1
 
-
-        def make_session(path: Path, data: bytes) -> Any:
+        def make_session(path: Path, data: bytes, mem_pattern: bool = True) -> Any:
+            so = ort.SessionOptions()
+            so.log_severity_level = 3
+            # ORT's memory pattern plans one block per input shape; the incremental
+            # pieces see varying shapes, and with it a batch of 8 tower rows ran 1.3x
+            # slower per row than batch 1 (benchmarks/RESULTS.md, issue 23)
+            so.enable_mem_pattern = mem_pattern
+            if threads is not None:
+                so.intra_op_num_threads = int(threads)
+                so.inter_op_num_threads = 1
             try:
                 return ort.InferenceSession(data, sess_options=so, providers=chosen,
                                             provider_options=options)
