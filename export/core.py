@@ -14,13 +14,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from creme_fast.export.checkpoint import load_enformer
+from creme_fast.export.checkpoint import checkpoint_settings, load_enformer
 from creme_fast.export.incremental import declares_split, export_pieces
 from creme_fast.export.modules import (
     EnformerBody,
     ExportWrapper,
     enformer_output_bins,
     static_positional_features,
+)
+from creme_fast.export.positional import (
+    apply_tf_gamma,
+    model_uses_tf_gamma,
+    resolve_tf_gamma,
 )
 from creme_fast.export.verify import Verification, compare_outputs, verification_inputs
 from torch import nn
@@ -280,7 +285,7 @@ def _stage_done(start: float, stage: str) -> float:
 def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str = "human",
                     seq_length: int = 196_608, tracks: Sequence[int] | None = None,
                     bins: Sequence[int] | None = None, hparams: dict[str, Any] | None = None,
-                    **options: Any) -> ExportResult:
+                    tf_gamma: bool | None = None, **options: Any) -> ExportResult:
     """Export Enformer (a model or a local checkpoint) with a pruned head.
 
     Parameters
@@ -296,15 +301,29 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
         Output bins to keep (e.g. 447, 448); chosen before the per-bin layers.
     hparams : dict, optional
         Hyperparameters for a checkpoint without a config.
+    tf_gamma : bool, optional
+        Gamma positional features: True, enformer-pytorch's precomputed
+        TensorFlow values; False, PyTorch's. None: TF gammas for the published
+        architecture at 196,608 bp, else the config's ``use_tf_gamma`` (see
+        :func:`creme_fast.export.positional.resolve_tf_gamma`). Decided, and
+        refused where TF gammas do not exist, before any weights are loaded;
+        recorded in the metadata (``extra["positional_features"]``).
     **options
         Passed to :func:`export_module` (input_kind, fp16, opset, exporter,
         atol, rtol, bin_reduce, verify_batch).
     """
     if isinstance(model, (str, Path)):
         source = str(model)
+        choice = resolve_tf_gamma(checkpoint_settings(model, hparams), seq_length, tf_gamma)
         model = load_enformer(model, hparams)
     else:
         source = type(model).__name__
+        settings = {k: getattr(model.config, k) for k in (
+            "dim", "depth", "heads", "output_heads", "num_downsamples")}
+        settings["use_tf_gamma"] = model_uses_tf_gamma(model)
+        choice = resolve_tf_gamma(settings, seq_length, tf_gamma)
+    log.info("positional features: %s", choice.reason)
+    apply_tf_gamma(model, choice)
     config = model.config
     if head not in model.heads:
         raise ValueError(f"head {head!r} not in the model's heads: {', '.join(model.heads)}")
@@ -317,7 +336,7 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
     extra = {"source": source, "hparams": {k: getattr(config, k) for k in (
         "dim", "depth", "heads", "output_heads", "target_length", "attn_dim_key",
         "num_downsamples", "dim_divisible_by", "use_tf_gamma")}, "head_tracks": n_tracks,
-        "model_bins": n_bins}
+        "model_bins": n_bins, "positional_features": choice.as_dict()}
     with static_positional_features():
         return export_module(body, out, seq_length=seq_length, tracks=tracks, bins=bins,
                              model_name="enformer", head=head, selection_in_body=True,

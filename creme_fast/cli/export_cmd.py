@@ -10,7 +10,7 @@ from creme_fast.cli.options import head_sizes, int_list
 log = logging.getLogger(__name__)
 
 _HPARAMS = ("dim", "depth", "heads", "output_heads", "target_length", "num_downsamples",
-            "dim_divisible_by", "attn_dim_key", "use_tf_gamma")
+            "dim_divisible_by", "attn_dim_key")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +38,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--atol", type=float, help="verification absolute tolerance")
     p.add_argument("--rtol", type=float, help="verification relative tolerance")
     p.add_argument("--verify-batch", type=int, default=2, help="sequences compared (>= 2)")
+    p.add_argument("--tf-gamma", action=argparse.BooleanOptionalAction, default=None,
+                   help="gamma positional features: enformer-pytorch's precomputed "
+                   "TensorFlow values (--tf-gamma, as its from_pretrained uses for the "
+                   "official weights; exist only at 196,608 bp with dim/heads = 192) or "
+                   "PyTorch-computed ones (--no-tf-gamma, for models trained in PyTorch). "
+                   "Default: TF gammas for the published architecture at 196,608 bp, "
+                   "else the checkpoint config's use_tf_gamma")
     p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=True,
                    help="also write NAME.trunk.onnx and NAME.tower.onnx for incremental "
                    "evaluation of tile tests (default: yes)")
@@ -50,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hp.add_argument("--num-downsamples", type=int)
     hp.add_argument("--dim-divisible-by", type=int)
     hp.add_argument("--attn-dim-key", type=int)
-    hp.add_argument("--use-tf-gamma", action="store_true", default=None)
+    hp.add_argument("--use-tf-gamma", action="store_true", default=None,
+                    help="deprecated alias of --tf-gamma")
     p.set_defaults(handler=run)
 
 
@@ -58,6 +66,13 @@ def run(args: argparse.Namespace) -> int:
     from creme_fast.export import ExportError, export_enformer
 
     hparams = {name: getattr(args, name) for name in _HPARAMS}
+    tf_gamma = args.tf_gamma
+    if args.use_tf_gamma:
+        if tf_gamma is False:
+            raise ValueError("--use-tf-gamma (a deprecated alias of --tf-gamma) contradicts "
+                             "--no-tf-gamma")
+        log.warning("--use-tf-gamma is deprecated; use --tf-gamma")
+        tf_gamma = True
     start = time.perf_counter()
     log.info("loading %s (the whole export takes minutes on a CPU for Enformer)",
              args.checkpoint)
@@ -67,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             tracks=args.tracks, bins=args.bins, hparams=hparams, input_kind=args.input_kind,
             fp16=args.fp16, opset=args.opset, exporter=args.exporter, atol=args.atol,
             rtol=args.rtol, verify_batch=args.verify_batch, bin_reduce=args.bin_reduce,
-            incremental=args.incremental)
+            incremental=args.incremental, tf_gamma=tf_gamma)
     except ExportError as exc:
         log.error("%s", exc)
         return 1

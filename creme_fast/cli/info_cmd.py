@@ -127,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
                 lines.append(f"  {key:18s} {meta[key]}")
             lines.append(f"  {'verification':18s} max abs {meta['verification'].get('max_abs')}"
                          f", max rel {meta['verification'].get('max_rel')}")
+            positional = meta.get("extra", {}).get("positional_features")
+            if positional:
+                lines.append(f"  {'gammas':18s} "
+                             + ("TensorFlow's (enformer-pytorch's TF gammas)"
+                                if positional["tf_gamma"] else "computed by PyTorch")
+                             + f": {positional['reason']}")
             state = {True: "ok", False: "MISMATCH", None: "not checked (onnx not installed)"}
             lines.append(f"  {'weights checksum':18s} {state[info['checksum_ok']]}")
             pieces = info["pieces"]
