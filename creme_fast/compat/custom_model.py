@@ -127,6 +127,7 @@ class Enformer(ModelBase):
             raise ValueError(f"seq_length={seq_length} but {self.path} takes "
                              f"{meta.seq_length:,} bp")
         self.seq_length = meta.seq_length
+        self._meta = meta
         self._tracks, self._bins = meta.tracks, meta.bins
         self._n_tracks = int(meta.extra.get("head_tracks", meta.n_tracks))
         self.target_length = int(meta.extra.get("model_bins", meta.n_bins))
@@ -141,9 +142,29 @@ class Enformer(ModelBase):
         self.predictor = TorchPredictor(EnformerBody(model, self.head),
                                         seq_length=self.seq_length, name=str(self.path))
         self._tracks = self._bins = None
+        self._meta = None
         self._n_tracks = int(model.heads[self.head][0].out_features)
         self.target_length = enformer_output_bins(self.seq_length, model.config.target_length,
                                                   model.config.num_downsamples)
+
+    def _export_command(self, every: str) -> str:
+        """The ``creme-fast export`` command that makes this export with every ``every``
+        (``"bin"`` or ``"track"``), keeping its other selection and input kind."""
+        meta = self._meta
+        extra = meta.extra if meta is not None else {}
+        source = extra.get("source")
+        source = source if source and source != "Enformer" else "CHECKPOINT"
+        out = self.path.with_name(f"{self.path.stem}.all{every}s.onnx")
+        parts = ["creme-fast export", f"--checkpoint {source}", f"--out {out}"]
+        if meta is not None:
+            if meta.seq_length != _PUBLISHED_LENGTH:
+                parts.append(f"--seq-length {meta.seq_length}")
+            if every != "track" and meta.tracks is not None:
+                parts.append("--tracks " + ",".join(map(str, meta.tracks)))
+            if every != "bin" and meta.bins is not None:
+                parts.append("--bins " + ",".join(map(str, meta.bins)))
+            parts.append(f"--input {meta.input_kind}")
+        return " ".join(parts)
 
     def _select(self, wanted: list[int] | None, kept: list[int] | None, size: int, name: str,
                 what: str) -> Any:
@@ -151,8 +172,8 @@ class Enformer(ModelBase):
         if wanted is None:
             if kept is not None:
                 raise ValueError(f"{name}=None asks for every {what}, but {self.path.name} keeps "
-                                 f"only {what}s {kept}; set {name} to some of them or export "
-                                 f"without --{what}s")
+                                 f"only {what}s {kept}; set {name} to some of them, or make an "
+                                 f"export with every {what}: {self._export_command(what)}")
             return slice(None)
         bad = [w for w in wanted if not 0 <= w < size]
         if bad:
