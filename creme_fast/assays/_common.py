@@ -11,7 +11,7 @@ import numpy as np
 
 from creme_fast._validate import as_tokens, check_int
 from creme_fast.pipeline import Plan, run_plan, stream_keys
-from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET, batch_bytes, format_bytes
+from creme_fast.pipeline.memory import batch_cost, fit_batch
 from creme_fast.pipeline.incremental import resolve_incremental
 from creme_fast.runtime.base import Predictor
 from creme_fast.sequence.tiles import tile_layout
@@ -119,6 +119,10 @@ def add_backgrounds(builder: Any, source: ShuffleSource, base: int, seq: np.ndar
     return rows
 
 
+#: sequences per model call when an assay is not given ``batch_size``
+DEFAULT_BATCH_SIZE = 8
+
+
 def check_predictor(predictor: object) -> Predictor:
     if not isinstance(predictor, Predictor):
         raise TypeError("predictor must be a creme_fast Predictor (see "
@@ -150,35 +154,39 @@ def check_options(options: dict[str, Any]) -> None:
                         f"the engine options are {', '.join(sorted(ENGINE_OPTIONS))}")
 
 
-def check_batch_memory(batch_size: int, predictor: Predictor, budget: int) -> None:
-    """Refuse batches whose engine buffers would exceed ``budget`` bytes.
+def check_batch_memory(batch_size: int, predictor: Predictor, budget: int | None, *,
+                       explicit: bool = True, incremental: bool | str = "auto") -> int:
+    """The batch size to run: its engine buffers plus the model's working memory
+    (measured at export) must fit ``budget`` bytes and the machine's available memory.
+
+    Returns
+    -------
+    int
+        ``batch_size``, or (``explicit=False``) the largest that fits below it.
 
     Raises
     ------
     ValueError
         Naming what the batch costs and the largest batch that fits.
     """
-    length = predictor.seq_length
-    dtype = getattr(predictor, "input_dtype", None)
-    one = batch_bytes(1, length, predictor.input_kind, dtype, 0)
-    if batch_size * one > budget:
-        raise ValueError(f"batch_size {batch_size} needs {format_bytes(batch_size * one)} of "
-                         f"batch buffers ({format_bytes(one)} per sequence at {length:,} bp), "
-                         f"over max_batch_bytes {format_bytes(budget)}; the largest batch "
-                         f"that fits is {max(budget // one, 1)}")
+    return fit_batch(batch_size, batch_cost(predictor, 0, incremental), budget,
+                     explicit=explicit)
 
 
 def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
                  desc: str) -> np.ndarray:
     """run_plan with an assay's engine options (unknown ones are a TypeError)."""
     check_options(options)
-    batch_size = options.get("batch_size", 8)
-    check_batch_memory(min(batch_size, max(plan.n_rows, 1)), predictor,
-                       options.get("max_batch_bytes", DEFAULT_BATCH_BUDGET))
-    return run_plan(plan, predictor, batch_size=batch_size,
+    batch_size = options.get("batch_size", DEFAULT_BATCH_SIZE)
+    incremental = options.get("incremental", "auto")
+    wanted = min(batch_size, max(plan.n_rows, 1))
+    fitted = check_batch_memory(wanted, predictor,
+                                options.get("max_batch_bytes"),
+                                explicit="batch_size" in options, incremental=incremental)
+    return run_plan(plan, predictor, batch_size=batch_size if fitted == wanted else fitted,
                     bins=options.get("bins"), tracks=options.get("tracks"),
                     verbose=options.get("verbose", True), desc=desc,
-                    stats=options.get("stats"), incremental=options.get("incremental", "auto"),
+                    stats=options.get("stats"), incremental=incremental,
                     trunk_cache_gb=options.get("trunk_cache_gb", 2.0))
 
 

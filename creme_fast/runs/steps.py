@@ -16,7 +16,6 @@ import pandas as pd
 from creme_fast import assays
 from creme_fast.assays._common import activity, predict_plan
 from creme_fast.pipeline import PlanBuilder
-from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET
 
 __all__ = ["MULTI_LOCUS", "STEPS", "SUMMARIES", "StepConfig"]
 
@@ -34,7 +33,7 @@ class StepConfig:
     track: int = 0
     rounds: int = 2
     optimization: str = "min"
-    max_batch_bytes: int = DEFAULT_BATCH_BUDGET
+    max_batch_bytes: int | None = None  # None: the machine's available memory
     incremental: bool | str = "auto"
 
     def track_position(self) -> int:
