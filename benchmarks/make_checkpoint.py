@@ -23,7 +23,8 @@ def main() -> None:
     args = p.parse_args()
     torch.manual_seed(args.seed)
     model = Enformer.from_hparams(dim=args.dim, depth=args.depth, heads=args.heads)
-    model.save_pretrained(args.out, safe_serialization=False)  # pytorch_model.bin, as the official snapshot
+    # pytorch_model.bin, as the official snapshot has
+    model.save_pretrained(args.out, safe_serialization=False)
 
 
 if __name__ == "__main__":

@@ -96,11 +96,11 @@ def resolve_tf_gamma(settings: Mapping[str, Any], seq_length: int,
     rows, features = _shape(settings, seq_length)
     available = rows == TF_GAMMA_ROWS and features == TF_GAMMA_FEATURES
     bp = TF_GAMMA_ROWS * 2 ** int(settings["num_downsamples"])
+    has = "a length that is not a whole number of rows" if rows is None else f"{rows:,} rows"
     where = (f"TF gammas exist only for {TF_GAMMA_ROWS:,} transformer rows ({bp:,} bp at "
              f"{2 ** int(settings['num_downsamples'])} bp a row) and a positional feature size "
-             f"(dim / heads) of {TF_GAMMA_FEATURES}; this export has "
-             f"{'a length that is not a whole number of rows' if rows is None else f'{rows:,} rows'}"
-             f" ({seq_length:,} bp) and feature size {features}")
+             f"(dim / heads) of {TF_GAMMA_FEATURES}; this export has {has} ({seq_length:,} bp) "
+             f"and feature size {features}")
     if requested is True:
         if not available:
             raise ValueError(f"--tf-gamma (tf_gamma=True): {where}")
