@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from creme_fast.export.stages import PeakGrowth
-from creme_fast.runtime.ort import share_cpu_arena
 
 log = logging.getLogger(__name__)
 
@@ -26,24 +25,24 @@ __all__ = ["VERIFY_CHUNK", "linear_entry", "run_measured", "session_options",
 
 #: Sequences per verification run: the smallest batch that exercises the batch axis.
 VERIFY_CHUNK = 2
-METHOD = ("peak resident-memory growth of an ONNX Runtime CPU session run (default arena), "
+METHOD = ("peak resident-memory growth of an ONNX Runtime CPU session run (its own arena), "
           "measured at export time")
 
 
 def session_options() -> Any:
     """SessionOptions of the export's verification sessions.
 
-    The runtime's CPU arena (shared through ``session.use_env_allocators``, see
-    :func:`creme_fast.runtime.ort.share_cpu_arena`), so the working memory
-    measured is the runtime's; no prepacked second copy of the weights (the
-    same kernels run either way).
+    Each session keeps its own arena (ORT's default), freed with the session, so
+    one stage's activations are gone before the next begins (the runtime's shared
+    arena, :func:`creme_fast.runtime.ort.share_cpu_arena`, lives as long as the
+    process). That arena grows in powers of two, so the working memory measured is
+    at least what the runtime's shared arena (grown as requested) needs. No
+    prepacked second copy of the weights (the same kernels run either way).
     """
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    if share_cpu_arena(ort):
-        so.add_session_config_entry("session.use_env_allocators", "1")
     so.add_session_config_entry("session.disable_prepacking", "1")
     return so
 
