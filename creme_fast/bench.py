@@ -14,7 +14,7 @@ from creme_fast.runtime.metadata import InputKind
 from creme_fast.sequence.tokens import one_hot
 
 __all__ = ["NullPredictor", "TESTS", "end_to_end", "generation_rate", "model_throughput",
-           "random_locus"]
+           "planned_passes", "random_locus", "recommend_batch_size"]
 
 TESTS = ("context", "necessity", "sufficiency")
 
@@ -100,6 +100,26 @@ def model_throughput(predictor: Predictor, batch_sizes: list[int], *, repeats: i
         rows.append({"batch_size": size, "s_per_batch": t, "seqs_per_s": size / t,
                      "provider": getattr(predictor, "provider", type(predictor).__name__)})
     return rows
+
+
+def planned_passes(test: str, batch_sizes: list[int], repeats: int, seq_length: int,
+                   num_shuffles: int, tile_size: int, incremental: bool) -> int:
+    """Model passes (sequences predicted) a ``creme-fast bench --model`` run makes:
+    a warm-up and ``repeats`` timed batches per batch size, then the test end to end
+    (twice with an incremental model)."""
+    from creme_fast.runs.progress import expected_mutants
+    from creme_fast.runs.steps import StepConfig
+
+    e2e = expected_mutants(test, StepConfig(tile_size=tile_size, num_shuffles=num_shuffles),
+                           seq_length)
+    return sum((1 + repeats) * b for b in batch_sizes) + e2e * (2 if incremental else 1)
+
+
+def recommend_batch_size(rows: list[dict[str, Any]], tolerance: float = 0.05) -> int:
+    """The smallest batch size within ``tolerance`` of the best throughput of
+    :func:`model_throughput` rows (larger batches cost memory for no gain)."""
+    best = max(r["seqs_per_s"] for r in rows)
+    return min(r["batch_size"] for r in rows if r["seqs_per_s"] >= (1 - tolerance) * best)
 
 
 def end_to_end(predictor: Predictor, test: str = "necessity", *, num_shuffles: int = 10,

@@ -38,3 +38,25 @@ def test_bench_with_a_model(tmp_path, capsys):
     assert report["end_to_end"]["mutants"] == 3
     assert 0 < report["end_to_end"]["pipeline_efficiency"] <= 1
     assert "CPUExecutionProvider" in capsys.readouterr().out
+
+
+def test_bench_estimates_shows_progress_and_recommends(tmp_path, capsys):
+    """Issue 20: bench on a big export was silent for 15 minutes."""
+    out, log = tmp_path / "bench.json", tmp_path / "bench.log"
+    code = main(["bench", "--model", "synthetic", "--tile-size", "50000", "--shuffles", "1",
+                 "--repeats", "1", "--batch-sizes", "1,2", "--json", str(out),
+                 "--log-file", str(log), "--progress-interval", "0"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    passes = report["estimate"]["passes"]
+    # a warm-up and one timed batch per size, then the test end to end
+    assert passes == (1 + 1) * 1 + (1 + 1) * 2 + report["end_to_end"]["mutants"]
+    assert report["estimate"]["total_s"] > 0
+    assert report["recommended_batch_size"] in (1, 2)
+    text = log.read_text()
+    first = text.index("this bench makes about")
+    progress = [ln for ln in text.splitlines() if "creme_fast.progress" in ln]
+    assert progress and text.index("creme_fast.progress") > first  # the estimate comes first
+    assert f"{passes}/{passes} mutants" in progress[-1]
+    assert f"recommended: --batch-size {report['recommended_batch_size']}" in \
+        capsys.readouterr().out

@@ -11,6 +11,7 @@ import numpy as np
 
 from creme_fast._validate import as_tokens, check_int
 from creme_fast.pipeline import Plan, run_plan, stream_keys
+from creme_fast.pipeline.plan import name_key
 from creme_fast.pipeline.memory import batch_cost, fit_batch
 from creme_fast.pipeline.incremental import resolve_incremental
 from creme_fast.runtime.base import Predictor
@@ -59,15 +60,50 @@ def default_tss(length: int, tile_size: int, tss_tile: Sequence[int] | None) -> 
     return as_tile(tss_tile, length, "tss_tile")
 
 
-def locus_keys(n_loci: int, keys: Sequence[int] | None) -> np.ndarray:
-    """Per-locus stream keys; give stable keys (e.g. a hash of the gene name) so a
-    locus's shuffles do not depend on which other loci share the run."""
+def locus_keys(n_loci: int, keys: Sequence[int] | None,
+               names: Sequence[str] | None = None) -> np.ndarray:
+    """Per-locus stream keys: from ``names`` (a hash of each name, as ``creme-fast
+    run`` keys its loci), else ``keys``, else 0..n-1. Stable keys make a locus's
+    shuffles independent of which other loci share the call."""
+    if names is not None:
+        if keys is not None:
+            raise ValueError("give names or locus_keys_, not both")
+        if isinstance(names, str):
+            names = [names]
+        names = [str(n) for n in names]
+        if len(names) != n_loci:
+            raise ValueError(f"names has {len(names)} names for {n_loci} sequences")
+        return np.array([name_key(n) for n in names], dtype=np.int64)
     if keys is None:
         return np.arange(n_loci, dtype=np.int64)
     arr = np.asarray(keys, dtype=np.int64).reshape(-1)
     if arr.shape[0] != n_loci:
         raise ValueError(f"locus_keys has {arr.shape[0]} keys for {n_loci} sequences")
     return arr
+
+
+def single_key(locus_key: int, name: str | None) -> int:
+    """A one-locus assay's stream key: ``name``'s (as :func:`locus_keys`), else
+    ``locus_key``."""
+    if name is None:
+        return int(locus_key)
+    if locus_key != 0:
+        raise ValueError("give name or locus_key, not both")
+    return name_key(str(name))
+
+
+def run_label(test: str, names: Sequence[str] | None, n_loci: int = 1,
+              key: int | None = None) -> str:
+    """Progress label naming the test and the locus (or loci)."""
+    if names is not None:
+        names = [names] if isinstance(names, str) else list(names)
+        where = (names[0] if len(names) == 1 else
+                 f"{names[0]}..{names[-1]} ({len(names)} loci)")
+    elif n_loci != 1:
+        where = f"{n_loci} loci"
+    else:
+        where = f"locus {key if key is not None else 0}"
+    return f"{test} {where}"
 
 
 class ShuffleSource:

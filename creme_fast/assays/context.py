@@ -18,6 +18,7 @@ from creme_fast.assays._common import (
     default_tss,
     locus_keys,
     predict_plan,
+    run_label,
     safe_ratio,
 )
 from creme_fast.pipeline import PlanBuilder, stream_keys
@@ -83,6 +84,7 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
                        tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
                        shuffle: str = "fast", rng: Any = None,
                        locus_keys_: Sequence[int] | None = None,
+                       names: Sequence[str] | None = None,
                        **options: Any) -> ContextDependenceResult:
     """Context dependence of one or many loci, batched across loci.
 
@@ -101,6 +103,12 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
     rng : numpy.random.RandomState, optional
     locus_keys_ : sequence of int, optional
         Stable per-locus keys (default 0..n-1).
+    names : sequence of str, optional
+        Locus names: locus ``i``'s shuffles are keyed by a hash of ``names[i]``,
+        exactly as ``creme-fast run`` keys each TSS by its ``name``, so the same
+        windows and settings give a CLI run's results exactly (and a locus's
+        results do not depend on the other loci of the call). Default: keys
+        ``0..n-1``. The bars name the loci.
     **options
         Engine options: ``batch_size``, ``bins``, ``tracks``, ``verbose``, ``stats``.
 
@@ -112,7 +120,7 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
     loci = as_loci(seqs)
     n_loci, length = loci.shape
     tss = default_tss(length, tile_size, tss_tile)
-    keys = locus_keys(n_loci, locus_keys_)
+    keys = locus_keys(n_loci, locus_keys_, names)
     builder = PlanBuilder(seed)
     source = ShuffleSource(shuffle, rng)
     for i in range(n_loci):
@@ -122,6 +130,7 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
         source.apply(builder, rows, 0, length,
                      stream_keys(keys[i], KIND_CONTEXT, np.arange(num_shuffles)), loci[i])
         builder.copy(rows, tss[0], tss[1], builder.source(loci[i, tss[0]:tss[1]]))
-    pred = predict_plan(builder.build(), predictor, options, "context dependence")
+    pred = predict_plan(builder.build(), predictor, options,
+                        run_label("context dependence", names, n_loci))
     pred = pred.reshape(n_loci, num_shuffles + 1, *pred.shape[1:])
     return ContextDependenceResult(wt=pred[:, 0], mut=pred[:, 1:], tss_tile=tss, seed=seed)

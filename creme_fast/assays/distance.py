@@ -18,7 +18,9 @@ from creme_fast.assays._common import (
     check_predictor,
     default_tss,
     predict_plan,
+    run_label,
     safe_ratio,
+    single_key,
 )
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
@@ -85,7 +87,8 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
              positions: Sequence[int] | None = None, tss_tile: Sequence[int] | None = None,
              tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
              shared_backgrounds: bool = True, shuffle: str = "fast", rng: Any = None,
-             locus_key: int = 0, **options: Any) -> DistanceResult:
+             locus_key: int = 0,
+             name: str | None = None, **options: Any) -> DistanceResult:
     """Activity of the TSS as one CRE moves along a shuffled background.
 
     Parameters
@@ -98,8 +101,14 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         Starts to test; default every tile start of the layout.
     shared_backgrounds : bool, default=True
         The same backgrounds at every position (creme-nn's ``seed=True``).
+    name : str, optional
+        The locus's name: its shuffles are keyed by a hash of it, exactly as
+        ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
+        window and settings give a CLI run's result exactly. The bars name it.
     Other parameters as in :func:`creme_fast.assays.context_dependence`.
     """
+    locus_key = single_key(locus_key, name)
+    label = run_label("distance", name, key=locus_key)
     check_predictor(predictor)
     loci = as_loci(seq)
     if loci.shape[0] != 1:
@@ -129,7 +138,7 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                                -1 if shared_backgrounds else p, num_shuffles, tss, tss_src,
                                position=int(start), parent=control if shared_backgrounds else -1)
         builder.copy(rows, start, start + width, cre_src)
-    pred = predict_plan(builder.build(), predictor, options, "distance")
+    pred = predict_plan(builder.build(), predictor, options, label)
     return DistanceResult(control=pred[:num_shuffles],
                           mut=pred[num_shuffles:].reshape(len(positions), num_shuffles,
                                                           *pred.shape[1:]),

@@ -20,6 +20,8 @@ from creme_fast.assays._common import (
     default_tss,
     parent_rows,
     predict_plan,
+    run_label,
+    single_key,
 )
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
@@ -87,6 +89,7 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                      cre_type: str = "enhancer", tss_tile: Sequence[int] | None = None,
                      tile_size: int = 5000, num_shuffles: int = 10, track: int = 0, seed: int = 0,
                      shuffle: str = "fast", locus_key: int = 0,
+                     name: str | None = None,
                      **options: Any) -> FineTileResult:
     """Greedy pruning of a CRE in stages of shrinking sub-tiles.
 
@@ -110,8 +113,14 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     frac : float, default=1.0
         Step between sub-tiles as a fraction of the width.
     cre_type : {"enhancer", "silencer"}
+    name : str, optional
+        The locus's name: its shuffles are keyed by a hash of it, exactly as
+        ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
+        window and settings give a CLI run's result exactly. The bars name it.
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
+    locus_key = single_key(locus_key, name)
+    label = run_label("fine-tile", name, key=locus_key)
     check_predictor(predictor)
     if cre_type not in ("enhancer", "silencer"):
         raise ValueError(f"cre_type must be 'enhancer' or 'silencer', got {cre_type!r}")
@@ -134,7 +143,7 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
 
     with_cre = controls.copy()
     with_cre[:, cre[0]:cre[1]] = wt[cre[0]:cre[1]]
-    full = float(mean_activity(with_cre, "whole CRE").mean())
+    full = float(mean_activity(with_cre, f"{label}: whole CRE").mean())
     if full == 0 or not np.isfinite(full):
         note = (f"activity with the whole CRE is {full}: its effect cannot be normalised, "
                 "nothing was pruned")
@@ -152,7 +161,7 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     for stage, (window, threshold, n_batch) in enumerate(zip(scales, thresholds, n_batches)):
         step = max(1, int(window * frac))
         candidates = _subtiles(intervals, window, step)
-        score = float(mean_activity(pruned, f"stage {stage + 1} start").mean()) / full
+        score = float(mean_activity(pruned, f"{label}: stage {stage + 1} start").mean()) / full
         removed_stage: list[tuple[int, int]] = []
         accepted = pruned
         while keep_going(score, threshold) and candidates:
@@ -169,7 +178,7 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                           parent=heads if np.ndim(heads) == 0 else np.asarray(heads)[n_idx])
             b.copy(rows, starts, ends, np.array(ctrl_src)[n_idx] + starts)
             act = activity(predict_plan(b.build(), predictor, options,
-                                        f"stage {stage + 1}"))[rows, track]
+                                        f"{label}: stage {stage + 1}"))[rows, track]
             per = act.reshape(len(candidates), num_shuffles).mean(axis=1)
             order = np.argsort(per, kind="stable")
             drop = order[-n_batch:] if cre_type == "enhancer" else order[:n_batch]

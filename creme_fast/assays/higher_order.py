@@ -17,6 +17,8 @@ from creme_fast.assays._common import (
     check_predictor,
     parent_rows,
     predict_plan,
+    run_label,
+    single_key,
 )
 from creme_fast.pipeline import PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
@@ -114,6 +116,7 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
                  num_shuffles: int = 10, num_rounds: int | None = None,
                  optimization: str = "min", track: int = 0, seed: int = 0,
                  shuffle: str = "fast", rng: Any = None, locus_key: int = 0,
+                 name: str | None = None,
                  **options: Any) -> HigherOrderResult:
     """Greedy search: each round shuffles every remaining tile on the current sequence and
     keeps the one that moves activity most.
@@ -131,9 +134,15 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
         ``"min"`` for enhancers (argmin of activity), ``"max"`` for silencers.
     track : int, default=0
         Track (after the engine's selection) whose activity is optimised.
+    name : str, optional
+        The locus's name: its shuffles are keyed by a hash of it, exactly as
+        ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
+        window and settings give a CLI run's result exactly. The bars name it.
     Other parameters as in :func:`creme_fast.assays.necessity`. The next round
     starts from the shuffle whose activity is closest to the chosen tile's mean.
     """
+    locus_key = single_key(locus_key, name)
+    label = run_label("higher-order", name, key=locus_key)
     check_predictor(predictor)
     if optimization not in ("min", "max"):
         raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
@@ -162,7 +171,8 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
         source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
                      stream_keys(locus_key, KIND_GREEDY, r, t_idx, n_idx), current)
         plan = builder.build()
-        act = activity(predict_plan(plan, predictor, options, f"greedy round {r + 1}"))[:, track]
+        act = activity(predict_plan(plan, predictor, options,
+                                    f"{label}: greedy round {r + 1}"))[:, track]
         if r == 0:
             wt = float(act[0])
         act = act[rows]

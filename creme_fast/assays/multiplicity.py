@@ -19,6 +19,8 @@ from creme_fast.assays._common import (
     default_tss,
     parent_rows,
     predict_plan,
+    run_label,
+    single_key,
 )
 from creme_fast.pipeline import PlanBuilder
 from creme_fast.runtime.base import Predictor
@@ -70,6 +72,7 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                  tile_size: int = 5000, num_shuffles: int = 10, num_copies: int = 5,
                  optimization: str = "max", track: int = 0, seed: int = 0,
                  shuffle: str = "fast", locus_key: int = 0,
+                 name: str | None = None,
                  **options: Any) -> MultiplicityResult:
     """Insert copies of a CRE one at a time, each at the best remaining position.
 
@@ -84,8 +87,14 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
     num_copies : int, default=5
     optimization : {"max", "min"}, default="max"
         ``"max"`` for enhancers, ``"min"`` for silencers.
+    name : str, optional
+        The locus's name: its shuffles are keyed by a hash of it, exactly as
+        ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
+        window and settings give a CLI run's result exactly. The bars name it.
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
+    locus_key = single_key(locus_key, name)
+    label = run_label("multiplicity", name, key=locus_key)
     check_predictor(predictor)
     if optimization not in ("min", "max"):
         raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
@@ -111,7 +120,7 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                            tss_src, cre=1, parent=tss_only_rows)
     builder.copy(rows, cre[0], cre[1], cre_src)
     plan = builder.build()
-    act = activity(predict_plan(plan, predictor, options, "multiplicity controls"))[:, track]
+    act = activity(predict_plan(plan, predictor, options, f"{label}: controls"))[:, track]
     tss_only, at_home = float(act[:num_shuffles].mean()), float(act[num_shuffles:].mean())
     current = plan.materialize(0, num_shuffles).copy()  # background + TSS, per shuffle
     remaining = list(range(len(positions)))
@@ -131,7 +140,8 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                             else np.asarray(heads)[n_idx])
         builder.copy(rows, positions[p_idx], positions[p_idx] + width, cre_src)
         plan = builder.build()
-        act = activity(predict_plan(plan, predictor, options, f"copy {c + 1}"))[rows, track]
+        act = activity(predict_plan(plan, predictor, options,
+                                    f"{label}: copy {c + 1}"))[rows, track]
         per = act.reshape(len(rem), num_shuffles)
         round_activity[c, rem] = per
         best = int(pick(per.mean(axis=1)))

@@ -18,6 +18,7 @@ from creme_fast.assays._common import (
     check_predictor,
     locus_keys,
     predict_plan,
+    run_label,
     safe_ratio,
 )
 from creme_fast.pipeline import PlanBuilder, stream_keys
@@ -64,7 +65,8 @@ class NecessityResult(AssayResult):
 
 def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: int = 5000,
               num_shuffles: int = 10, seed: int = 0, shuffle: str = "fast", rng: Any = None,
-              locus_keys_: Sequence[int] | None = None, **options: Any) -> NecessityResult:
+              locus_keys_: Sequence[int] | None = None,
+              names: Sequence[str] | None = None, **options: Any) -> NecessityResult:
     """Necessity of every tile, batched across tiles, shuffles and loci.
 
     Parameters
@@ -76,6 +78,12 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     tile_size, num_shuffles, seed, shuffle, rng, locus_keys_
         As in :func:`creme_fast.assays.context_dependence`; shuffle ``n`` of
         tile ``t`` uses stream ``(seed, key, t, n)``.
+    names : sequence of str, optional
+        Locus names: locus ``i``'s shuffles are keyed by a hash of ``names[i]``,
+        exactly as ``creme-fast run`` keys each TSS by its ``name``, so the same
+        windows and settings give a CLI run's results exactly (and a locus's
+        results do not depend on the other loci of the call). Default: keys
+        ``0..n-1``. The bars name the loci.
     **options
         Engine options.
     """
@@ -83,7 +91,7 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     loci = as_loci(seqs)
     n_loci, length = loci.shape
     tiles = as_tiles(tiles, length, tile_size)
-    keys = locus_keys(n_loci, locus_keys_)
+    keys = locus_keys(n_loci, locus_keys_, names)
     t_idx, n_idx = np.meshgrid(np.arange(len(tiles)), np.arange(num_shuffles), indexing="ij")
     t_idx, n_idx = t_idx.ravel(), n_idx.ravel()
     builder = PlanBuilder(seed)
@@ -95,7 +103,8 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
                             parent=wt_row)
         source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
                      stream_keys(keys[i], KIND_NECESSITY, t_idx, n_idx), loci[i])
-    pred = predict_plan(builder.build(), predictor, options, "necessity")
+    pred = predict_plan(builder.build(), predictor, options,
+                        run_label("necessity", names, n_loci))
     pred = pred.reshape(n_loci, 1 + len(t_idx), *pred.shape[1:])
     return NecessityResult(wt=pred[:, 0], mut=pred[:, 1:].reshape(
         n_loci, len(tiles), num_shuffles, *pred.shape[2:]), tiles=tiles, seed=seed)

@@ -19,6 +19,7 @@ from creme_fast.assays._common import (
     default_tss,
     locus_keys,
     predict_plan,
+    run_label,
     safe_ratio,
 )
 from creme_fast.pipeline import PlanBuilder
@@ -81,6 +82,7 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
                 num_shuffles: int = 10, seed: int = 0, shared_backgrounds: bool = True,
                 shuffle: str = "fast", rng: Any = None,
                 locus_keys_: Sequence[int] | None = None,
+                names: Sequence[str] | None = None,
                 **options: Any) -> SufficiencyResult:
     """Sufficiency of every tile with the TSS tile, batched across tiles and loci.
 
@@ -96,7 +98,7 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
         The same ``num_shuffles`` backgrounds for every tile (paired design,
         fewer model calls: controls are predicted once). False draws fresh
         backgrounds per tile, as creme-nn does.
-    shuffle, rng, locus_keys_, **options
+    shuffle, rng, locus_keys_, names, **options
         As in :func:`creme_fast.assays.context_dependence`.
     """
     check_predictor(predictor)
@@ -104,7 +106,7 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     n_loci, length = loci.shape
     tiles = as_tiles(tiles, length, tile_size)
     tss = default_tss(length, tile_size, tss_tile)
-    keys = locus_keys(n_loci, locus_keys_)
+    keys = locus_keys(n_loci, locus_keys_, names)
     n_tiles = len(tiles)
     n_ctrl = 1 if shared_backgrounds else n_tiles
     builder = PlanBuilder(seed)
@@ -127,7 +129,8 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
                                    locus=i, tile=t, role=2,
                                    parent=controls[0 if shared_backgrounds else t])
             builder.copy(rows, start, end, wt_src + start)
-    pred = predict_plan(builder.build(), predictor, options, "sufficiency")
+    pred = predict_plan(builder.build(), predictor, options,
+                        run_label("sufficiency", names, n_loci))
     per_locus = 1 + (n_ctrl + n_tiles) * num_shuffles
     pred = pred.reshape(n_loci, per_locus, *pred.shape[1:])
     ctrl_end = 1 + n_ctrl * num_shuffles

@@ -1,4 +1,4 @@
-"""The ``creme-fast`` command line: ``creme-fast demo | run | export | info | bench``.
+"""The ``creme-fast`` command line: ``creme-fast demo | run | merge | export | info | bench``.
 
 Exit codes: 0 success, 1 the work failed (e.g. an export disagreed with
 PyTorch, a model returned NaN, a disk filled up, some loci of a run failed),
@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from creme_fast.cli.common import RECORD_LOGGER, add_global_options, configure_logging
 from creme_fast.errors import NonFiniteOutput
 
 __all__ = ["main"]
@@ -24,32 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (imported here, so that importing
     this module stays quick and a Ctrl-C while starting lands inside :func:`main`)."""
     from creme_fast import __version__
-    from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, run_cmd
+    from creme_fast.cli import bench_cmd, demo_cmd, export_cmd, info_cmd, merge_cmd, run_cmd
 
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
                                      "in-silico perturbation tests.")
     parser.add_argument("--version", action="version", version=f"creme-fast {__version__}")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    add_global_options(parser, in_subcommand=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo_cmd.add_parser(sub)
     run_cmd.add_parser(sub)
+    merge_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
     info_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)
+    for subparser in sub.choices.values():  # -q etc. after the subcommand too
+        add_global_options(subparser, in_subcommand=True)
     return parser
-
-
-def _configure_logging(level: int) -> None:
-    """Send creme_fast's log records to the current stderr at ``level`` (the root
-    logger is left alone; :func:`main` undoes this when it returns)."""
-    package_log = logging.getLogger("creme_fast")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    package_log.addHandler(handler)
-    package_log.setLevel(level)
-    package_log.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,22 +50,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return, so a pipeline that calls this in-process keeps its own logging set-up.
     """
     package_log = logging.getLogger("creme_fast")
+    record_log = logging.getLogger(RECORD_LOGGER)
     handlers, level, propagate = list(package_log.handlers), package_log.level, \
         package_log.propagate
+    record_level = record_log.level
     try:
         return _main(argv)
     finally:
+        for handler in package_log.handlers:
+            if handler not in handlers:
+                handler.close()  # a --log-file
         package_log.handlers[:] = handlers
         package_log.setLevel(level)
         package_log.propagate = propagate
+        record_log.setLevel(record_level)
 
 
 def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()  # imports the subcommands' modules: Ctrl-C may land here
         args = parser.parse_args(argv)
-        _configure_logging(logging.WARNING if args.quiet
-                           else getattr(logging, args.log_level))
+        configure_logging(args)
         return args.handler(args)
     except KeyboardInterrupt:
         log.error("interrupted")

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted
 from creme_fast.cli.options import int_list
 
 log = logging.getLogger(__name__)
@@ -15,8 +16,8 @@ log = logging.getLogger(__name__)
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="perturbation rate, model throughput by batch size, and "
                        "end-to-end mutants per second")
-    p.add_argument("--model", default="none", help="an .onnx export, or 'none' for the "
-                   "engine alone")
+    p.add_argument("--model", default="none", help="an .onnx export, 'synthetic' (the "
+                   "built-in model), or 'none' for the engine alone")
     p.add_argument("--test", choices=["context", "necessity", "sufficiency"],
                    default="necessity")
     p.add_argument("--batch-sizes", type=int_list, default=[1, 2, 4, 8])
@@ -27,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", help="ONNX Runtime provider (default: best available)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", dest="json_path", help="also write the figures to this file")
+    add_threads_option(p)
     p.set_defaults(handler=run)
 
 
@@ -42,25 +44,45 @@ def run(args: argparse.Namespace) -> int:
                                   repeats=args.repeats)
             for kind in ("onehot", "tokens")]
     else:
+        from creme_fast.progress import Progress, format_duration
+        from creme_fast.runs.executor import CountingPredictor
         from creme_fast.runtime import load_predictor
+        from creme_fast.synthetic.model import synthetic_model_path
 
-        predictor = load_predictor(args.model, providers=args.provider)
+        path = synthetic_model_path() if args.model == "synthetic" else args.model
+        model = load_predictor(path, providers=args.provider, threads=args.threads)
         report["model"] = str(args.model)
         report["generation"] = [bench.generation_rate(
-            args.test, seq_length=predictor.seq_length, num_shuffles=args.shuffles,
+            args.test, seq_length=model.seq_length, num_shuffles=args.shuffles,
             tile_size=args.tile_size, batch_size=max(args.batch_sizes),
-            input_kind=predictor.input_kind, input_dtype=predictor.input_dtype,
+            input_kind=model.input_kind, input_dtype=model.input_dtype,
             repeats=args.repeats)]
-        report["throughput"] = bench.model_throughput(predictor, args.batch_sizes,
-                                                      repeats=args.repeats)
-        best = max(report["throughput"], key=lambda r: r["seqs_per_s"])["batch_size"]
-        report["end_to_end"] = bench.end_to_end(predictor, args.test, num_shuffles=args.shuffles,
-                                                tile_size=args.tile_size, batch_size=best,
-                                                incremental=False)
-        if getattr(predictor, "incremental", None) is not None:
-            report["end_to_end_incremental"] = bench.end_to_end(
-                predictor, args.test, num_shuffles=args.shuffles, tile_size=args.tile_size,
-                batch_size=best, incremental=True)
+        incremental = getattr(model, "incremental", None) is not None
+        passes = bench.planned_passes(args.test, args.batch_sizes, args.repeats,
+                                      model.seq_length, args.shuffles, args.tile_size,
+                                      incremental)
+        one = bench.model_throughput(model, [1], repeats=1)[0]["s_per_batch"]
+        estimate = passes * one
+        report["estimate"] = {"passes": passes, "s_per_pass": one, "total_s": estimate}
+        log.info("bench: one pass of %s takes %.3g s here; this bench makes about %d passes: "
+                 "about %s in all (fewer --batch-sizes, --repeats or --shuffles, or a larger "
+                 "--tile-size, make it shorter)", Path(str(path)).name, one, passes,
+                 format_duration(estimate))
+        with Progress(passes, f"bench {Path(str(path)).name}", enabled=progress_wanted(args),
+                      interval=args.progress_interval, bar=progress_bar(args)) as progress:
+            predictor = CountingPredictor(model, progress.update)
+            report["throughput"] = bench.model_throughput(predictor, args.batch_sizes,
+                                                          repeats=args.repeats)
+            best = max(report["throughput"], key=lambda r: r["seqs_per_s"])["batch_size"]
+            report["end_to_end"] = bench.end_to_end(predictor, args.test,
+                                                    num_shuffles=args.shuffles,
+                                                    tile_size=args.tile_size, batch_size=best,
+                                                    incremental=False)
+            if incremental:
+                report["end_to_end_incremental"] = bench.end_to_end(
+                    predictor, args.test, num_shuffles=args.shuffles,
+                    tile_size=args.tile_size, batch_size=best, incremental=True)
+        report["recommended_batch_size"] = bench.recommend_batch_size(report["throughput"])
     lines = [f"creme-fast bench: {args.test}"]
     for g in report["generation"]:
         lines.append(f"  generation ({g['input']}, batch {g['batch_size']}): "
@@ -80,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if "end_to_end_incremental" in report:
         ratio = report["end_to_end"]["wall_s"] / report["end_to_end_incremental"]["wall_s"]
         lines.append(f"  incremental speed-up: {ratio:.2f}x")
+    if "recommended_batch_size" in report:
+        rec = report["recommended_batch_size"]
+        rate = next(t["seqs_per_s"] for t in report["throughput"] if t["batch_size"] == rec)
+        lines.append(f"  recommended: --batch-size {rec} on this machine ({rate:,.2f} seq/s; "
+                     "the smallest batch within 5% of the best throughput measured)")
     sys.stdout.write("\n".join(lines) + "\n")
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2))

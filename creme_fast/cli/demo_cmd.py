@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from creme_fast.cli.common import add_threads_option, progress_wanted, record
 from creme_fast.cli.options import positive_int
 
 log = logging.getLogger("creme_fast.cli")
@@ -24,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="tile width in bp (default: 5000, the paper's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=positive_int, default=8)
+    add_threads_option(p)
     p.set_defaults(handler=run)
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = DemoSettings(tile_size=args.tile_size, num_shuffles=args.shuffles,
                             seed=args.seed, batch_size=args.batch_size,
-                            verbose=log.getEffectiveLevel() <= logging.INFO)
+                            verbose=progress_wanted(args), threads=args.threads)
     start = time.perf_counter()
     result = run_demo(args.out, settings)
     log.info("planted versus recovered:\n%s", format_recovery(result.recovery))
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if len(failed):
         log.error("%d of %d checks did not recover the planted truth", len(failed),
                   len(result.recovery))
-        return 1
-    log.info("all %d checks recovered the planted truth", len(result.recovery))
-    return 0
+    record("demo: %d of %d checks recovered the planted truth; %d files in %s (exit %d)",
+           len(result.recovery) - len(failed), len(result.recovery), len(result.files),
+           args.out, 1 if len(failed) else 0)
+    return 1 if len(failed) else 0

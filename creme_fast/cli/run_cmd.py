@@ -7,7 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted, record
 from creme_fast.cli.options import int_list, positive_int
+from creme_fast.runs.shard import parse_shard, shard_rows
 
 log = logging.getLogger("creme_fast.cli")
 
@@ -60,7 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="window length (default: the model's; must match it)")
     p.add_argument("--query", help="keep TSS rows matching this pandas query, e.g. "
                    "\"category == 'enhancing' and track == 0\" on an earlier run's summary")
-    p.add_argument("--top", type=positive_int, help="keep the TOP rows by --by")
+    p.add_argument("--top", type=positive_int, help="keep the TOP rows by --by (a "
+                   "selection that matches nothing writes an empty run and exits 0)")
     p.add_argument("--by", help="column ranking --top (descending)")
     p.add_argument("--gtf-feature", choices=["transcript", "gene"], default="transcript")
     p.add_argument("--all-biotypes", action="store_true",
@@ -69,6 +72,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="loci per engine run and per results file (default: 8)")
     p.add_argument("--no-resume", action="store_true",
                    help="discard a previous run in --out instead of resuming it")
+    p.add_argument("--shard", type=parse_shard, metavar="K/N",
+                   help="run only shard K of N: the selected rows (after --query/--top), "
+                   "in line order (rank order under --top), dealt out in turn to shards "
+                   "1..N; combine the shards' directories with `creme-fast merge`")
+    add_threads_option(p)
     add_ray_arguments(p)
     p.set_defaults(handler=run)
 
@@ -134,8 +142,11 @@ def _load_model(args: argparse.Namespace, provider: str | None = None
     from creme_fast.runtime import OnnxPredictor
 
     path = _model_path(args)
+    threads = getattr(args, "threads", None)
     predictor = OnnxPredictor(path, providers=provider or args.provider,
-                              seq_length=args.length)
+                              seq_length=args.length, threads=threads)
+    if provider is None:  # with Ray the workers run the model (--threads-per-worker)
+        log.info("model threads: %s", threads or "all cores (ONNX Runtime's default)")
     if args.length is not None and predictor.seq_length != args.length:
         raise ValueError(f"--length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")
@@ -148,26 +159,9 @@ def _load_model(args: argparse.Namespace, provider: str | None = None
 
 
 def _output_shape(predictor: Any) -> tuple[int, int]:
-    """(bins, tracks) of the model's output: from its metadata, its graph, or one
-    prediction of an all-N window."""
-    import numpy as np
+    from creme_fast.runs.schema import output_shape
 
-    meta = getattr(predictor, "metadata", None)
-    if meta is not None:
-        return int(meta.n_bins), int(meta.n_tracks)
-    session = getattr(predictor, "session", None)
-    if session is not None:
-        shape = session.get_outputs()[0].shape
-        if len(shape) == 3 and all(isinstance(d, int) for d in shape[1:]):
-            return int(shape[1]), int(shape[2])
-    length = predictor.seq_length
-    probe = (np.zeros((1, length, 4), np.float32) if predictor.input_kind == "onehot"
-             else np.full((1, length), 4, np.uint8))
-    out = np.asarray(predictor.predict(probe))
-    if out.ndim != 3:
-        raise ValueError(f"{predictor}: the model returns shape {out.shape}; expected "
-                         "(batch, bins, tracks)")
-    return int(out.shape[1]), int(out.shape[2])
+    return output_shape(predictor)
 
 
 def _check_indices(values: list[int] | None, size: int, option: str, what: str) -> None:
@@ -268,9 +262,15 @@ def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         table = table.sort_values(args.by, ascending=False, kind="stable",
                                   na_position="last").head(args.top)
         selection.update(top=args.top, by=args.by)
+    table = table.reset_index(drop=True)
+    if args.shard is not None:
+        table = shard_rows(table, *args.shard)
+        selection["shard"] = f"{args.shard[0]}/{args.shard[1]}"
     if table.empty:
-        raise ValueError(f"{args.tss}: no TSS rows left after the selection")
-    return table.reset_index(drop=True), selection
+        what = ", ".join(f"--{k} {v}" for k, v in selection.items()) or "an empty table"
+        log.warning("%s: no TSS rows left after the selection (%s): writing an empty run "
+                    "(summary with no rows)", args.tss, what)
+    return table, selection
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -280,6 +280,9 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if (args.top is None) != (args.by is None):
         raise ValueError("--top and --by go together")
+    if args.threads is not None and args.ray is not None:
+        raise ValueError("--threads sets this process's model threads; with --ray give "
+                         "--threads-per-worker")
     try:
         if args.max_batch_memory != "auto":
             parse_bytes(args.max_batch_memory)
@@ -311,12 +314,13 @@ def run(args: argparse.Namespace) -> int:
         request = RunRequest(test=args.test, out=args.out, config=config, model=model_name,
                              model_id=model_id, fasta=args.fasta, tss=args.tss,
                              selection=selection, resume=not args.no_resume,
-                             chunk_loci=args.chunk_loci,
-                             progress=log.getEffectiveLevel() <= logging.INFO)
+                             chunk_loci=args.chunk_loci, progress=progress_wanted(args),
+                             progress_interval=args.progress_interval,
+                             progress_bar=progress_bar(args))
         outcome = run_over_genome(request, predictor, genome, table, executor=executor)
-    log.info("%s: %d loci run, %d already done%s; summary in %s", args.test, outcome.ran,
-             outcome.skipped, " (resumed)" if outcome.resumed else "", args.out)
-    if len(outcome.failed):
-        log.error("%d loci failed (see %s)", len(outcome.failed), args.out / "failed.tsv")
-        return 1
-    return 0
+    failed = len(outcome.failed)
+    record("run %s: %d loci selected, %d run, %d already done, %d failed%s; %s (exit %d)",
+           args.test, len(table), outcome.ran - failed, outcome.skipped, failed,
+           f" (see {args.out / 'failed.tsv'})" if failed else "",
+           args.out / "summary.parquet", 1 if failed else 0)
+    return 1 if failed else 0

@@ -27,7 +27,24 @@ written for one sequence at a time pays for that: creme-nn's tutorial
 peak resident memory (its high-water mark, so a process that has already
 peaked higher is not warned) by more than ``MEMORY_WARNING_BYTES`` (1 GiB) a
 ``CremeFastWarning`` says so; pass ``batch_size=1`` (or wrap the forward in
-``torch.no_grad``) when memory is short. Results do not depend on it.
+``torch.no_grad``) when memory is short. Results do not depend on it. Only
+caller-supplied models are watched: compat's own ``custom_model.Enformer``
+batches by design, and its runtime's working memory is not a leak.
+
+Progress: ``verbose``
+---------------------
+Every test takes ``verbose``: ``None`` (the default) shows a tqdm bar once
+the call has run ``PROGRESS_DELAY_S`` (2) seconds, ``True`` at once,
+``False`` never. Bars count mutants predicted; ``higher_order_interaction_test``
+also counts rounds, ``multiplicity_test`` copies and ``prune_sequence``
+pruning steps (with the score), as creme-nn's bars and prints do.
+
+Shuffles of a region with a single arrangement
+----------------------------------------------
+A shuffled region shorter than 3 bp, or holding one token repeated (an all-N
+tile past a chromosome end, say), has only itself as a shuffle. Each test
+call warns once (``CremeFastWarning``), naming how many such regions it met
+and where they lie in the sequence (the reference copies them silently).
 
 Deliberate differences from creme-nn 0.2.5
 -------------------------------------------
@@ -86,6 +103,9 @@ from typing import Any
 
 import numpy as np
 
+from tqdm.auto import tqdm
+
+from creme_fast.compat.custom_model import Enformer as CompatEnformer
 from creme_fast.compat.encoding import decode_one_hot, encode_one_hot
 from creme_fast.errors import CremeFastWarning
 from creme_fast.pipeline import PlanBuilder, run_plan
@@ -111,6 +131,13 @@ __all__ = [
 #: ``CremeFastWarning`` suggests a smaller ``batch_size``.
 MEMORY_WARNING_BYTES = 1 << 30
 
+#: With ``verbose=None`` (the default) a test's progress bar appears once it has
+#: run this many seconds.
+PROGRESS_DELAY_S = 2.0
+
+# the engine's warning for one region; compat collects these and warns once per call
+_DEGENERATE = r".*(is too short|holds a single token): it has only one arrangement"
+
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
@@ -119,12 +146,53 @@ def _rng(rng: np.random.RandomState | None) -> np.random.RandomState:
     return np.random.RandomState() if rng is None else rng
 
 
-def _full_shuffle(tokens: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
-    return dinuc_shuffle(tokens, 1, mode="creme", rng=rng)[0]
+def _progress(total: int | None, desc: str, verbose: bool | None, unit: str) -> Any:
+    """A tqdm bar: none with ``verbose=False``, at once with True, after
+    :data:`PROGRESS_DELAY_S` seconds with None."""
+    if verbose is False:
+        return None
+    return tqdm(total=total, desc=desc, unit=unit, leave=False,
+                delay=0 if verbose else PROGRESS_DELAY_S)
 
 
-def _region_shuffle(region: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
-    return dinuc_shuffle(region, 1, mode="creme", rng=rng)[0]
+class _Shuffles:
+    """The reference's shuffles, drawn from one stream, noting the regions (in sequence
+    coordinates) that admit a single arrangement, for one warning per test call."""
+
+    def __init__(self, rng: np.random.RandomState | None, length: int) -> None:
+        self.rng = _rng(rng)
+        self.length = length
+        self.degenerate: set[tuple[int, int]] = set()
+
+    def region(self, tokens: np.ndarray, start: int, end: int, num: int = 1,
+               rng: np.random.RandomState | None = None) -> np.ndarray:
+        """``num`` shuffles of ``tokens[start:end]`` (``(num, end - start)``)."""
+        part = tokens[start:end]
+        if part.shape[0] and (part.shape[0] < 3 or part.min() == part.max()):
+            self.degenerate.add((int(start), int(end)))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_DEGENERATE, category=CremeFastWarning)
+            return dinuc_shuffle(part, num, mode="creme", rng=self.rng if rng is None else rng)
+
+    def one(self, tokens: np.ndarray, start: int, end: int) -> np.ndarray:
+        return self.region(tokens, start, end)[0]
+
+    def full(self, tokens: np.ndarray, rng: np.random.RandomState | None = None) -> np.ndarray:
+        return self.region(tokens, 0, tokens.shape[0], 1, rng)[0]
+
+    def report(self, stacklevel: int = 3) -> None:
+        """Warn once for every region noted so far."""
+        if not self.degenerate:
+            return
+        regions = sorted(self.degenerate)
+        shown = ", ".join(f"[{a:,}, {b:,})" for a, b in regions[:5])
+        more = f" and {len(regions) - 5} more" if len(regions) > 5 else ""
+        warnings.warn(f"{len(regions)} shuffled region{'s' if len(regions) > 1 else ''} of the "
+                      f"{self.length:,} bp sequence admit{'' if len(regions) > 1 else 's'} a "
+                      f"single arrangement (shorter than 3 bp, or one token repeated, e.g. all "
+                      f"N): {shown}{more}; every shuffle of such a region is a copy",
+                      CremeFastWarning, stacklevel=stacklevel)
+        self.degenerate.clear()
 
 
 def _clip(tile: Sequence[int], length: int, name: str) -> tuple[int, int]:
@@ -182,10 +250,15 @@ def _peak_rss() -> int | None:
 class _ModelCall:
     """``model.predict`` on engine batches, N written as the caller wrote it.
 
-    Records the dtype the model returns, and warns once when the first batched
-    call raises the process's peak memory by more than
+    Records the dtype the model returns, advances ``progress`` (a tqdm bar, when
+    set) by each batch, and warns once when the first batched call of a
+    caller-supplied model raises the process's peak memory by more than
     :data:`MEMORY_WARNING_BYTES` (a model written for one sequence at a time,
-    e.g. a PyTorch forward without ``torch.no_grad``).
+    e.g. a PyTorch forward without ``torch.no_grad``). compat's own
+    :class:`~creme_fast.compat.custom_model.Enformer` is not watched: it runs
+    batches by design (ONNX Runtime or ``torch.inference_mode``), and what its
+    first batch allocates is the runtime's working memory, which a smaller
+    ``batch_size`` only shrinks at a cost in speed.
     """
 
     def __init__(self, model: Any, n_value: float, batch_size: int) -> None:
@@ -193,7 +266,8 @@ class _ModelCall:
         self.n_value = n_value
         self.batch_size = batch_size
         self.dtype: np.dtype | None = None
-        self._watched = batch_size <= 1
+        self.progress: Any = None
+        self._watched = batch_size <= 1 or isinstance(model, CompatEnformer)
 
     def __call__(self, batch: np.ndarray) -> Any:
         if self.n_value:  # a new array: the engine's batch buffers are its own
@@ -217,13 +291,15 @@ class _ModelCall:
         dtype = getattr(out, "dtype", None)
         if isinstance(dtype, np.dtype) and dtype.kind == "f":
             self.dtype = dtype
+        if self.progress is not None:
+            self.progress.update(batch.shape[0])
         return out
 
 
 class _Runner:
     """Predict token plans with a creme-nn-style model, restoring its output shape and dtype."""
 
-    def __init__(self, model: Any, length: int, batch_size: int, verbose: bool,
+    def __init__(self, model: Any, length: int, batch_size: int, verbose: bool | None,
                  n_value: float = 0.0) -> None:
         self.call = _ModelCall(model, n_value, batch_size)
         self.predictor = CallablePredictor(self.call, seq_length=length,
@@ -236,8 +312,13 @@ class _Runner:
         plan = builder.build()
         if plan.n_rows == 0:
             return np.zeros((0,), dtype=np.float32)
-        pred = run_plan(plan, self.predictor, batch_size=self.batch_size, verbose=self.verbose,
-                        desc=desc)
+        self.call.progress = _progress(plan.n_rows, desc, self.verbose, "seq")
+        try:
+            pred = run_plan(plan, self.predictor, batch_size=self.batch_size, verbose=False)
+        finally:
+            if self.call.progress is not None:
+                self.call.progress.close()
+            self.call.progress = None
         raw = self.predictor.raw_shape
         if raw is not None and int(np.prod(raw)) == int(np.prod(pred.shape[1:])):
             pred = pred.reshape((pred.shape[0],) + raw)
@@ -258,20 +339,22 @@ class _Runner:
 def context_dependence_test(model: Any, x: np.ndarray, tile_pos: Sequence[int], num_shuffle: int,
                             mean: bool = True, drop_wt: bool = False, *,
                             rng: np.random.RandomState | None = None, batch_size: int = 8,
-                            verbose: bool = False) -> tuple:
+                            verbose: bool | None = None) -> tuple:
     """The TSS tile in ``num_shuffle`` dinucleotide-shuffled contexts.
 
     Returns ``(pred_wt[0], mean, std)`` with ``mean=True``, else ``(pred_wt,
     pred_mut)``; ``pred_wt`` is ``[None]`` with ``drop_wt``.
     """
-    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tokens, n_value = decode_one_hot(x)
+    shuffles = _Shuffles(rng, len(tokens))
     pred_wt = [None] if drop_wt else model.predict(x[np.newaxis])
     start, end = _clip(tile_pos, len(tokens), "tile_pos")
     builder = PlanBuilder()
     tile = builder.source(tokens[start:end])
     for n in range(num_shuffle):
-        row = builder.rows(1, builder.base(_full_shuffle(tokens, rng)), shuffle=n)
+        row = builder.rows(1, builder.base(shuffles.full(tokens)), shuffle=n)
         builder.copy(row, start, end, tile)
+    shuffles.report()
     pred_mut = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)(builder, "context")
     if mean:
         return pred_wt[0], np.mean(pred_mut, axis=0), np.std(pred_mut, axis=0)
@@ -280,7 +363,7 @@ def context_dependence_test(model: Any, x: np.ndarray, tile_pos: Sequence[int], 
 
 def context_swap_test(model: Any, x_source: np.ndarray, x_target: np.ndarray,
                       tile_pos: Sequence[int], *, batch_size: int = 8,
-                      verbose: bool = False) -> np.ndarray:
+                      verbose: bool | None = None) -> np.ndarray:
     """Target sequences with the source's tile ``[start, end)``; one prediction each."""
     source, n_source = decode_one_hot(x_source, "x_source")
     target, n_target = decode_one_hot(x_target, "x_target")
@@ -306,25 +389,38 @@ def generate_tile_shuffles(x: np.ndarray, tile_set: Sequence[Sequence[int]], num
 
     Returns float64 one-hot ``(num_shuffle, L, 4)``, N written as in ``x``.
     """
-    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tokens, n_value = decode_one_hot(x)
+    shuffles = _Shuffles(rng, len(tokens))
     tile_set = _clip_all(tile_set, len(tokens), "tile_set")
     out = np.tile(tokens, (num_shuffle, 1))
     for n in range(num_shuffle):
         for start, end in tile_set:
-            out[n, start:end] = _region_shuffle(out[n, start:end], rng)
+            out[n, start:end] = shuffles.one(out[n], start, end)
+    shuffles.report()
     return encode_one_hot(out, n_value)
 
 
 def necessity_test(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], num_shuffle: int,
                    mean: bool = True, return_seqs: bool = False, *,
                    rng: np.random.RandomState | None = None, batch_size: int = 8,
-                   verbose: bool = False) -> list:
+                   verbose: bool | None = None) -> list:
     """Shuffle each tile ``num_shuffle`` times in the wild type.
 
     Returns ``[pred_wt, mean, std]`` or ``[pred_wt, pred_mut]`` (pred_mut:
     ``(n_tiles, num_shuffle, ...)``), plus the float64 mutants with ``return_seqs``.
     """
-    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tokens, _ = decode_one_hot(x)
+    shuffles = _Shuffles(rng, len(tokens))
+    result = _necessity(model, x, tiles, num_shuffle, mean, return_seqs, shuffles, batch_size,
+                        verbose)
+    shuffles.report()
+    return result
+
+
+def _necessity(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], num_shuffle: int,
+               mean: bool, return_seqs: bool, shuffles: _Shuffles, batch_size: int,
+               verbose: bool | None) -> list:
+    tokens, n_value = decode_one_hot(x)
     tiles = _clip_all(tiles, len(tokens), "tiles")
     pred_wt = model.predict(x[np.newaxis])
     builder = PlanBuilder()
@@ -332,7 +428,7 @@ def necessity_test(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], nu
     for t, (start, end) in enumerate(tiles):
         for n in range(num_shuffle):
             row = builder.rows(1, base, tile=t, shuffle=n)
-            builder.copy(row, start, end, builder.source(_region_shuffle(tokens[start:end], rng)))
+            builder.copy(row, start, end, builder.source(shuffles.one(tokens, start, end)))
     runner = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)
     pred = runner(builder, "necessity")
     pred_mut = pred.reshape((len(tiles), num_shuffle) + pred.shape[1:])
@@ -351,14 +447,15 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
                      tiles: Sequence[Sequence[int]], num_shuffle: int,
                      tile_seq: np.ndarray | None = None, mean: bool = True,
                      return_seqs: bool = False, *, rng: np.random.RandomState | None = None,
-                     batch_size: int = 8, verbose: bool = False) -> list:
+                     batch_size: int = 8, verbose: bool | None = None) -> list:
     """Each tile with the TSS tile in fresh shuffled backgrounds.
 
     Returns ``[pred_wt[0], mean_mut, std_mut, mean_control, std_control]`` or
     ``[pred_wt, pred_mut, pred_control]``, plus the last tile's control
     sequences with ``return_seqs`` (as the reference).
     """
-    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tokens, n_value = decode_one_hot(x)
+    shuffles = _Shuffles(rng, len(tokens))
     tss_tile = _clip(tss_tile, len(tokens), "tss_tile")
     tiles = _clip_all(tiles, len(tokens), "tiles")
     pred_wt = model.predict(x[np.newaxis])
@@ -374,7 +471,7 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
     for t, (start, end) in enumerate(tiles):
         last_controls = []
         for n in range(num_shuffle):
-            base = builder.base(_full_shuffle(tokens, rng))
+            base = builder.base(shuffles.full(tokens))
             control = builder.rows(1, base, tile=t, shuffle=n, role=0)
             builder.copy(control, tss_tile[0], tss_tile[1], tss_src)
             last_controls.append(int(control[0]))
@@ -387,6 +484,7 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
                     raise ValueError(f"tile_seq has {insert.shape[0]} bp but tile [{start}, "
                                      f"{end}) has {end - start}")
                 builder.copy(mutant, start, end, insert_src)
+    shuffles.report()
     plan = builder.build()
     pred = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)(builder, "sufficiency")
     pred = pred.reshape((len(tiles), num_shuffle, 2) + pred.shape[1:])
@@ -407,15 +505,16 @@ def distance_test(model: Any, x: np.ndarray, tile_fixed_coord: Sequence[int],
                   tile_var_coord: Sequence[int], test_positions: Sequence[int], num_shuffle: int,
                   mean: bool = True, seed: bool = False, *,
                   rng: np.random.RandomState | None = None, batch_size: int = 8,
-                  verbose: bool = False) -> dict:
+                  verbose: bool | None = None) -> dict:
     """The variable tile at each test position, the fixed tile in place.
 
     Returns ``{"mean_control", "std_control", "mean_mut", "std_mut"}`` or
     ``{"control", "mut"}``. With ``seed=True`` background ``n`` is
     ``RandomState(n)``'s shuffle at every position.
     """
-    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tokens, n_value = decode_one_hot(x)
     length = len(tokens)
+    shuffles = _Shuffles(rng, length)
     fixed = _clip(tile_fixed_coord, length, "tile_fixed_coord")
     var = _clip(tile_var_coord, length, "tile_var_coord")
     width = var[1] - var[0]
@@ -424,11 +523,11 @@ def distance_test(model: Any, x: np.ndarray, tile_fixed_coord: Sequence[int],
     builder = PlanBuilder()
     fixed_src = builder.source(tokens[fixed[0]:fixed[1]])
     var_src = builder.source(tokens[var[0]:var[1]])
-    seeded = ([builder.base(_full_shuffle(tokens, np.random.RandomState(n)))
+    seeded = ([builder.base(shuffles.full(tokens, np.random.RandomState(n)))
                for n in range(num_shuffle)] if seed else None)
 
     def background(n: int) -> int:
-        return seeded[n] if seeded is not None else builder.base(_full_shuffle(tokens, rng))
+        return seeded[n] if seeded is not None else builder.base(shuffles.full(tokens))
 
     for n in range(num_shuffle):
         row = builder.rows(1, background(n), position=-1, shuffle=n)
@@ -439,6 +538,7 @@ def distance_test(model: Any, x: np.ndarray, tile_fixed_coord: Sequence[int],
             row = builder.rows(1, background(n), position=p, shuffle=n)
             builder.copy(row, fixed[0], fixed[1], fixed_src)
             builder.copy(row, start, start + width, var_src)
+    shuffles.report()
     pred = _Runner(model, length, batch_size, verbose, n_value)(builder, "distance")
     control = pred[:num_shuffle]
     mut = pred[num_shuffle:].reshape((len(positions), num_shuffle) + pred.shape[1:])
@@ -453,7 +553,7 @@ def higher_order_interaction_test(model: Any, x: np.ndarray,
                                   optimization: Callable[[np.ndarray], Any],
                                   num_shuffle: int = 10, num_rounds: int | None = None, *,
                                   rng: np.random.RandomState | None = None, batch_size: int = 8,
-                                  verbose: bool = False) -> dict:
+                                  verbose: bool | None = None) -> dict:
     """Greedy search over tile shuffles (``optimization``: ``np.argmin`` or ``np.argmax``).
 
     As the reference, each selected tile is removed from ``cre_tiles_to_test``
@@ -462,27 +562,45 @@ def higher_order_interaction_test(model: Any, x: np.ndarray,
     Returns ``{round: {"initial_pred", "preds", "selected_tile",
     "selected_mean_pred"}}`` as the reference.
     """
-    rng = _rng(rng)
+    shuffles = _Shuffles(rng, decode_one_hot(x)[0].shape[0])
     tiles = cre_tiles_to_test if isinstance(cre_tiles_to_test, list) else list(cre_tiles_to_test)
     num_rounds = len(tiles) if num_rounds is None else int(num_rounds)
     if num_rounds > len(tiles):
         raise ValueError(f"num_rounds={num_rounds} but only {len(tiles)} tiles to test")
     current = x
     summary: dict[int, dict[str, Any]] = {}
-    for r in range(num_rounds):
-        pred_wt, pred_mut, all_muts = necessity_test(model, current, tiles, num_shuffle, False,
-                                                     True, rng=rng, batch_size=batch_size,
-                                                     verbose=verbose)
-        per_tile = pred_mut[..., 0].mean(-1)
-        per_tile_mean = per_tile.mean(axis=-1)
-        chosen = int(optimization(per_tile_mean))
-        best = per_tile[chosen]
-        summary[r] = {"initial_pred": pred_wt.mean(), "preds": per_tile,
-                      "selected_tile": tiles[chosen],
-                      "selected_mean_pred": per_tile_mean[chosen]}
-        current = all_muts[chosen, int(np.argmin(np.abs(best - per_tile_mean[chosen])))]
-        del tiles[chosen]
+    progress = _progress(num_rounds, "higher-order rounds", verbose, "round")
+    try:
+        for r in range(num_rounds):
+            current = _greedy_round(model, current, tiles, optimization, num_shuffle, shuffles,
+                                    batch_size, verbose, summary, r)
+            if progress is not None:
+                progress.update(1)
+    finally:
+        if progress is not None:
+            progress.close()
+    shuffles.report()
     return summary
+
+
+def _greedy_round(model: Any, current: np.ndarray, tiles: list, optimization: Callable,
+                  num_shuffle: int, shuffles: _Shuffles, batch_size: int,
+                  verbose: bool | None, summary: dict[int, dict[str, Any]],
+                  r: int) -> np.ndarray:
+    """Round ``r`` of :func:`higher_order_interaction_test`: writes its summary entry,
+    removes the chosen tile from ``tiles``, returns the next round's sequence."""
+    pred_wt, pred_mut, all_muts = _necessity(model, current, tiles, num_shuffle, False, True,
+                                             shuffles, batch_size, verbose)
+    per_tile = pred_mut[..., 0].mean(-1)
+    per_tile_mean = per_tile.mean(axis=-1)
+    chosen = int(optimization(per_tile_mean))
+    best = per_tile[chosen]
+    summary[r] = {"initial_pred": pred_wt.mean(), "preds": per_tile,
+                  "selected_tile": tiles[chosen],
+                  "selected_mean_pred": per_tile_mean[chosen]}
+    nxt = all_muts[chosen, int(np.argmin(np.abs(best - per_tile_mean[chosen])))]
+    del tiles[chosen]
+    return nxt
 
 
 def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
@@ -490,14 +608,15 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
                       test_coords: Sequence[Sequence[int]], num_shuffle: int, num_copies: int,
                       optimization: Callable[[np.ndarray], Any], *,
                       rng: np.random.RandomState | None = None, batch_size: int = 8,
-                      verbose: bool = False) -> dict:
+                      verbose: bool | None = None) -> dict:
     """Copies of a CRE inserted one at a time at the greedily best position.
 
     Returns ``{"only_tss_pred", "tss_and_cre_pred", "best_tss_signal",
     "selected_tile_order", "all_mutants"}`` as the reference: ``all_mutants``
     and ``best_tss_signal`` float64, the two scalars in the model's dtype.
     """
-    (tokens, n_value), rng = decode_one_hot(x), _rng(rng)
+    tokens, n_value = decode_one_hot(x)
+    shuffles = _Shuffles(rng, len(tokens))
     cre, n_cre = decode_one_hot(cre_tile_seq, "cre_tile_seq")
     length, width = len(tokens), len(cre)
     tss = _clip(tss_tile_coord, length, "tss_tile_coord")
@@ -512,7 +631,8 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
             raise ValueError(f"test_coords[{i}] [{start}, {end}) has {int(end) - int(start)} bp "
                              f"but cre_tile_seq has {width}")
     runner = _Runner(model, length, batch_size, verbose, max(n_value, n_cre))
-    shuffled = dinuc_shuffle(tokens, num_shuffle, mode="creme", rng=rng)
+    shuffled = shuffles.region(tokens, 0, length, num_shuffle)
+    shuffles.report()
     shuffled[:, tss[0]:tss[1]] = tokens[tss[0]:tss[1]]
     only_tss = runner.tokens(shuffled).mean()
     with_cre = shuffled.copy()
@@ -520,6 +640,7 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
     tss_and_cre = runner.tokens(with_cre).mean()
     current = shuffled
     all_mutants, best_signal, order = [], [], []
+    progress = _progress(num_copies, "multiplicity copies", verbose, "copy")
     for _ in range(num_copies):
         builder = PlanBuilder()
         bases = [builder.base(s) for s in current]
@@ -538,6 +659,10 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
         order.append(positions.pop(best))
         all_mutants.append(preds)
         current = plan.materialize(0, plan.n_rows).reshape(len(bases), len(means), -1)[:, best]
+        if progress is not None:
+            progress.update(1)
+    if progress is not None:
+        progress.close()
     return {"only_tss_pred": only_tss, "tss_and_cre_pred": tss_and_cre,
             "best_tss_signal": best_signal, "selected_tile_order": order,
             "all_mutants": all_mutants}
@@ -547,7 +672,7 @@ def prune_sequence(model: Any, wt_seq: np.ndarray, control_sequences: np.ndarray
                    whole_tile_start: int, whole_tile_end: int, scales: Sequence[int],
                    thresholds: Sequence[float], frac: float, N_batches: Sequence[int],
                    cre_type: str = "enhancer", *, batch_size: int = 8,
-                   verbose: bool = False) -> dict:
+                   verbose: bool | None = None) -> dict:
     """Greedy pruning of a CRE into the sub-tiles that keep its effect (see the reference).
 
     Returns ``{window: {"scores", "bps", "all_removed_tiles", "insert_coords"}}``.
@@ -564,6 +689,7 @@ def prune_sequence(model: Any, wt_seq: np.ndarray, control_sequences: np.ndarray
     pruned = controls.copy()
     bps = np.zeros(whole_tile_end - whole_tile_start)
     summary: dict[int, dict[str, Any]] = {}
+    progress = _progress(None, "prune steps", verbose, "step")
     for window, threshold, n_batch in zip(scales, thresholds, N_batches):
         summary[window] = {"scores": [], "bps": []}
         step = int(window * frac)
@@ -606,9 +732,15 @@ def prune_sequence(model: Any, wt_seq: np.ndarray, control_sequences: np.ndarray
                      bps.sum())
             summary[window]["scores"].append(score)
             summary[window]["bps"].append(bps.sum())
+            if progress is not None:
+                progress.set_postfix(window=window, score=f"{score:.3f}", bp=int(bps.sum()),
+                                     refresh=False)
+                progress.update(1)
         summary[window]["all_removed_tiles"] = removed_all
         insert_coords = test_coords.copy()
         summary[window]["insert_coords"] = insert_coords
+    if progress is not None:
+        progress.close()
     return summary
 
 

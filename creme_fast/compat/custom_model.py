@@ -22,7 +22,15 @@ Deliberate differences from creme-nn 0.2.5
   ``bin_index`` index the full head and the full output, as in creme-nn.
 - N rows of four 0.25 reach an export with one-hot input as they are; an
   export with token input (``--input tokens``) sees every N as an all-zero row.
-- ``contribution_input_grad`` (TensorFlow gradients) is not provided.
+- ``contribution_input_grad`` runs on a local enformer-pytorch checkpoint (PyTorch
+  autograd); an ONNX export gives no gradients and raises naming that. It takes
+  the model's own length, or the paper's input padded to twice it (the TF-Hub
+  wrapper's length), whose padding the model does not see: there the result is 0
+  (grad x input of a zero row is 0 in either). It returns an :class:`Attribution`,
+  a float32 numpy array that also has the ``.numpy()`` of the ``tf.Tensor``
+  creme-nn returns (the paper's scripts call it), and pickles as a plain array.
+- ``Enformer()`` with no ``track_index`` on an export pruned to some tracks
+  refuses, and the message gives the re-export command.
 """
 from __future__ import annotations
 
@@ -35,11 +43,23 @@ import numpy as np
 
 from creme_fast.compat.encoding import decode_one_hot
 
-__all__ = ["ENV_VAR", "Enformer", "ModelBase"]
+__all__ = ["ENV_VAR", "Attribution", "Enformer", "ModelBase"]
 
 #: Where ``Enformer()`` looks for its model when ``model_path`` is not given.
 ENV_VAR = "CREME_FAST_ENFORMER"
 _PUBLISHED_LENGTH = 196_608
+
+
+class Attribution(np.ndarray):
+    """A numpy array with ``.numpy()``, as the ``tf.Tensor`` creme-nn's
+    ``contribution_input_grad`` returns; slices keep it, pickles drop it."""
+
+    def numpy(self) -> np.ndarray:
+        """The values as a plain ``numpy.ndarray``."""
+        return self.view(np.ndarray)
+
+    def __reduce__(self) -> Any:
+        return self.view(np.ndarray).__reduce__()
 
 
 class ModelBase:
@@ -171,9 +191,12 @@ class Enformer(ModelBase):
         """Positions in the backend's output of the wanted tracks/bins."""
         if wanted is None:
             if kept is not None:
+                how = (f"make an export with every bin: {self._export_command(what)}"
+                       if what == "bin" else
+                       f"re-export every track: creme-fast export --checkpoint CHECKPOINT "
+                       f"--out {self.path} --seq-length {self.seq_length}")
                 raise ValueError(f"{name}=None asks for every {what}, but {self.path.name} keeps "
-                                 f"only {what}s {kept}; set {name} to some of them, or make an "
-                                 f"export with every {what}: {self._export_command(what)}")
+                                 f"only {what}s {kept}; set {name} to some of them or {how}")
             return slice(None)
         bad = [w for w in wanted if not 0 <= w < size]
         if bad:
@@ -229,6 +252,77 @@ class Enformer(ModelBase):
         if isinstance(self.bin_index, (int, np.integer)):
             preds = preds[:, 0]
         return np.ascontiguousarray(preds)
+
+    def contribution_input_grad(self, x: np.ndarray, target_mask: np.ndarray,
+                                head: str | None = None, mult_by_input: bool = True) -> Any:
+        """Gradient (times input) of the masked mean output, on the model's input.
+
+        The target is ``sum(target_mask * prediction) / sum(target_mask)`` over the
+        full head output (every bin and track, whatever ``bin_index`` and
+        ``track_index`` select), as creme-nn's.
+
+        Parameters
+        ----------
+        x : numpy.ndarray, shape=(1, L, 4) or (L, 4)
+            One-hot; ``L`` is ``seq_length``, or ``2 * seq_length`` for the paper's
+            input (``seq_length // 2`` zero rows on each side, as creme-nn's TF-Hub
+            model takes), whose padding the model does not see.
+        target_mask : numpy.ndarray, shape=(target_length, n_tracks)
+            Weights of the full output (e.g. 1 at bins 447-448 of one track).
+        head : str, optional
+            Must be this model's ``head`` (the default).
+        mult_by_input : bool, default=True
+            Multiply by ``x`` and sum over the 4 bases.
+
+        Returns
+        -------
+        Attribution of float32
+            ``(L,)`` with ``mult_by_input``, else the gradient ``(1, L, 4)``; 0 on
+            the padding of a padded input.
+
+        Raises
+        ------
+        ValueError
+            The model is an ONNX export (no gradients), or a shape is wrong.
+        """
+        if not hasattr(self.predictor, "module"):
+            raise ValueError(f"contribution_input_grad needs gradients, which ONNX Runtime "
+                             f"does not give: {self.path.name} is an export. Open a local "
+                             "enformer-pytorch checkpoint instead (model_path= a save_pretrained "
+                             "directory, .safetensors or torch state dict; needs "
+                             "creme-fast[export])")
+        if head is not None and head != self.head:
+            raise ValueError(f"head={head!r} but this model runs head {self.head!r}; open it "
+                             f"with Enformer(head={head!r})")
+        x = np.asarray(x)
+        x = x[np.newaxis] if x.ndim == 2 else x
+        length = self.seq_length
+        if x.ndim != 3 or x.shape[0] != 1 or x.shape[1] not in (length, 2 * length) \
+                or x.shape[2] != 4:
+            raise ValueError(f"x must be one-hot (1, {length}, 4), or the paper's padded "
+                             f"(1, {2 * length}, 4), got {x.shape}")
+        full = (self.target_length, self._n_tracks)
+        mask = np.asarray(target_mask, dtype=np.float32)
+        if mask.shape != full:
+            raise ValueError(f"target_mask must cover the full output {full} (bins, tracks), "
+                             f"got {mask.shape}")
+        if not mask.sum():
+            raise ValueError("target_mask is all zero: it selects no output")
+        import torch  # a checkpoint is open, so torch is installed
+
+        pad = (x.shape[1] - length) // 2
+        module = self.predictor.module
+        param = next(module.parameters())
+        inputs = torch.tensor(np.ascontiguousarray(x[:, pad:pad + length], dtype=np.float32),
+                              device=param.device, dtype=param.dtype, requires_grad=True)
+        weights = torch.from_numpy(mask).to(device=param.device, dtype=param.dtype)
+        with torch.enable_grad():
+            target = (module(inputs) * weights).sum() / weights.sum()
+            (grad,) = torch.autograd.grad(target, inputs)
+        grad = np.pad(grad.detach().float().cpu().numpy(), ((0, 0), (pad, pad), (0, 0)))
+        if mult_by_input:
+            grad = (grad * np.asarray(x, dtype=np.float32)).sum(-1)[0]
+        return grad.astype(np.float32, copy=False).view(Attribution)
 
     def __repr__(self) -> str:
         return (f"Enformer({str(self.path)!r}, head={self.head!r}, track_index="

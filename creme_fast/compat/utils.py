@@ -1,4 +1,13 @@
-"""creme-nn 0.2.5's ``creme.utils`` helpers that its tutorials use, on creme-fast's parts.
+"""creme-nn 0.2.5's ``creme.utils``, on creme-fast's parts.
+
+Every helper of the reference's module is here: those its tutorials use (below)
+and those the CREME paper's analysis scripts call (``make_dir``,
+``save_pickle``/``read_pickle``, ``clean_cell_name``, ``get_summary``,
+``get_borzoi_targets``, ``FastaStringExtractor``, ``plot_cdf``,
+``convert_pvalue_to_asterisks``, ``grad_times_input_to_df``,
+``plot_attribution_map``, ``get_saliency_and_creme_mask_overlap`` and
+``plot_one_seq_feature_map``, from :mod:`creme_fast.compat.paper`, whose
+docstring lists their differences).
 
 ``SequenceParser`` reads FASTA windows through pyfaidx (:class:`creme_fast.io.genome.Genome`),
 ``one_hot_encode`` writes one-hot with N as ``[0.25, 0.25, 0.25, 0.25]`` (as
@@ -18,10 +27,8 @@ Deliberate differences from creme-nn 0.2.5
   naming its position; lowercase (soft-masked) bases are read as bases.
 - ``plot_track`` draws on the axes it is given or creates (never on whatever
   ``plt.gca()`` is), and accepts array ``marks``.
-- Not provided (not used by the tutorials, or tied to the paper's files):
-  ``FastaStringExtractor``, ``make_dir``, ``save_pickle``/``read_pickle``,
-  ``get_summary``, ``plot_cdf``, ``clean_cell_name``, ``get_borzoi_targets``,
-  the logomaker/saliency plots and ``convert_pvalue_to_asterisks``.
+- ``plot_attribution_map`` needs logomaker (``pip install logomaker``); nothing else
+  here does.
 """
 from __future__ import annotations
 
@@ -33,10 +40,31 @@ import numpy as np
 
 from creme_fast.compat.creme import set_tile_range
 from creme_fast.compat.encoding import QUARTER, encode_one_hot
+from creme_fast.compat.paper import (
+                                     FastaStringExtractor,
+                                     clean_cell_name,
+                                     convert_pvalue_to_asterisks,
+                                     get_borzoi_targets,
+                                     get_saliency_and_creme_mask_overlap,
+                                     get_summary,
+                                     grad_times_input_to_df,
+                                     make_dir,
+                                     plot_attribution_map,
+                                     plot_cdf,
+                                     plot_one_seq_feature_map,
+                                     read_pickle,
+                                     save_pickle,
+)
 from creme_fast.io.genome import Genome
 from creme_fast.sequence.tokens import decode, encode, reverse_complement
 
-__all__ = ["SequenceParser", "one_hot_encode", "plot_track", "rc_dna", "set_tile_range"]
+__all__ = [
+    "FastaStringExtractor", "SequenceParser", "clean_cell_name", "convert_pvalue_to_asterisks",
+    "get_borzoi_targets", "get_saliency_and_creme_mask_overlap", "get_summary",
+    "grad_times_input_to_df", "make_dir", "one_hot_encode", "plot_attribution_map", "plot_cdf",
+    "plot_one_seq_feature_map", "plot_track", "rc_dna", "read_pickle", "save_pickle",
+    "set_tile_range",
+]
 
 
 def one_hot_encode(sequence: str) -> np.ndarray:

@@ -37,7 +37,9 @@ class DemoSettings:
     track : int
         Track read by the single-track tests (distance, multiplicity, fine tile).
     verbose : bool
-        Progress bars.
+        Progress (a bar per model run on a terminal, log lines elsewhere).
+    threads : int, optional
+        ONNX Runtime threads for the synthetic model (default: all cores).
     """
 
     tile_size: int = 5000
@@ -50,6 +52,7 @@ class DemoSettings:
     fine_batches: tuple[int, ...] = (2, 2)
     track: int = 2
     verbose: bool = True
+    threads: int | None = None
 
 
 @dataclass
@@ -161,7 +164,8 @@ def run_demo(out: str | Path, settings: DemoSettings = DemoSettings(),
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    predictor = load_synthetic() if predictor is None else predictor
+    predictor = (load_synthetic(threads=settings.threads) if predictor is None
+                 else predictor)
     loci = generate_loci(DEFAULT_GRAMMAR, seed=settings.seed, tile_size=settings.tile_size)
     log.info("generated %d loci of %d bp with %d planted elements", len(loci.names),
              loci.tokens.shape[1], len(loci.elements))

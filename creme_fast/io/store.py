@@ -9,8 +9,10 @@ Layout::
     DIR/results/part-*.parquet one file per finished chunk of loci, each written to a
                                dot-file and renamed, so a reader (and a resumed run)
                                only ever sees whole loci
-    DIR/failed.tsv             loci that could not be run, with the reason
-    DIR/summary.{parquet,csv}  one row per locus (and track), written at the end
+    DIR/failed.tsv             loci that could not be run, with the reason (always
+                               written; a header alone when none failed)
+    DIR/summary.{parquet,csv}  one row per locus (and track), written at the end (no
+                               rows, every column, when no locus finished)
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ __all__ = ["MARKER", "RunLocked", "RunSettingsMismatch", "RunStore", "check_run_
 
 MARKER = ".creme-fast-run"
 OUTPUTS = ("failed.tsv", "summary.parquet", "summary.csv", "summary.png")
+# identity keys of earlier versions that no longer decide a resume (the TSS table is
+# now identified locus by locus: creme_fast.runs.resume)
+RETIRED_IDENTITY = ("tss", "selection")
 
 
 class RunSettingsMismatch(ValueError):
@@ -134,7 +139,8 @@ class RunStore:
         """
         old = self.existing_settings() if resume else None
         if old is not None:
-            before = old.get("identity", {})
+            before = {k: v for k, v in old.get("identity", {}).items()
+                      if k in identity or k not in RETIRED_IDENTITY}
             changed = sorted(k for k in set(before) | set(identity)
                              if before.get(k) != identity.get(k))
             if changed:

@@ -44,7 +44,9 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
     query : str, optional
         Keep only rows matching this :meth:`pandas.DataFrame.query` (applied before
         the checks, so an earlier run's per-track summary can be narrowed to one
-        row per locus).
+        row per locus). A query that matches no row gives an empty table (with the
+        four columns), and so does a parquet table with no rows (an earlier run's
+        empty summary); a text table with no rows is an error.
 
     Raises
     ------
@@ -62,12 +64,19 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
         table = _read_gtf(path, gtf_feature, protein_coding)
     else:
         table = _read_delimited(path)
+    if table.empty and _suffixes(path)[-1:] != [".parquet"]:
+        raise TssTableError(f"{path}: the TSS table has no rows")
+    # a parquet table with the columns but no rows is an earlier step's empty summary:
+    # an empty selection upstream, which the caller writes as an empty run
     if query:
         try:
             table = table.query(query)
         except (pd.errors.UndefinedVariableError, SyntaxError, ValueError, TypeError,
                 KeyError) as exc:
             raise TssTableError(f"{path}: query {query!r} fails: {exc}") from None
+    if table.empty:  # a selection that matches nothing is an outcome, not an error
+        return table.reset_index(drop=True).astype(
+            {"chrom": str, "name": str, "strand": str, "tss": "int64"})
     return _validate(table, path)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from creme_fast.errors import NonFiniteOutput
+from creme_fast.progress import Progress, progress_allowed
 from creme_fast.pipeline.incremental import resolve_incremental, run_incremental
 from creme_fast.pipeline.plan import Plan
 from creme_fast.runtime.base import Predictor
@@ -98,12 +99,10 @@ def produced(items: queue.Queue, stats: PipelineStats) -> Iterator[Any]:
         yield item
 
 
-def _progress(total: int, desc: str | None, verbose: bool):
-    if not verbose:
+def _progress(total: int, desc: str | None, verbose: bool) -> Progress | None:
+    if not progress_allowed(verbose):
         return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc or "mutants", unit="seq", leave=False)
+    return Progress(total, desc or "mutants", leave=False)
 
 
 def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
@@ -125,9 +124,10 @@ def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
     prefetch : int, default=2
         Batches built ahead of the model (2-3 keeps the model busy).
     verbose : bool, default=True
-        tqdm progress bar.
+        Progress in mutants (:class:`creme_fast.progress.Progress`: a bar on a
+        terminal, a log line every 30 s elsewhere; ``TQDM_DISABLE`` turns it off).
     desc : str, optional
-        Progress-bar label.
+        Progress label (the assays name the test, the locus and the stage).
     stats : PipelineStats, optional
         Accumulates timings, mutants per path and the trunk work avoided.
     incremental : {"auto", True, False}, default="auto"

@@ -6,13 +6,14 @@ the native splice kernel.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from creme_fast.sequence.splice import EditList, splice
 
-__all__ = ["Plan", "PlanBuilder", "stream_keys"]
+__all__ = ["Plan", "PlanBuilder", "name_key", "stream_keys"]
 
 _MASK63 = np.uint64(2**63 - 1)
 
@@ -23,6 +24,13 @@ def _mix64(x: np.ndarray) -> np.ndarray:
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
+
+
+def name_key(name: str) -> int:
+    """The stable shuffle key of a locus named ``name`` (the first 7 bytes of its
+    sha256): ``creme-fast run`` keys every locus this way, and so do the assays
+    given ``names=``/``name=``, so a locus's shuffles depend on its name alone."""
+    return int.from_bytes(hashlib.sha256(str(name).encode()).digest()[:7], "little")
 
 
 def stream_keys(*parts: int | np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from creme_fast.progress import DEFAULT_INTERVAL, Progress
 from creme_fast.runs.steps import StepConfig
 from creme_fast.sequence.tiles import tile_layout
 
@@ -37,7 +38,8 @@ def expected_mutants(test: str, config: StepConfig, length: int) -> int:
 
 
 class RunProgress:
-    """A tqdm bar in mutants over the loci still to run.
+    """Progress of a run in mutants over the loci still to run (a
+    :class:`creme_fast.progress.Progress`: a bar on a terminal, log lines elsewhere).
 
     Parameters
     ----------
@@ -46,19 +48,30 @@ class RunProgress:
     per_locus : int
         The formula's mutants per locus (replaced by the observed mean).
     desc : str
+        The test.
     enabled : bool
+    interval : float, default=30.0
+        Seconds between progress lines when stderr is not a terminal.
+    bar : bool, default=True
+        False: log lines even on a terminal.
     """
 
-    def __init__(self, n_loci: int, per_locus: int, desc: str, enabled: bool) -> None:
-        from tqdm.auto import tqdm
-
+    def __init__(self, n_loci: int, per_locus: int, desc: str, enabled: bool,
+                 interval: float = DEFAULT_INTERVAL, bar: bool = True) -> None:
         self.left = n_loci
         self.per_locus = max(int(per_locus), 1)
         self.finished_loci = 0
         self.finished_mutants = 0
         self.in_flight = 0  # mutants reported batch by batch, not yet in a finished chunk
-        self.bar = tqdm(total=n_loci * self.per_locus, unit="mutant", desc=desc,
-                        disable=not enabled, smoothing=0.05, dynamic_ncols=True)
+        self.running = ""
+        self.bar = Progress(n_loci * self.per_locus, desc, enabled=enabled, interval=interval,
+                            bar=bar)
+        self._set_postfix()
+
+    def started(self, names: list[str]) -> None:
+        """The loci of a chunk that starts now (named on the bar until the next)."""
+        self.running = (names[0] if len(names) == 1 else
+                        f"{names[0]}..{names[-1]} ({len(names)} loci)" if names else "")
         self._set_postfix()
 
     def batch(self, n: int) -> None:
@@ -83,13 +96,12 @@ class RunProgress:
     def _retotal(self) -> None:
         mean = (self.finished_mutants / self.finished_loci if self.finished_mutants
                 else self.per_locus)
-        self.bar.total = max(int(self.finished_mutants + self.left * mean), self.bar.n)
+        self.bar.set_total(int(self.finished_mutants + self.left * mean))
         self._set_postfix()
-        self.bar.refresh()
 
     def _set_postfix(self) -> None:
-        self.bar.set_postfix_str(f"{self.finished_loci} loci done, {self.left} left",
-                                 refresh=False)
+        running = f"; running {self.running}" if self.running and self.left > 0 else ""
+        self.bar.set_postfix(f"{self.finished_loci} loci done, {self.left} left{running}")
 
     def close(self) -> None:
         self.bar.close()

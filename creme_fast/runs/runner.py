@@ -1,8 +1,8 @@
 """Run one CREME test over every TSS of a table, resumably."""
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,12 @@ from creme_fast import __version__
 from creme_fast.io.genome import Genome, GenomeError
 from creme_fast.io.store import RunStore
 from creme_fast.io.tables import atomic_write, write_table
-from creme_fast.runs.executor import LOCUS_COLUMNS, ChunkTask, Executor, LocalExecutor
+from creme_fast.pipeline.plan import name_key
+from creme_fast.progress import DEFAULT_INTERVAL
+from creme_fast.runs.executor import ChunkTask, Executor, LocalExecutor
 from creme_fast.runs.progress import RunProgress, expected_mutants
+from creme_fast.runs.resume import done_loci
+from creme_fast.runs.schema import empty_tables, output_shape, with_locus_columns
 from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
 from creme_fast.runtime.checksum import file_sha256
 
@@ -24,10 +28,7 @@ __all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
 log = logging.getLogger(__name__)
 
 
-def locus_key(name: str) -> int:
-    """Stable shuffle key of a locus: its shuffles depend on its name, not on which
-    other loci share the run or the chunk."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "little")
+locus_key = name_key  # a locus's shuffles depend on its name, not on its chunk or run
 
 
 @dataclass
@@ -45,6 +46,8 @@ class RunRequest:
     resume: bool = True
     chunk_loci: int = 8
     progress: bool = True
+    progress_interval: float = DEFAULT_INTERVAL
+    progress_bar: bool = True
 
 
 @dataclass
@@ -63,14 +66,19 @@ class RunOutcome:
 RESULT_NEUTRAL = {"batch_size", "max_batch_bytes", "incremental"}
 
 
+def run_identity(test: str, config: StepConfig, model_id: str, fasta_id: str,
+                 length: int) -> dict[str, Any]:
+    """The settings that decide the results (a resumed run, and every shard merged
+    into one run, must match them): the model file and the FASTA by their content,
+    the test and the config. The TSS table is not part of it: each finished locus
+    is checked by its own rows (:func:`creme_fast.runs.resume.done_loci`)."""
+    return {"test": test, "model": model_id, "seq_length": length, "fasta": fasta_id,
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()
+               if k not in RESULT_NEUTRAL}}
+
+
 def _identity(req: RunRequest, length: int) -> dict[str, Any]:
-    """The settings that decide the results (a resumed run must match them): the
-    model file and the FASTA by their content, the table, selection and config."""
-    return {"test": req.test, "model": req.model_id, "seq_length": length,
-            "fasta": file_sha256(req.fasta), "tss": file_sha256(req.tss),
-            "selection": req.selection, **{k: (list(v) if isinstance(v, tuple) else v)
-                                           for k, v in asdict(req.config).items()
-                                           if k not in RESULT_NEUTRAL}}
+    return run_identity(req.test, req.config, req.model_id, file_sha256(req.fasta), length)
 
 
 def _windows(genome: Genome, rows: pd.DataFrame, length: int) -> tuple[np.ndarray, list[int],
@@ -114,30 +122,41 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
     identity = _identity(req, length)
     with store:  # exclusive: a second run on DIR is refused, naming this one
         resumed = store.open(settings, identity, req.resume)
-        done = store.done() if resumed else set()
+        done = done_loci(store, table, req.test) if resumed else set()
         pending = table[~table["name"].isin(done)].reset_index(drop=True)
-        if resumed:
-            log.info("resuming %s: %d of %d loci already done", req.out,
-                     len(done & set(table["name"])), len(table))
         progress = RunProgress(len(pending), expected_mutants(req.test, req.config, length),
-                               req.test, req.progress)
+                               req.test, req.progress, req.progress_interval,
+                               req.progress_bar)
         with progress:
             failed = _run_pending(req, store, genome, pending, length, progress,
                                   executor if executor is not None
                                   else LocalExecutor(predictor, progress.batch))
         failed_frame = pd.DataFrame(failed, columns=["name", "error"])
-        files = []
-        if len(failed_frame):
-            files.append(atomic_write(store.directory / "failed.tsv",
-                                      lambda p: failed_frame.to_csv(p, sep="\t", index=False)))
-        else:
-            (store.directory / "failed.tsv").unlink(missing_ok=True)
-        summary = _summarise(req.test, store, table)
-        if len(summary):
-            files += write_table(summary, store.directory, "summary")
-            files.append(_plot(req.test, summary, store.directory / "summary.png"))
+        summary, files = write_outputs(req.test, store, table, failed_frame,
+                                       lambda: empty_tables(req.test, req.config, predictor,
+                                                            *output_shape(predictor))[1])
     return RunOutcome(resumed=resumed, skipped=len(table) - len(pending), ran=len(pending),
                       failed=failed_frame, summary=summary, files=files)
+
+
+def write_outputs(test: str, store: RunStore, table: pd.DataFrame, failed: pd.DataFrame,
+                  empty: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, list[Path]]:
+    """Write ``failed.tsv`` (a header alone when nothing failed) and
+    ``summary.{parquet,csv,png}`` of the finished loci of ``table``. With no finished
+    locus the summary is ``empty()``: zero rows with the full schema (no plot).
+    Returns the summary and the files written."""
+    files = [atomic_write(store.directory / "failed.tsv",
+                          lambda p: failed.to_csv(p, sep="\t", index=False))]
+    summary = _summarise(test, store, table)
+    if not len(summary):
+        summary = empty()
+    files += write_table(summary, store.directory, "summary")
+    png = store.directory / "summary.png"
+    if len(summary):
+        files.append(_plot(test, summary, png))
+    else:
+        png.unlink(missing_ok=True)
+    return summary, files
 
 
 def _run_pending(req: RunRequest, store: RunStore, genome: Genome, pending: pd.DataFrame,
@@ -156,6 +175,7 @@ def _run_pending(req: RunRequest, store: RunStore, genome: Genome, pending: pd.D
             progress.skipped(len(bad))
             if ok:
                 good = rows.iloc[ok].reset_index(drop=True)
+                progress.started(list(good["name"]))
                 keys = np.array([locus_key(n) for n in good["name"]], dtype=np.int64)
                 yield ChunkTask(index=index, tokens=tokens, keys=keys, rows=good)
 
@@ -178,12 +198,7 @@ def _summarise(test: str, store: RunStore, table: pd.DataFrame) -> pd.DataFrame:
         rows = rows[rows["name"].isin(wanted)]
         if not len(rows):
             continue
-        summary = SUMMARIES[test](rows)
-        if any(c not in summary.columns for c in LOCUS_COLUMNS[1:]):
-            summary = summary.merge(rows[LOCUS_COLUMNS].drop_duplicates("name"), on="name")
-            summary = summary[LOCUS_COLUMNS + [c for c in summary.columns
-                                               if c not in LOCUS_COLUMNS]]
-        pieces.append(summary)
+        pieces.append(with_locus_columns(SUMMARIES[test](rows), rows))
     if not pieces:
         return pd.DataFrame()
     order = {n: i for i, n in enumerate(table["name"])}

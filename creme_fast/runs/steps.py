@@ -17,7 +17,7 @@ from creme_fast import assays
 from creme_fast.assays._common import activity, predict_plan
 from creme_fast.pipeline import PlanBuilder
 
-__all__ = ["MULTI_LOCUS", "STEPS", "SUMMARIES", "StepConfig"]
+__all__ = ["CRE_TESTS", "MULTI_LOCUS", "STEPS", "SUMMARIES", "StepConfig", "cre_of"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,11 @@ def _higher_order(predictor: Any, tokens: np.ndarray, keys: np.ndarray, rows: pd
     return _each_locus(run, tokens, keys, rows)
 
 
-def _cre_of(row: Any) -> tuple[int, int]:
+# the tests that take a CRE per locus
+CRE_TESTS = frozenset({"distance", "multiplicity", "fine-tile"})
+
+
+def cre_of(row: Any) -> tuple[int, int]:
     """A locus's CRE (window coordinates): ``cre_start``/``cre_end`` columns, else the
     ``top_tile_start``/``top_tile_end`` of a necessity or sufficiency summary."""
     for start, end in (("cre_start", "cre_end"), ("top_tile_start", "top_tile_end")):
@@ -102,11 +106,14 @@ def _cre_of(row: Any) -> tuple[int, int]:
                      "narrowed to one track (its top_tile_start/top_tile_end are used)")
 
 
+_cre_of = cre_of  # the name the CLI's checks import
+
+
 def _per_cre(test: Callable[..., Any], predictor: Any, tokens: np.ndarray, keys: np.ndarray,
              rows: pd.DataFrame, cfg: StepConfig, **extra: Any) -> pd.DataFrame:
     """Run a one-locus CRE test on each locus of the chunk."""
     def run(seq: np.ndarray, key: int, row: Any) -> pd.DataFrame:
-        cre = _cre_of(row)
+        cre = cre_of(row)
         res = test(predictor, seq, cre, locus_key=key, **extra, **cfg.shuffles(),
                    **cfg.engine())
         return res.to_frame().assign(cre_start=cre[0], cre_end=cre[1])
