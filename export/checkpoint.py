@@ -10,7 +10,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENFORMER_DEFAULTS", "import_enformer", "load_enformer"]
+__all__ = ["ENFORMER_DEFAULTS", "checkpoint_settings", "import_enformer", "load_enformer"]
 
 # enformer-pytorch's EnformerConfig defaults (the published architecture)
 ENFORMER_DEFAULTS: dict[str, Any] = {
@@ -61,6 +61,49 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _locate(checkpoint: str | Path) -> tuple[Path, dict[str, Any], Path]:
+    """The checkpoint's path, its config (``{}`` if none) and its weights file."""
+    path = Path(checkpoint)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        config_path = path / "config.json"
+        if not config_path.is_file():
+            raise ValueError(f"{path}: a checkpoint directory needs a config.json "
+                             "(the output of save_pretrained)")
+        weights = [path / name for name in ("model.safetensors", "pytorch_model.bin")
+                   if (path / name).is_file()]
+        if not weights:
+            raise ValueError(f"{path}: no model.safetensors or pytorch_model.bin in the directory")
+        return path, _read_config(config_path), weights[0]
+    if path.suffix not in _STATE_SUFFIXES:
+        raise ValueError(f"{path}: unknown checkpoint type; expected a save_pretrained "
+                         f"directory or one of {', '.join(_STATE_SUFFIXES)}")
+    sibling = path.parent / "config.json"
+    return path, (_read_config(sibling) if sibling.is_file() else {}), path
+
+
+def checkpoint_settings(checkpoint: str | Path,
+                        hparams: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The hyperparameters :func:`load_enformer` would build, read without the weights.
+
+    Parameters
+    ----------
+    checkpoint, hparams
+        As :func:`load_enformer`.
+
+    Returns
+    -------
+    dict
+        The published defaults, overridden by the checkpoint's config, then by
+        ``hparams`` (None values ignored).
+    """
+    _, config, _ = _locate(checkpoint)
+    overrides = {k: v for k, v in (hparams or {}).items() if v is not None}
+    return {**ENFORMER_DEFAULTS,
+            **{k: v for k, v in config.items() if k in ENFORMER_DEFAULTS}, **overrides}
+
+
 def load_enformer(checkpoint: str | Path, hparams: dict[str, Any] | None = None) -> Any:
     """Load an Enformer from a local checkpoint.
 
@@ -82,32 +125,18 @@ def load_enformer(checkpoint: str | Path, hparams: dict[str, Any] | None = None)
         In eval mode, on the CPU.
     """
     enformer_pytorch = import_enformer()
-    path = Path(checkpoint)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    overrides = {k: v for k, v in (hparams or {}).items() if v is not None}
-    if path.is_dir():
-        config_path = path / "config.json"
-        if not config_path.is_file():
-            raise ValueError(f"{path}: a checkpoint directory needs a config.json "
-                             "(the output of save_pretrained)")
-        weights = [path / name for name in ("model.safetensors", "pytorch_model.bin")
-                   if (path / name).is_file()]
-        if not weights:
-            raise ValueError(f"{path}: no model.safetensors or pytorch_model.bin in the directory")
-        config = _read_config(config_path)
-        state = _read_state_dict(weights[0])
-    else:
-        if path.suffix not in _STATE_SUFFIXES:
-            raise ValueError(f"{path}: unknown checkpoint type; expected a save_pretrained "
-                             f"directory or one of {', '.join(_STATE_SUFFIXES)}")
-        sibling = path.parent / "config.json"
-        config = _read_config(sibling) if sibling.is_file() else {}
-        state = _read_state_dict(path)
-    settings = {**ENFORMER_DEFAULTS,
-                **{k: v for k, v in config.items() if k in ENFORMER_DEFAULTS}, **overrides}
+    settings = checkpoint_settings(checkpoint, hparams)
+    path, _, weights = _locate(checkpoint)
     model = enformer_pytorch.Enformer.from_hparams(**settings)
-    state = _fill_tied(model, state)
+    # the state dict is a second copy of the weights: it lives only inside _load_state
+    _load_state(model, weights, path, settings)
+    log.info("loaded Enformer(%s) from %s", _describe(settings), path)
+    return model.eval()
+
+
+def _load_state(model: torch.nn.Module, weights: Path, path: Path,
+                settings: dict[str, Any]) -> None:
+    state = _fill_tied(model, _read_state_dict(weights))
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # size mismatches raise even with strict=False
@@ -120,8 +149,6 @@ def load_enformer(checkpoint: str | Path, hparams: dict[str, Any] | None = None)
                          f"missing {result.missing_keys[:3]}, unexpected "
                          f"{result.unexpected_keys[:3]}; give the hyperparameters "
                          "(config.json or flags such as --dim/--depth/--heads)")
-    log.info("loaded Enformer(%s) from %s", _describe(settings), path)
-    return model.eval()
 
 
 def _fill_tied(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

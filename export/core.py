@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import io
 import logging
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from creme_fast.export.checkpoint import load_enformer
+from creme_fast.export.checkpoint import checkpoint_settings, load_enformer
 from creme_fast.export.incremental import declares_split, export_pieces
 from creme_fast.export.modules import (
     EnformerBody,
@@ -22,7 +21,19 @@ from creme_fast.export.modules import (
     enformer_output_bins,
     static_positional_features,
 )
+from creme_fast.export.positional import (
+    apply_tf_gamma,
+    model_uses_tf_gamma,
+    resolve_tf_gamma,
+)
+from creme_fast.export.stages import StageLog, peak_rss
 from creme_fast.export.verify import Verification, compare_outputs, verification_inputs
+from creme_fast.export.working_memory import (
+    VERIFY_CHUNK,
+    run_measured,
+    session_options,
+    working_memory_entry,
+)
 from torch import nn
 
 from creme_fast.runtime.checksum import weights_sha256
@@ -102,13 +113,13 @@ def _to_onnx(wrapper: nn.Module, example: torch.Tensor, opset: int, exporter: st
     return program.model_proto.SerializeToString()
 
 
-def _check_symbolic_batch(model: Any) -> None:
+def _check_symbolic_batch(session: Any) -> None:
     """The dynamo exporter can freeze the batch axis silently; refuse such a graph."""
-    for value in (model.graph.input[0], model.graph.output[0]):
-        dim = value.type.tensor_type.shape.dim[0]
-        if not dim.dim_param:
+    for value in (session.get_inputs()[0], session.get_outputs()[0]):
+        dim = value.shape[0]
+        if not isinstance(dim, str):
             raise ExportError(f"the exported graph's batch axis of {value.name!r} is fixed at "
-                              f"{dim.dim_value}, not symbolic; try exporter='torchscript'")
+                              f"{dim}, not symbolic; try exporter='torchscript'")
 
 
 def _write_atomic(model: Any, path: Path) -> None:
@@ -219,76 +230,91 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
     else:
         graph_input = one_hot(tokens, dtype=np.float16 if fp16 else np.float32)
         ref_input = torch.from_numpy(one_hot(tokens, dtype=np.float32))
-    clock = time.perf_counter()
-    log.info("stage 1/4: PyTorch reference on %d sequences of %s bp", len(tokens),
-             f"{seq_length:,}")
-    with torch.no_grad():
+    with StageLog() as stages:
+        log.info("stage 1/4: PyTorch reference on %d sequences of %s bp, one at a time",
+                 len(tokens), f"{seq_length:,}")
+        with torch.no_grad():
+            try:  # one sequence at a time: the activations of one, not of the batch
+                expected = np.concatenate([reference(ref_input[i:i + 1]).numpy()
+                                           for i in range(len(tokens))])
+                if fp16:  # the float32 pass above filled float32 caches; fill float16 ones
+                    wrapper(torch.from_numpy(graph_input[:1]))
+            except IndexError as exc:
+                raise ValueError(f"track or bin selection does not fit the model's output: "
+                                 f"{exc}") from None
+        del ref_input
+        if expected.ndim != 3:
+            raise ValueError(f"the module returned shape {expected.shape}; expected "
+                             "(batch, bins, tracks)")
+        stages.done("reference")
+        log.info("stage 2/4: tracing %s to ONNX (%s, %s input, opset %d, %s exporter)",
+                 model_name, dtype_name, input_kind, opset, exporter)
+        with torch.no_grad():  # traced on one sequence; verified at batch 2 below
+            raw = _to_onnx(wrapper, torch.from_numpy(graph_input[:1]), opset, exporter)
+        # the graph waits on disk, not in memory, while the later stages run
+        scratch = out.with_name(f".{out.name}.traced")
+        scratch.write_bytes(raw)
+        size = len(raw)
+        del raw
+        stages.done(f"tracing ({size / 2**20:.0f} MiB graph)")
+
         try:
-            expected = reference(ref_input).numpy()
-            if fp16:  # the float32 pass above filled float32 caches; fill float16 ones
-                wrapper(torch.from_numpy(graph_input[:1]))
-        except IndexError as exc:
-            raise ValueError(f"track or bin selection does not fit the model's output: "
-                             f"{exc}") from None
-    if expected.ndim != 3:
-        raise ValueError(f"the module returned shape {expected.shape}; expected "
-                         "(batch, bins, tracks)")
-    clock = _stage_done(clock, "reference")
-    log.info("stage 2/4: tracing %s to ONNX (%s, %s input, opset %d, %s exporter)", model_name,
-             dtype_name, input_kind, opset, exporter)
-    with torch.no_grad():
-        raw = _to_onnx(wrapper, torch.from_numpy(graph_input[:2]), opset, exporter)
-    model = onnx.load_from_string(raw)
-    _check_symbolic_batch(model)
-    clock = _stage_done(clock, f"tracing ({len(raw) / 2**20:.0f} MiB graph)")
+            log.info("stage 3/4: verifying ONNX Runtime against PyTorch, %d sequences at a "
+                     "time", VERIFY_CHUNK)
+            session = ort.InferenceSession(str(scratch), sess_options=session_options(),
+                                           providers=["CPUExecutionProvider"])
+            _check_symbolic_batch(session)
+            got, working = run_measured(session, INPUT_NAME, graph_input)
+            del session  # its weights and arena, before the next stage
+            verification = compare_outputs(got, expected, atol=atol, rtol=rtol)
+            stages.done("verification")
+            log.info("verification: %s", verification.describe())
+            if not verification.ok:
+                raise ExportError(f"ONNX Runtime disagrees with PyTorch: "
+                                  f"{verification.describe()}; {out} was not written")
+            memory: dict[str, Any] = {"full": working}
 
-    log.info("stage 3/4: verifying ONNX Runtime against PyTorch")
-    session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
-    got = session.run([OUTPUT_NAME], {INPUT_NAME: graph_input})[0]
-    verification = compare_outputs(np.asarray(got), expected, atol=atol, rtol=rtol)
-    clock = _stage_done(clock, "verification")
-    log.info("verification: %s", verification.describe())
-    if not verification.ok:
-        raise ExportError(f"ONNX Runtime disagrees with PyTorch: {verification.describe()}; "
-                          f"{out} was not written")
-
-    pieces = None
-    if incremental and declares_split(module) and (
-            selection_in_body or (tracks is None and bins is None)):
-        pieces = export_pieces(module, out, seq_length=seq_length, input_kind=input_kind,
-                               fp16=fp16, opset=opset, atol=atol, rtol=rtol, tokens=tokens,
-                               reduce_mean=bin_reduce == "mean", graph_body=traced)
-    elif incremental:
-        log.info("%s declares no trunk/tower split: no incremental pieces", model_name)
-    meta = ModelMetadata(
-        model=model_name, seq_length=int(seq_length), input_kind=input_kind,
-        input_name=INPUT_NAME, output_name=OUTPUT_NAME,
-        input_dtype="uint8" if input_kind == "tokens" else dtype_name,
-        n_bins=int(expected.shape[1]), n_tracks=int(expected.shape[2]), tracks=tracks,
-        bins=bins, bin_reduce=bin_reduce, dtype=dtype_name, head=head,
-        checksum=weights_sha256(model), versions=_versions(),
-        verification=verification.as_dict(), incremental=pieces,
-        extra={"opset": opset, "exporter": exporter, **(extra or {})})
-    entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, meta.to_json()
-    log.info("stage 4/4: writing %s", out)
-    _write_atomic(model, out)
-    _stage_done(clock, "writing")
-    log.info("wrote %s (%d bins x %d tracks)", out, meta.n_bins, meta.n_tracks)
+            pieces = None
+            if incremental and declares_split(module) and (
+                    selection_in_body or (tracks is None and bins is None)):
+                pieces = export_pieces(module, out, seq_length=seq_length,
+                                       input_kind=input_kind, fp16=fp16, opset=opset,
+                                       atol=atol, rtol=rtol, tokens=tokens,
+                                       reduce_mean=bin_reduce == "mean", memory=memory,
+                                       graph_body=traced)
+                stages.done("incremental pieces")
+            elif incremental:
+                log.info("%s declares no trunk/tower split: no incremental pieces", model_name)
+            log.info("stage 4/4: writing %s", out)
+            model = onnx.load(str(scratch))
+            meta = ModelMetadata(
+                model=model_name, seq_length=int(seq_length), input_kind=input_kind,
+                input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+                input_dtype="uint8" if input_kind == "tokens" else dtype_name,
+                n_bins=int(expected.shape[1]), n_tracks=int(expected.shape[2]), tracks=tracks,
+                bins=bins, bin_reduce=bin_reduce, dtype=dtype_name, head=head,
+                checksum=weights_sha256(model), versions=_versions(),
+                verification=verification.as_dict(), incremental=pieces,
+                extra={"opset": opset, "exporter": exporter, **(extra or {}),
+                       "working_memory": working_memory_entry(memory)})
+            entry = model.metadata_props.add()
+            entry.key, entry.value = METADATA_KEY, meta.to_json()
+            _write_atomic(model, out)
+            del model
+            scratch.unlink()
+            stages.done("writing")
+        finally:
+            scratch.unlink(missing_ok=True)
+    log.info("wrote %s (%d bins x %d tracks); export peak resident memory %.2f GiB", out,
+             meta.n_bins, meta.n_tracks, peak_rss() / 2**30)
     return ExportResult(path=out, metadata=meta, verification=verification)
-
-
-def _stage_done(start: float, stage: str) -> float:
-    """Log how long a stage took; returns the clock for the next one."""
-    now = time.perf_counter()
-    log.info("%s done in %.1f s", stage, now - start)
-    return now
 
 
 def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str = "human",
                     seq_length: int = 196_608, tracks: Sequence[int] | None = None,
                     bins: Sequence[int] | None = None, hparams: dict[str, Any] | None = None,
-                    targets: str | Path | None = None, **options: Any) -> ExportResult:
+                    targets: str | Path | None = None, tf_gamma: bool | None = None,
+                    **options: Any) -> ExportResult:
     """Export Enformer (a model or a local checkpoint) with a pruned head.
 
     Parameters
@@ -308,6 +334,13 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
         The targets table (``targets_human.txt``): the kept tracks' descriptions
         go into the metadata (``extra["track_names"]``, original index -> name),
         so results carry ``track_name``. Read and checked before the model.
+    tf_gamma : bool, optional
+        Gamma positional features: True, enformer-pytorch's precomputed
+        TensorFlow values; False, PyTorch's. None: TF gammas for the published
+        architecture at 196,608 bp, else the config's ``use_tf_gamma`` (see
+        :func:`creme_fast.export.positional.resolve_tf_gamma`). Decided, and
+        refused where TF gammas do not exist, before any weights are loaded;
+        recorded in the metadata (``extra["positional_features"]``).
     **options
         Passed to :func:`export_module` (input_kind, fp16, opset, exporter,
         atol, rtol, bin_reduce, verify_batch).
@@ -317,9 +350,16 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
         read_targets(names_from)  # a bad table fails before minutes of loading
     if isinstance(model, (str, Path)):
         source = str(model)
+        choice = resolve_tf_gamma(checkpoint_settings(model, hparams), seq_length, tf_gamma)
         model = load_enformer(model, hparams)
     else:
         source = type(model).__name__
+        settings = {k: getattr(model.config, k) for k in (
+            "dim", "depth", "heads", "output_heads", "num_downsamples")}
+        settings["use_tf_gamma"] = model_uses_tf_gamma(model)
+        choice = resolve_tf_gamma(settings, seq_length, tf_gamma)
+    log.info("positional features: %s", choice.reason)
+    apply_tf_gamma(model, choice)
     config = model.config
     if head not in model.heads:
         raise ValueError(f"head {head!r} not in the model's heads: {', '.join(model.heads)}")
@@ -333,7 +373,7 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
     extra = {"source": source, "hparams": {k: getattr(config, k) for k in (
         "dim", "depth", "heads", "output_heads", "target_length", "attn_dim_key",
         "num_downsamples", "dim_divisible_by", "use_tf_gamma")}, "head_tracks": n_tracks,
-        "model_bins": n_bins}
+        "model_bins": n_bins, "positional_features": choice.as_dict()}
     if names_from is not None:
         extra["track_names"] = track_names(names_from, tracks, n_tracks)
         extra["targets"] = names_from.name

@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from creme_fast.export.stages import PeakGrowth
 from creme_fast.export.verify import Verification, compare_outputs
+from creme_fast.export.working_memory import linear_entry, session_options
 from torch import nn
 
 from creme_fast.io.tables import atomic_write
@@ -126,7 +128,8 @@ def _mutants(tokens: np.ndarray, geometry: TrunkGeometry, seed: int = 1) -> np.n
 def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: str,
                   fp16: bool, opset: int, atol: float, rtol: float,
                   tokens: np.ndarray, reduce_mean: bool = False,
-                  graph_body: nn.Module | None = None) -> dict[str, Any]:
+                  graph_body: nn.Module | None = None,
+                  memory: dict[str, Any] | None = None) -> dict[str, Any]:
     """Export, verify and write the trunk and tower graphs; return their metadata entry.
 
     Parameters
@@ -142,6 +145,10 @@ def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: st
     graph_body : torch.nn.Module, optional
         The body that is traced when it differs from ``body`` (which stays the
         reference); default ``body``.
+    memory : dict, optional
+        Filled with the pieces' measured working memory (``trunk``: a full-length
+        window at batch 1; ``tower``: batch 1 and 2; see
+        :mod:`creme_fast.export.working_memory`).
 
     Raises
     ------
@@ -149,8 +156,6 @@ def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: st
         The pieces disagree with the full pass; nothing is written.
     """
     import copy
-
-    import onnx
 
     from creme_fast.export.core import ExportError
     from creme_fast.export.modules import ExportWrapper
@@ -178,8 +183,12 @@ def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: st
     geometry = TrunkGeometry(stride, left, right, rows=seq_length // stride,
                              channels=int(rows.shape[2]))
     reference = _Tower(body, torch.float32, reduce_mean).eval()
+    del rows
+    measured: dict[str, Any] = {}
     verification = _verify(lambda x: reference(body.trunk(x)), trunk_raw, tower_raw,
-                           geometry, tokens, graph_input, input_kind, atol, rtol)
+                           geometry, tokens, graph_input, input_kind, atol, rtol, measured)
+    if memory is not None:
+        memory.update(measured)
     log.info("incremental pieces: %s", verification.describe())
     if not verification.ok:
         raise ExportError(f"trunk windows + splice + tower disagree with the full pass: "
@@ -188,8 +197,8 @@ def export_pieces(body: nn.Module, out: Path, *, seq_length: int, input_kind: st
                              "verification": verification.as_dict(),
                              "flops": _flops(trunk_raw, tower_raw, geometry)}
     for name, raw, path in zip(("trunk", "tower"), (trunk_raw, tower_raw), piece_paths(out)):
-        model = onnx.load_from_string(raw)
-        atomic_write(path, lambda tmp, m=model: onnx.save(m, str(tmp)))
+        # the traced bytes as they are: no second copy of the weights as a proto
+        atomic_write(path, lambda tmp, r=raw: Path(tmp).write_bytes(r))
         entry[name] = {"file": path.name, "sha256": file_sha256(path)}
     return entry
 
@@ -213,24 +222,42 @@ def _flops(trunk_raw: bytes, tower_raw: bytes, geometry: TrunkGeometry) -> dict[
 
 def _verify(full: Any, trunk_raw: bytes, tower_raw: bytes, geometry: TrunkGeometry,
             tokens: np.ndarray, graph_input: np.ndarray, input_kind: str, atol: float,
-            rtol: float) -> Verification:
-    """PyTorch's full pass on mutants vs ORT's trunk windows spliced into the base's rows."""
+            rtol: float, memory: dict[str, Any]) -> Verification:
+    """PyTorch's full pass on mutants vs ORT's trunk windows spliced into the base's rows.
+
+    One session at a time and PyTorch one mutant at a time, so the export holds
+    the activations of one sequence; fills ``memory`` with the pieces' growths.
+    """
     import onnxruntime as ort
 
     providers = ["CPUExecutionProvider"]
-    trunk = ort.InferenceSession(trunk_raw, providers=providers)
-    tower = ort.InferenceSession(tower_raw, providers=providers)
     mutants = _mutants(tokens, geometry)
     as_input = ((lambda t: t) if input_kind == "tokens"
                 else (lambda t: one_hot(t, dtype=graph_input.dtype)))
-    base_rows = trunk.run(None, {"sequence": as_input(tokens[:1])})[0]
+    trunk = ort.InferenceSession(trunk_raw, sess_options=session_options(),
+                                 providers=providers)
+    with PeakGrowth() as grown:
+        base_rows = trunk.run(None, {"sequence": as_input(tokens[:1])})[0]
+    memory["trunk"] = linear_entry(grown.bytes, None)
     spliced = np.repeat(base_rows, len(mutants), axis=0)
     mutant, row_lo, row_hi, w0, w1 = geometry.windows(mutants, np.repeat(tokens[:1], len(mutants),
                                                                          axis=0))
     for i, lo, hi, a, b in zip(mutant, row_lo, row_hi, w0, w1):
         rows = trunk.run(None, {"sequence": as_input(mutants[i:i + 1, a:b])})[0]
         spliced[i, lo:hi] = rows[0, lo - a // geometry.stride:hi - a // geometry.stride]
-    got = tower.run(None, {ROWS_NAME: spliced})[0]
-    with torch.no_grad():
-        expected = full(torch.from_numpy(one_hot(mutants, dtype=np.float32))).numpy()
+    del trunk
+    tower = ort.InferenceSession(tower_raw, sess_options=session_options(),
+                                 providers=providers)
+    with PeakGrowth() as one:
+        first = tower.run(None, {ROWS_NAME: spliced[:1]})[0]
+    with PeakGrowth() as two:
+        rest = tower.run(None, {ROWS_NAME: spliced[1:3]})[0]
+    got = np.concatenate([first, rest] + ([tower.run(None, {ROWS_NAME: spliced[3:]})[0]]
+                                          if len(spliced) > 3 else []))
+    memory["tower"] = linear_entry(one.bytes, max(two.peak - one.start, 0))
+    del tower
+    with torch.no_grad():  # one mutant at a time: the activations of one sequence
+        expected = np.concatenate([full(torch.from_numpy(one_hot(mutants[i:i + 1],
+                                                                 dtype=np.float32))).numpy()
+                                   for i in range(len(mutants))])
     return compare_outputs(np.asarray(got), expected, atol=atol, rtol=rtol)

@@ -168,7 +168,8 @@ def test_enformer_selection_errors(models, x):
     model = custom_model.Enformer(track_index=[4], bin_index=[4], model_path=models["pruned"])
     model.bin_index = None
     with pytest.raises(ValueError, match=r"bin_index=None asks for every bin, but pruned.onnx "
-                                         r"keeps only bins \[3, 4\]"):
+                                         r"keeps only bins \[3, 4\]; .* make an export with "
+                                         r"every bin: creme-fast export --checkpoint "):
         model.predict(x)
     with pytest.raises(ValueError, match="track 16 is out of range; the model has 16 tracks"):
         custom_model.Enformer(track_index=16, model_path=models["onnx"])
@@ -176,6 +177,26 @@ def test_enformer_selection_errors(models, x):
         custom_model.Enformer(head="mouse", model_path=models["onnx"])
     with pytest.raises(ValueError, match=r"x must be one-hot \(2048, 4\)"):
         custom_model.Enformer(model_path=models["onnx"]).predict(x[:, :100])
+
+
+def test_every_bin_error_gives_the_export_command_that_makes_one(enformer, models, x):
+    import shlex
+
+    from creme_fast.cli import main
+
+    with pytest.raises(ValueError) as info:  # no bin_index: every bin, as the paper's scripts
+        custom_model.Enformer(track_index=[4], model_path=models["pruned"])
+    command = str(info.value).split("every bin: ", 1)[1]
+    assert command.startswith("creme-fast export ") and "--tracks 4,5" in command
+    assert "--bins" not in command
+    # the command, with the checkpoint filled in, makes an export the call accepts
+    argv = [str(models["checkpoint"]) if a == "CHECKPOINT" else a
+            for a in shlex.split(command)[1:]]
+    assert main(argv) == 0
+    out = argv[argv.index("--out") + 1]
+    every = custom_model.Enformer(track_index=[4], model_path=out).predict(x)
+    np.testing.assert_allclose(every, torch_forward(enformer, x)[:, :, [4]], rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_enformer_export_runs_without_torch(models, x, tmp_path):

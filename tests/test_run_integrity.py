@@ -308,7 +308,8 @@ def test_fine_tile_of_a_cre_without_effect_does_not_crash(tmp_path, genome):
     (["--track", "-1"], "--track -1 is out of range"),
     (["--tracks", "0,1", "--track", "2"], "--track 2 is not among --tracks 0,1"),
     (["--tile-size", "300000"], "--tile-size 300000: tile_size 300000 is longer"),
-    (["--batch-size", "100000"], "--batch-size 100000 needs 54.9 GiB of batch buffers "
+    (["--batch-size", "100000", "--max-batch-memory", "4G"],
+     "--batch-size 100000 needs 54.9 GiB of batch buffers "
      "(576.0 KiB per sequence at 196,608 bp), over --max-batch-memory 4G; the largest "
      "batch that fits is 7281"),
     (["--max-batch-memory", "lots"], "--max-batch-memory: not a size: 'lots'"),

@@ -15,7 +15,7 @@ import pandas as pd
 from creme_fast._validate import as_tokens, check_count, check_indices, check_seed
 from creme_fast.pipeline import PipelineStats, Plan, run_plan, stream_keys
 from creme_fast.pipeline.plan import name_key
-from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET, batch_bytes, format_bytes
+from creme_fast.pipeline.memory import batch_cost, fit_batch
 from creme_fast.pipeline.incremental import resolve_incremental
 from creme_fast.runtime.base import Predictor
 from creme_fast.schema.bed import elements_bed
@@ -177,6 +177,8 @@ def add_backgrounds(builder: Any, source: ShuffleSource, base: int, seq: np.ndar
     return rows
 
 
+#: sequences per model call when an assay is not given ``batch_size``
+DEFAULT_BATCH_SIZE = 8
 def known_output_shape(predictor: object) -> tuple[int, int] | None:
     """``(bins, tracks)`` of the model's output when known without running it (an
     export's metadata, or a graph's static output shape); None otherwise."""
@@ -288,7 +290,8 @@ def check_arguments(predictor: object, options: dict[str, Any], **arguments: Any
                                "tracks")
         known.positions(wanted)
     check_count(options.get("batch_size", 8), "batch_size")
-    check_count(options.get("max_batch_bytes", DEFAULT_BATCH_BUDGET), "max_batch_bytes")
+    if options.get("max_batch_bytes") is not None:  # None: the machine's available memory
+        check_count(options["max_batch_bytes"], "max_batch_bytes")
     stats = options.get("stats")
     if stats is not None and not isinstance(stats, PipelineStats):
         raise ValueError(f"stats must be a creme_fast.pipeline.PipelineStats or None, got "
@@ -358,22 +361,23 @@ def check_options(options: dict[str, Any]) -> None:
                         f"the engine options are {', '.join(sorted(ENGINE_OPTIONS))}")
 
 
-def check_batch_memory(batch_size: int, predictor: Predictor, budget: int) -> None:
-    """Refuse batches whose engine buffers would exceed ``budget`` bytes.
+def check_batch_memory(batch_size: int, predictor: Predictor, budget: int | None, *,
+                       explicit: bool = True, incremental: bool | str = "auto") -> int:
+    """The batch size to run: its engine buffers plus the model's working memory
+    (measured at export) must fit ``budget`` bytes and the machine's available memory.
+
+    Returns
+    -------
+    int
+        ``batch_size``, or (``explicit=False``) the largest that fits below it.
 
     Raises
     ------
     ValueError
         Naming what the batch costs and the largest batch that fits.
     """
-    length = predictor.seq_length
-    dtype = getattr(predictor, "input_dtype", None)
-    one = batch_bytes(1, length, predictor.input_kind, dtype, 0)
-    if batch_size * one > budget:
-        raise ValueError(f"batch_size {batch_size} needs {format_bytes(batch_size * one)} of "
-                         f"batch buffers ({format_bytes(one)} per sequence at {length:,} bp), "
-                         f"over max_batch_bytes {format_bytes(budget)}; the largest batch "
-                         f"that fits is {max(budget // one, 1)}")
+    return fit_batch(batch_size, batch_cost(predictor, 0, incremental), budget,
+                     explicit=explicit)
 
 
 def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
@@ -382,14 +386,16 @@ def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
     check_options(options)
     tracks = model_tracks(predictor).positions(options.get("tracks"))
     # a batch never holds more rows than the plan: the engine allocates what it is given
-    batch_size = min(check_count(options.get("batch_size", 8), "batch_size"),
-                     max(plan.n_rows, 1))
-    check_batch_memory(batch_size, predictor,
-                       options.get("max_batch_bytes", DEFAULT_BATCH_BUDGET))
-    return run_plan(plan, predictor, batch_size=batch_size,
+    batch_size = check_count(options.get("batch_size", DEFAULT_BATCH_SIZE), "batch_size")
+    incremental = options.get("incremental", "auto")
+    wanted = min(batch_size, max(plan.n_rows, 1))
+    fitted = check_batch_memory(wanted, predictor,
+                                options.get("max_batch_bytes"),
+                                explicit="batch_size" in options, incremental=incremental)
+    return run_plan(plan, predictor, batch_size=fitted,
                     bins=options.get("bins"), tracks=tracks,
                     verbose=options.get("verbose", True), desc=desc,
-                    stats=options.get("stats"), incremental=options.get("incremental", "auto"),
+                    stats=options.get("stats"), incremental=incremental,
                     trunk_cache_gb=options.get("trunk_cache_gb", 2.0))
 
 

@@ -12,7 +12,7 @@ from creme_fast.cli.options import head_sizes, int_list
 log = logging.getLogger(__name__)
 
 _HPARAMS = ("dim", "depth", "heads", "output_heads", "target_length", "num_downsamples",
-            "dim_divisible_by", "attn_dim_key", "use_tf_gamma")
+            "dim_divisible_by", "attn_dim_key")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +58,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "the fp32 export's, per track (default: 0.999)")
     p.add_argument("--force", action="store_true",
                    help="write a reduced export that fails its gate anyway, marked")
+    p.add_argument("--tf-gamma", action=argparse.BooleanOptionalAction, default=None,
+                   help="gamma positional features: enformer-pytorch's precomputed "
+                   "TensorFlow values (--tf-gamma, as its from_pretrained uses for the "
+                   "official weights; exist only at 196,608 bp with dim/heads = 192) or "
+                   "PyTorch-computed ones (--no-tf-gamma, for models trained in PyTorch). "
+                   "Default: TF gammas for the published architecture at 196,608 bp, "
+                   "else the checkpoint config's use_tf_gamma")
     p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=True,
                    help="also write NAME.trunk.onnx and NAME.tower.onnx for incremental "
                    "evaluation of tile tests (default: yes)")
@@ -70,7 +77,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hp.add_argument("--num-downsamples", type=int)
     hp.add_argument("--dim-divisible-by", type=int)
     hp.add_argument("--attn-dim-key", type=int)
-    hp.add_argument("--use-tf-gamma", action="store_true", default=None)
+    hp.add_argument("--use-tf-gamma", action="store_true", default=None,
+                    help="deprecated alias of --tf-gamma")
     p.set_defaults(handler=run)
 
 
@@ -80,6 +88,13 @@ def run(args: argparse.Namespace) -> int:
     from creme_fast.export.precision import calibration_loci, check_precision, reduce_export
 
     hparams = {name: getattr(args, name) for name in _HPARAMS}
+    tf_gamma = args.tf_gamma
+    if args.use_tf_gamma:
+        if tf_gamma is False:
+            raise ValueError("--use-tf-gamma (a deprecated alias of --tf-gamma) contradicts "
+                             "--no-tf-gamma")
+        log.warning("--use-tf-gamma is deprecated; use --tf-gamma")
+        tf_gamma = True
     check_precision(args.precision)
     if args.precision != "fp32" and args.fp16:
         raise ValueError("--precision and --fp16 exclude each other")
@@ -91,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--calibration-fasta {args.calibration_fasta}: no such file")
     out = Path(args.out)
     if args.precision != "fp32":
+        if tf_gamma is not None:
+            raise ValueError("--tf-gamma/--no-tf-gamma with --precision int8 are not wired "
+                             "together yet: export fp32 with the gamma choice")
         return _reduced(args, hparams, out, calibration_loci, reduce_export)
     start = time.perf_counter()
     log.info("loading %s (the whole export takes minutes on a CPU for Enformer)",
@@ -101,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             tracks=args.tracks, bins=args.bins, hparams=hparams, input_kind=args.input_kind,
             fp16=args.fp16, opset=args.opset, exporter=args.exporter, atol=args.atol,
             rtol=args.rtol, verify_batch=args.verify_batch, bin_reduce=args.bin_reduce,
-            incremental=args.incremental, targets=args.targets)
+            incremental=args.incremental, targets=args.targets, tf_gamma=tf_gamma)
     except ExportError as exc:
         log.error("%s", exc)
         return 1

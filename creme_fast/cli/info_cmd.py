@@ -129,6 +129,12 @@ def run(args: argparse.Namespace) -> int:
                          f", max rel {meta['verification'].get('max_rel')}")
             precision = meta.get("extra", {}).get("precision")
             lines.append(f"  {'precision':18s} {describe_precision(precision)}")
+            positional = meta.get("extra", {}).get("positional_features")
+            if positional:
+                lines.append(f"  {'gammas':18s} "
+                             + ("TensorFlow's (enformer-pytorch's TF gammas)"
+                                if positional["tf_gamma"] else "computed by PyTorch")
+                             + f": {positional['reason']}")
             state = {True: "ok", False: "MISMATCH", None: "not checked (onnx not installed)"}
             lines.append(f"  {'weights checksum':18s} {state[info['checksum_ok']]}")
             pieces = info["pieces"]

@@ -14,6 +14,8 @@ from creme_fast.runtime.metadata import describe_precision
 
 log = logging.getLogger("creme_fast.cli")
 
+DEFAULT_BATCH_SIZE = 8  # sequences per model call when --batch-size is not given
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from creme_fast.runs.steps import STEPS
@@ -41,11 +43,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile-size", type=positive_int, default=5000)
     p.add_argument("--shuffles", type=positive_int, default=10)
     p.add_argument("--seed", type=seed, default=0, help="shuffle seed, 0..2**64-1")
-    p.add_argument("--batch-size", type=positive_int, default=8,
-                   help="sequences per model call (results do not depend on it)")
-    p.add_argument("--max-batch-memory", default="4G", metavar="SIZE",
-                   help="refuse a --batch-size whose engine buffers would exceed SIZE "
-                   "(default: 4G; e.g. 512M, 16G); the run logs what its batch costs")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="sequences per model call (results do not depend on it; default: "
+                   f"{DEFAULT_BATCH_SIZE}, or the largest that fits --max-batch-memory)")
+    p.add_argument("--max-batch-memory", default="auto", metavar="SIZE",
+                   help="refuse a --batch-size whose engine buffers plus the model's working "
+                   "memory (measured at export) would exceed SIZE (e.g. 512M, 16G; default "
+                   "auto: the machine's available memory); the run logs what its batch costs")
     p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=None,
                    help="recompute only the trunk rows a tile changes (default: when the "
                    "model has the pieces; --incremental: required, --no-incremental: never)")
@@ -210,7 +214,7 @@ def _check_tracks(args: argparse.Namespace, predictor: Any, n_tracks: int) -> No
 
 def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | None) -> Any:
     """The step settings, every option checked against the model first."""
-    from creme_fast.pipeline.memory import batch_bytes, format_bytes, parse_bytes
+    from creme_fast.pipeline.memory import batch_cost, fit_batch, format_bytes, parse_bytes
     from creme_fast.runs.steps import StepConfig
     from creme_fast.sequence.tiles import tile_layout
 
@@ -230,19 +234,20 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
         raise ValueError(f"--tile-size {args.tile_size} leaves no tile beside the TSS tile "
                          f"in a {length:,} bp window: {args.test} would have nothing to "
                          "test; give a smaller --tile-size")
-    budget = parse_bytes(args.max_batch_memory)
+    budget = None if args.max_batch_memory == "auto" else parse_bytes(args.max_batch_memory)
     n_out = (len(bins) if bins is not None else n_bins) * (
         len(args.tracks) if args.tracks is not None else n_tracks)
-    dtype = getattr(predictor, "input_dtype", None)
-    cost = batch_bytes(args.batch_size, length, predictor.input_kind, dtype, n_out)
-    if cost > budget:
-        one = batch_bytes(1, length, predictor.input_kind, dtype, n_out)
-        raise ValueError(f"--batch-size {args.batch_size} needs {format_bytes(cost)} of batch "
-                         f"buffers ({format_bytes(one)} per sequence at {length:,} bp), over "
-                         f"--max-batch-memory {args.max_batch_memory}; the largest batch "
-                         f"that fits is {max(budget // one, 1)} (or raise the budget)")
-    log.info("batches of %d: %s of engine buffers (budget %s) plus the model's working "
-             "memory", args.batch_size, format_bytes(cost), format_bytes(budget))
+    cost = batch_cost(predictor, n_out, "auto" if args.incremental is None else args.incremental)
+    explicit = args.batch_size is not None
+    args.batch_size = fit_batch(args.batch_size if explicit else DEFAULT_BATCH_SIZE, cost,
+                                budget, explicit=explicit, option="--batch-size",
+                                budget_label=f"--max-batch-memory {args.max_batch_memory}")
+    engine = cost(args.batch_size) - cost.fixed - args.batch_size * cost.model_per_sequence
+    model = cost.fixed + args.batch_size * cost.model_per_sequence
+    log.info("batches of %d: %s of engine buffers (budget %s) plus %s", args.batch_size,
+             format_bytes(engine), "the machine's available memory" if budget is None
+             else format_bytes(budget), f"{format_bytes(model)} of the model's working memory "
+             "(measured at export)" if model else "the model's working memory")
     if args.incremental:
         from creme_fast.pipeline.incremental import resolve_incremental
 
@@ -321,7 +326,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError("--threads sets this process's model threads; with --ray give "
                          "--threads-per-worker")
     try:
-        parse_bytes(args.max_batch_memory)
+        if args.max_batch_memory != "auto":
+            parse_bytes(args.max_batch_memory)
     except ValueError as exc:
         raise ValueError(f"--max-batch-memory: {exc}") from None
     check_run_directory(args.out)

@@ -147,6 +147,7 @@ class Enformer(ModelBase):
             raise ValueError(f"seq_length={seq_length} but {self.path} takes "
                              f"{meta.seq_length:,} bp")
         self.seq_length = meta.seq_length
+        self._meta = meta
         self._tracks, self._bins = meta.tracks, meta.bins
         self._n_tracks = int(meta.extra.get("head_tracks", meta.n_tracks))
         self.target_length = int(meta.extra.get("model_bins", meta.n_bins))
@@ -161,16 +162,37 @@ class Enformer(ModelBase):
         self.predictor = TorchPredictor(EnformerBody(model, self.head),
                                         seq_length=self.seq_length, name=str(self.path))
         self._tracks = self._bins = None
+        self._meta = None
         self._n_tracks = int(model.heads[self.head][0].out_features)
         self.target_length = enformer_output_bins(self.seq_length, model.config.target_length,
                                                   model.config.num_downsamples)
+
+    def _export_command(self, every: str) -> str:
+        """The ``creme-fast export`` command that makes this export with every ``every``
+        (``"bin"`` or ``"track"``), keeping its other selection and input kind."""
+        meta = self._meta
+        extra = meta.extra if meta is not None else {}
+        source = extra.get("source")
+        source = source if source and source != "Enformer" else "CHECKPOINT"
+        out = self.path.with_name(f"{self.path.stem}.all{every}s.onnx")
+        parts = ["creme-fast export", f"--checkpoint {source}", f"--out {out}"]
+        if meta is not None:
+            if meta.seq_length != _PUBLISHED_LENGTH:
+                parts.append(f"--seq-length {meta.seq_length}")
+            if every != "track" and meta.tracks is not None:
+                parts.append("--tracks " + ",".join(map(str, meta.tracks)))
+            if every != "bin" and meta.bins is not None:
+                parts.append("--bins " + ",".join(map(str, meta.bins)))
+            parts.append(f"--input {meta.input_kind}")
+        return " ".join(parts)
 
     def _select(self, wanted: list[int] | None, kept: list[int] | None, size: int, name: str,
                 what: str) -> Any:
         """Positions in the backend's output of the wanted tracks/bins."""
         if wanted is None:
             if kept is not None:
-                how = (f"export without --{what}s" if what != "track" else
+                how = (f"make an export with every bin: {self._export_command(what)}"
+                       if what == "bin" else
                        f"re-export every track: creme-fast export --checkpoint CHECKPOINT "
                        f"--out {self.path} --seq-length {self.seq_length}")
                 raise ValueError(f"{name}=None asks for every {what}, but {self.path.name} keeps "

@@ -1,13 +1,22 @@
 """What a batch costs in memory, and the budget it must fit."""
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_BATCH_BUDGET", "batch_bytes", "format_bytes", "parse_bytes"]
+log = logging.getLogger(__name__)
 
+__all__ = ["DEFAULT_BATCH_BUDGET", "BatchCost", "available_memory", "batch_bytes",
+           "batch_cost", "fit_batch", "format_bytes", "model_working_bytes", "parse_bytes"]
+
+#: The budget where neither ``max_batch_bytes`` nor the machine's available memory is known.
 DEFAULT_BATCH_BUDGET = 4 << 30  # 4 GiB
+_MEMINFO = Path("/proc/meminfo")
 
 
 def batch_bytes(batch_size: int, seq_length: int, input_kind: str, input_dtype: object,
@@ -16,7 +25,7 @@ def batch_bytes(batch_size: int, seq_length: int, input_kind: str, input_dtype: 
     uint8 tokens and, for a one-hot model, of one-hot input, plus one batch of
     outputs (``n_outputs`` = bins x tracks floats per sequence). The model's own
     working memory comes on top (for Enformer on CPU, of the same order per
-    sequence as its one-hot input)."""
+    sequence as its one-hot input; :func:`batch_cost` adds it)."""
     slots = prefetch + 1
     per_seq = seq_length  # tokens
     if input_kind == "onehot":
@@ -45,3 +54,141 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def available_memory() -> int | None:
+    """The machine's available memory now (``MemAvailable``), or None where unknown."""
+    try:
+        for line in _MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def model_working_bytes(metadata: Any, incremental: bool | str | None) -> tuple[int, int]:
+    """``(fixed, per_sequence)`` bytes of the model's working memory on a CPU.
+
+    From an export's measured ``extra["working_memory"]`` (see
+    :mod:`creme_fast.export.working_memory`): the full graph's, or, when the run
+    may use the incremental pieces, the largest of the graphs' (their sessions
+    share one arena, so the peak is the largest graph's, not the sum).
+    ``(0, 0)`` for an export without the measurement.
+    """
+    extra = getattr(metadata, "extra", None) or {}
+    entry = extra.get("working_memory") or {}
+    graphs = ["full"] if incremental is False else ["full", "trunk", "tower"]
+    lines = [entry[g] for g in graphs if isinstance(entry.get(g), dict)]
+    if not lines:
+        return 0, 0
+    fixed = max(int(g.get("fixed", 0)) for g in lines)
+    per = max(int(g.get("per_sequence", 0)) for g in lines)
+    return fixed, per
+
+
+@dataclass(frozen=True)
+class BatchCost:
+    """What a batch of ``B`` costs: ``fixed + B * per_sequence`` bytes.
+
+    Attributes
+    ----------
+    fixed : int
+        The model's working memory that does not grow with the batch.
+    per_sequence : int
+        Engine buffers plus the model's working memory, per sequence.
+    model_per_sequence : int
+        The model's part of ``per_sequence`` (0 when unmeasured).
+    seq_length : int
+        For messages.
+    """
+
+    fixed: int
+    per_sequence: int
+    model_per_sequence: int
+    seq_length: int
+
+    def __call__(self, batch_size: int) -> int:
+        return self.fixed + batch_size * self.per_sequence
+
+    def largest(self, limit: int) -> int:
+        """The largest batch that fits ``limit`` bytes (0: not even one)."""
+        return max((limit - self.fixed) // max(self.per_sequence, 1), 0)
+
+    def describe(self, batch_size: int) -> str:
+        """``"X of batch buffers (Y per sequence at L bp)"``, with the model's part."""
+        if not (self.model_per_sequence or self.fixed):
+            return (f"{format_bytes(self(batch_size))} of batch buffers "
+                    f"({format_bytes(self.per_sequence)} per sequence at {self.seq_length:,} bp)")
+        shared = f" + {format_bytes(self.fixed)} shared" if self.fixed else ""
+        return (f"{format_bytes(self(batch_size))} of batch buffers and model working memory "
+                f"({format_bytes(self.per_sequence)} per sequence at {self.seq_length:,} bp, "
+                f"{format_bytes(self.model_per_sequence)} of it the model's as measured at "
+                f"export{shared})")
+
+
+def batch_cost(predictor: Any, n_outputs: int,
+               incremental: bool | str | None = "auto") -> BatchCost:
+    """The cost of batches for ``predictor``: engine buffers plus, for an ONNX Runtime
+    export on the CPU, the working memory its export measured."""
+    engine = batch_bytes(1, predictor.seq_length, predictor.input_kind,
+                         getattr(predictor, "input_dtype", None), n_outputs)
+    fixed = per = 0
+    if getattr(predictor, "provider", None) == "CPUExecutionProvider":
+        fixed, per = model_working_bytes(getattr(predictor, "metadata", None), incremental)
+    return BatchCost(fixed, engine + per, per, int(predictor.seq_length))
+
+
+def fit_batch(batch_size: int, cost: BatchCost, budget: int | None, *, explicit: bool,
+              option: str = "batch_size", budget_label: str | None = None) -> int:
+    """The batch size to run, checked before any work.
+
+    Parameters
+    ----------
+    batch_size : int
+        Asked for (``explicit``) or the default.
+    cost : BatchCost
+    budget : int or None
+        ``max_batch_bytes``: batch buffers plus the model's working memory. None:
+        the machine's available memory (``MemAvailable``), else
+        :data:`DEFAULT_BATCH_BUDGET`.
+    explicit : bool
+        True: refuse a ``batch_size`` that does not fit; False: take the largest
+        that fits, up to ``batch_size``.
+    option : str
+        The batch size's name in messages (``--batch-size`` in the CLI).
+    budget_label : str, optional
+        The budget's name in messages (default ``max_batch_bytes SIZE``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        Not even one sequence fits, or an explicit ``batch_size`` does not;
+        naming the cost, the limit and the largest batch that fits.
+    """
+    available = available_memory()
+    limits = []
+    if budget is not None:
+        limits.append((int(budget), budget_label or f"max_batch_bytes {format_bytes(budget)}"))
+    if available is not None and (budget is None or cost.model_per_sequence or cost.fixed):
+        limits.append((available, f"the machine's available memory ({format_bytes(available)})"))
+    if not limits:
+        limits.append((DEFAULT_BATCH_BUDGET,
+                       f"the default budget {format_bytes(DEFAULT_BATCH_BUDGET)}"))
+    limit, name = min(limits)
+    largest = cost.largest(limit)
+    if largest < 1:
+        raise ValueError(f"{option} 1 needs {cost.describe(1)}, over {name}; free memory "
+                         "or use a machine with more")
+    if batch_size <= largest:
+        return batch_size
+    if explicit:
+        raise ValueError(f"{option} {batch_size} needs {cost.describe(batch_size)}, over "
+                         f"{name}; the largest batch that fits is {largest}")
+    log.warning("batches of %d would need %s, over %s; running batches of %d", batch_size,
+                format_bytes(cost(batch_size)), name, largest)
+    return largest

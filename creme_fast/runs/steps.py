@@ -20,7 +20,6 @@ import pandas as pd
 from creme_fast import assays
 from creme_fast.assays._common import activity, describe, predict_plan
 from creme_fast.pipeline import PlanBuilder
-from creme_fast.pipeline.memory import DEFAULT_BATCH_BUDGET
 from creme_fast.schema.coords import check_loci
 from creme_fast.schema.frames import genome_columns, standard_frame
 
@@ -45,7 +44,7 @@ class StepConfig:
     track: int | None = None
     rounds: int = 2
     optimization: str = "min"
-    max_batch_bytes: int = DEFAULT_BATCH_BUDGET
+    max_batch_bytes: int | None = None  # None: the machine's available memory
     incremental: bool | str = "auto"
 
     def engine(self) -> dict[str, Any]:

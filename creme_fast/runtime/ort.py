@@ -1,6 +1,7 @@
 """The ONNX Runtime predictor: a creme-fast export (or any sequence ONNX graph)."""
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from creme_fast.runtime.providers import CUDA, TENSORRT, provider_options, resol
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OnnxPredictor", "import_onnxruntime"]
+__all__ = ["OnnxPredictor", "import_onnxruntime", "share_cpu_arena"]
 
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
                "tensor(uint8)": np.uint8}
@@ -29,6 +30,27 @@ def import_onnxruntime() -> Any:
         raise ImportError("ONNX Runtime is not installed: pip install 'creme-fast[cpu]' "
                           "(CPU) or 'creme-fast[gpu]' (CUDA/TensorRT)") from None
     return onnxruntime
+
+
+@functools.cache
+def share_cpu_arena(ort: Any) -> bool:
+    """Register one CPU arena in ONNX Runtime's environment, for every CPU session.
+
+    ORT keeps one environment per process; sessions created with
+    ``session.use_env_allocators`` allocate from this arena, so an export's main
+    graph, trunk and tower (loaded together) peak at the largest one's working
+    memory rather than the sum. The arena grows by what is asked
+    (``kSameAsRequested``), not by powers of two. Returns False where this ORT
+    cannot (the sessions then keep their own arenas).
+    """
+    try:
+        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                 ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))
+    except (AttributeError, RuntimeError) as exc:  # an old ORT, or a build without it
+        log.debug("no shared CPU arena: %s", exc)
+        return False
+    return True
 
 
 class OnnxPredictor:
@@ -105,6 +127,9 @@ class OnnxPredictor:
             if threads is not None:
                 so.intra_op_num_threads = int(threads)
                 so.inter_op_num_threads = 1
+            if chosen[0] == "CPUExecutionProvider" and share_cpu_arena(ort):
+                # one process-wide arena for the main graph and the pieces (issue 17)
+                so.add_session_config_entry("session.use_env_allocators", "1")
             try:
                 return ort.InferenceSession(data, sess_options=so, providers=chosen,
                                             provider_options=options)
