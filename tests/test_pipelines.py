@@ -130,7 +130,10 @@ def test_threads_reach_onnx_runtime(tmp_path, genome):
 
     args = build_parser().parse_args(_args(genome, "activity", tmp_path / "t", "--threads",
                                            "1"))
-    predictor = _load_model(args)[0]
+    from creme_fast.cli.run_cmd import _model_path
+
+    model = _model_path(args)  # "synthetic": the shipped graph
+    predictor = _load_model(args, {model.name: model.read_bytes()})[0]
     assert predictor.session.get_session_options().intra_op_num_threads == 1
     assert main(_args(genome, "activity", tmp_path / "t", "--threads", "1", "-q")) == 0
     assert _code(_args(genome, "activity", tmp_path / "t", "--threads", "0")) == 2

@@ -40,6 +40,9 @@ def _stored_content(store: RunStore) -> pd.DataFrame:
     frames = []
     for part in store.parts():
         names = set(pq.read_schema(part).names)
+        if "name" not in names:
+            raise ValueError(f"{part}: not a creme-fast results part (it has no 'name' "
+                             "column); move it out of the run directory")
         columns = [c for c in CONTENT_COLUMNS if c in names]
         frames.append(pq.read_table(part, columns=columns).to_pandas()
                       .drop_duplicates("name"))
@@ -66,7 +69,11 @@ def done_loci(store: RunStore, table: pd.DataFrame, test: str) -> set[str]:
     for column in CONTENT_COLUMNS[1:]:
         if column not in wanted or f"{column}_done" not in both:
             continue
-        differs = both[column].astype(str) != both[f"{column}_done"].astype(str)
+        now, done = both[column], both[f"{column}_done"]
+        if pd.api.types.is_numeric_dtype(now) and pd.api.types.is_numeric_dtype(done):
+            differs = ~((now == done) | (now.isna() & done.isna()))  # 40 == 40.0
+        else:
+            differs = now.astype(str) != done.astype(str)
         for _, row in both[differs].iterrows():
             changed.append(f"{row['name']}: {column} {row[f'{column}_done']} -> {row[column]}")
     if changed:
