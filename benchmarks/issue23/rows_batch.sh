@@ -1,11 +1,14 @@
 #!/bin/bash
+# The rows of benchmarks/RESULTS.md (issue 23), as they were run from the repository root.
+# WORK (default /tmp/i23) holds the small exports (benchmarks/bench_incremental.py --config small
+# writes one) and the JSON rows.
 B=/work/wt/i23/benchmarks/bench_incremental.py
 row() { # label python model paths batch
-  echo "=== $1"; /usr/bin/time -v $2 $B --config small --model $3 --paths $4 --batch-size $5 --loci 2 --tiles 38 --shuffles 1 --json /tmp/i23/rows/$1.json 2>&1 | grep -E "^(full|incremental|small)|Maximum resident|Elapsed"
+  echo "=== $1"; /usr/bin/time -v $2 $B --config small --model $3 --paths $4 --batch-size $5 --loci 2 --tiles 38 --shuffles 1 --json ${WORK:-/tmp/i23}/rows/$1.json 2>&1 | grep -E "^(full|incremental|small)|Maximum resident|Elapsed"
 }
-mkdir -p /tmp/i23/rows
+mkdir -p ${WORK:-/tmp/i23}/rows
 MAIN=/work/main/.venv/bin/python; NEW=/work/wt/i23/.venv/bin/python
-OLD=/tmp/i23/small/enformer_small.onnx; NM=/tmp/i23/small2/enformer_small.onnx
+OLD=${WORK:-/tmp/i23}/small/enformer_small.onnx; NM=${WORK:-/tmp/i23}/small2/enformer_small.onnx
 row main_inc_b8 $MAIN $OLD incremental 8
 row main_inc_b1 $MAIN $OLD incremental 1
 row new_inc_b8 $NEW $NM incremental 8
