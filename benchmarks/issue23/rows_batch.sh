@@ -2,7 +2,7 @@
 # The rows of benchmarks/RESULTS.md (issue 23), as they were run from the repository root.
 # WORK (default /tmp/i23) holds the small exports (benchmarks/bench_incremental.py --config small
 # writes one) and the JSON rows.
-B=/work/wt/i23/benchmarks/bench_incremental.py
+B=benchmarks/bench_incremental.py
 row() { # label python model paths batch
   echo "=== $1"; /usr/bin/time -v $2 $B --config small --model $3 --paths $4 --batch-size $5 --loci 2 --tiles 38 --shuffles 1 --json ${WORK:-/tmp/i23}/rows/$1.json 2>&1 | grep -E "^(full|incremental|small)|Maximum resident|Elapsed"
 }
