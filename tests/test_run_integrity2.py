@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from genome_fixtures import GENES, make_genome, write_tss
+from genome_fixtures import GENES
+from test_run_integrity import _args, genome  # noqa: F401  (the first round's run helpers)
 from test_run_integrity import _edited_synthetic
 
 from creme_fast import assays
@@ -31,21 +28,6 @@ from creme_fast.synthetic import load_synthetic
 from creme_fast.synthetic.model import synthetic_model_path
 
 L = 196_608
-FAST = ["--tile-size", "20000", "--shuffles", "2"]
-
-
-@pytest.fixture(scope="module")
-def genome(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("genome")
-    path, seqs = make_genome(directory)
-    return path, seqs, write_tss(directory)
-
-
-def _args(genome, out: Path, test: str = "activity", tss: Path | None = None,
-          fasta: Path | None = None, model: str = "synthetic") -> list[str]:
-    path, _, good = genome
-    return ["run", test, "--model", model, "--fasta", str(fasta or path), "--tss",
-            str(tss or good), "--out", str(out), *FAST]
 
 
 def _results(out: Path) -> pd.DataFrame:
