@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from creme_fast.export.checkpoint import checkpoint_settings, load_enformer
-from creme_fast.export.incremental import declares_split, export_pieces
+from creme_fast.export.incremental import declares_split, trace_pieces, verify_pieces
 from creme_fast.export.modules import (
     EnformerBody,
     ExportWrapper,
@@ -113,6 +113,13 @@ def _to_onnx(wrapper: nn.Module, example: torch.Tensor, opset: int, exporter: st
     return program.model_proto.SerializeToString()
 
 
+def _release_weights(*modules: nn.Module) -> None:
+    """Free every parameter and buffer of ``modules`` (they are unusable afterwards)."""
+    for module in modules:
+        for tensor in [*module.parameters(), *module.buffers()]:
+            tensor.data = torch.empty(0, dtype=tensor.dtype)
+
+
 def _check_symbolic_batch(session: Any) -> None:
     """The dynamo exporter can freeze the batch axis silently; refuse such a graph."""
     for value in (session.get_inputs()[0], session.get_outputs()[0]):
@@ -138,7 +145,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
                   head: str | None = None, selection_in_body: bool = False,
                   extra: dict[str, Any] | None = None,
                   incremental: bool = True,
-                  graph_module: nn.Module | None = None) -> ExportResult:
+                  graph_module: nn.Module | None = None,
+                  release_weights: bool = False) -> ExportResult:
     """Export any module mapping one-hot ``(B, L, 4)`` to ``(B, bins, tracks)``.
 
     Parameters
@@ -180,6 +188,12 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
         function written for the graph: :class:`EnformerBody` with
         ``export_tower=True``); ``module`` stays the reference it is verified
         against. Default: ``module`` itself.
+    release_weights : bool, default=False
+        Free the module's parameters and buffers once PyTorch's part is done
+        (references, traces, the pieces' answers), before ONNX Runtime loads any
+        graph, so the two never hold the weights at the same time. For a model
+        the caller does not use again (:func:`export_enformer` of a checkpoint):
+        the module is left without weights.
 
     Returns
     -------
@@ -230,9 +244,17 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
     else:
         graph_input = one_hot(tokens, dtype=np.float16 if fp16 else np.float32)
         ref_input = torch.from_numpy(one_hot(tokens, dtype=np.float32))
+    want_pieces = incremental and declares_split(module) and (
+        selection_in_body or (tracks is None and bins is None))
+    if incremental and not want_pieces and not declares_split(module):
+        log.info("%s declares no trunk/tower split: no incremental pieces", model_name)
+    total = 6 if want_pieces else 4
+    step = iter(range(1, total + 1))
+    scratch = out.with_name(f".{out.name}.traced")
+    traced_pieces = None
     with StageLog() as stages:
-        log.info("stage 1/4: PyTorch reference on %d sequences of %s bp, one at a time",
-                 len(tokens), f"{seq_length:,}")
+        log.info("stage %d/%d: PyTorch reference on %d sequences of %s bp, one at a time",
+                 next(step), total, len(tokens), f"{seq_length:,}")
         with torch.no_grad():
             try:  # one sequence at a time: the activations of one, not of the batch
                 expected = np.concatenate([reference(ref_input[i:i + 1]).numpy()
@@ -247,20 +269,31 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
             raise ValueError(f"the module returned shape {expected.shape}; expected "
                              "(batch, bins, tracks)")
         stages.done("reference")
-        log.info("stage 2/4: tracing %s to ONNX (%s, %s input, opset %d, %s exporter)",
-                 model_name, dtype_name, input_kind, opset, exporter)
-        with torch.no_grad():  # traced on one sequence; verified at batch 2 below
-            raw = _to_onnx(wrapper, torch.from_numpy(graph_input[:1]), opset, exporter)
-        # the graph waits on disk, not in memory, while the later stages run
-        scratch = out.with_name(f".{out.name}.traced")
-        scratch.write_bytes(raw)
-        size = len(raw)
-        del raw
-        stages.done(f"tracing ({size / 2**20:.0f} MiB graph)")
-
         try:
-            log.info("stage 3/4: verifying ONNX Runtime against PyTorch, %d sequences at a "
-                     "time", VERIFY_CHUNK)
+            log.info("stage %d/%d: tracing %s to ONNX (%s, %s input, opset %d, %s exporter)",
+                     next(step), total, model_name, dtype_name, input_kind, opset, exporter)
+            with torch.no_grad():  # traced on one sequence; verified at batch 2 below
+                raw = _to_onnx(wrapper, torch.from_numpy(graph_input[:1]), opset, exporter)
+            # the graph waits on disk, not in memory, while the later stages run
+            scratch.write_bytes(raw)
+            size = len(raw)
+            del raw
+            stages.done(f"tracing ({size / 2**20:.0f} MiB graph)")
+            if want_pieces:
+                log.info("stage %d/%d: tracing the incremental pieces (trunk, tower) and "
+                         "PyTorch's full pass on their check's mutants", next(step), total)
+                traced_pieces = trace_pieces(module, out, seq_length=seq_length,
+                                             input_kind=input_kind, fp16=fp16, opset=opset,
+                                             tokens=tokens, reduce_mean=bin_reduce == "mean",
+                                             graph_body=traced)
+                stages.done("incremental pieces traced")
+            if release_weights:  # PyTorch's part is over: ORT alone holds weights from here
+                _release_weights(module, traced, graph_module)
+                del reference, wrapper
+                stages.done("PyTorch weights released")
+
+            log.info("stage %d/%d: verifying ONNX Runtime against PyTorch, %d sequences at a "
+                     "time", next(step), total, VERIFY_CHUNK)
             session = ort.InferenceSession(str(scratch), sess_options=session_options(),
                                            providers=["CPUExecutionProvider"])
             _check_symbolic_batch(session)
@@ -275,17 +308,14 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
             memory: dict[str, Any] = {"full": working}
 
             pieces = None
-            if incremental and declares_split(module) and (
-                    selection_in_body or (tracks is None and bins is None)):
-                pieces = export_pieces(module, out, seq_length=seq_length,
-                                       input_kind=input_kind, fp16=fp16, opset=opset,
-                                       atol=atol, rtol=rtol, tokens=tokens,
-                                       reduce_mean=bin_reduce == "mean", memory=memory,
-                                       graph_body=traced)
-                stages.done("incremental pieces")
-            elif incremental:
-                log.info("%s declares no trunk/tower split: no incremental pieces", model_name)
-            log.info("stage 4/4: writing %s", out)
+            if traced_pieces is not None:
+                log.info("stage %d/%d: verifying the incremental pieces in ONNX Runtime",
+                         next(step), total)
+                pieces = verify_pieces(traced_pieces, out, tokens=tokens,
+                                       input_kind=input_kind, atol=atol, rtol=rtol,
+                                       memory=memory)
+                stages.done("incremental pieces verified")
+            log.info("stage %d/%d: writing %s", next(step), total, out)
             model = onnx.load(str(scratch))
             meta = ModelMetadata(
                 model=model_name, seq_length=int(seq_length), input_kind=input_kind,
@@ -305,6 +335,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
             stages.done("writing")
         finally:
             scratch.unlink(missing_ok=True)
+            if traced_pieces is not None:
+                traced_pieces.discard()
     log.info("wrote %s (%d bins x %d tracks); export peak resident memory %.2f GiB", out,
              meta.n_bins, meta.n_tracks, peak_rss() / 2**30)
     return ExportResult(path=out, metadata=meta, verification=verification)
@@ -348,7 +380,8 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
     names_from = None if targets is None else Path(targets)
     if names_from is not None:
         read_targets(names_from)  # a bad table fails before minutes of loading
-    if isinstance(model, (str, Path)):
+    loaded_here = isinstance(model, (str, Path))
+    if loaded_here:
         source = str(model)
         choice = resolve_tf_gamma(checkpoint_settings(model, hparams), seq_length, tf_gamma)
         model = load_enformer(model, hparams)
@@ -380,4 +413,5 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
     with static_positional_features():
         return export_module(body, out, seq_length=seq_length, tracks=tracks, bins=bins,
                              model_name="enformer", head=head, selection_in_body=True,
-                             extra=extra, graph_module=graph_body, **options)
+                             extra=extra, graph_module=graph_body,
+                             release_weights=loaded_here, **options)

@@ -98,6 +98,40 @@ def test_python_api_export_batch_invariance_and_torch_predictor(enformer, tokens
     assert_close_rel(reference.predict(one_hot(tokens)), whole)
 
 
+def test_checkpoint_export_frees_pytorch_weights_before_onnx_runtime_loads(
+        enformer, checkpoints, tokens, tmp_path, monkeypatch):
+    # the published Enformer's export fits a small machine because PyTorch's
+    # weights and activations are gone before ONNX Runtime holds its own
+    import onnxruntime as ort
+    from creme_fast.export import core
+
+    events = []
+    release, session = core._release_weights, ort.InferenceSession
+
+    def spy_release(*modules):
+        held = sum(t.numel() for m in modules for t in m.parameters())
+        release(*modules)
+        events.append(("release", held, sum(t.numel() for m in modules
+                                            for t in m.parameters())))
+
+    def spy_session(*args, **kwargs):
+        events.append(("session",))
+        return session(*args, **kwargs)
+
+    monkeypatch.setattr(core, "_release_weights", spy_release)
+    monkeypatch.setattr(ort, "InferenceSession", spy_session)
+    out = tmp_path / "m.onnx"
+    result = export_enformer(checkpoints["hf_dir"], out, seq_length=SEQ_LENGTH, tracks=[1, 5],
+                             bins=[3, 4], input_kind="tokens")
+    assert events[0][0] == "release" and events[0][1] > 0 and events[0][2] == 0
+    assert [e[0] for e in events[1:]] == ["session"] * 3  # main graph, trunk, tower
+    assert result.verification.ok and result.metadata.incremental
+    assert not list(tmp_path.glob(".*"))  # no scratch left
+    monkeypatch.undo()
+    got = OnnxPredictor(out, threads=1).predict(tokens)
+    assert_close_rel(got, torch_reference(enformer, tokens, [1, 5], [3, 4]))
+
+
 def test_bin_mean_inside_graph(enformer, tokens, tmp_path):
     out = tmp_path / "mean.onnx"
     export_enformer(enformer, out, seq_length=SEQ_LENGTH, tracks=[1], bins=[3, 4],
