@@ -253,3 +253,15 @@ def test_run_progress_counts_mutants_on_both_paths(predictor, loci):
 
     expected = 2 * (1 + len(tile_layout(L, 2000).tiles) * 2)
     assert counts[False] == counts[True] == (expected, expected)
+
+
+def test_cpu_sessions_do_not_keep_a_second_copy_of_the_weights(exported):
+    # onnxruntime's Python session built from bytes keeps them ("_model_bytes") to
+    # rebuild itself on another provider; for the published Enformer that doubled
+    # the weights held (1.6 GiB). The loaded bytes are checked, then let go.
+    fresh = OnnxPredictor(exported, threads=1)
+    pieces = fresh.incremental
+    sessions = [fresh.session, pieces._trunk, pieces._tower]
+    assert all(getattr(s, "_model_bytes", None) is None for s in sessions)
+    tokens = np.random.default_rng(0).integers(0, 4, size=(2, L), dtype=np.uint8)
+    assert fresh.predict(tokens).shape[0] == 2  # the sessions still run

@@ -16,7 +16,7 @@ from creme_fast.runtime.providers import CUDA, TENSORRT, provider_options, resol
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OnnxPredictor", "import_onnxruntime", "share_cpu_arena"]
+__all__ = ["OnnxPredictor", "drop_model_bytes", "import_onnxruntime", "share_cpu_arena"]
 
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
                "tensor(uint8)": np.uint8}
@@ -33,6 +33,21 @@ def import_onnxruntime() -> Any:
 
 
 @functools.cache
+def drop_model_bytes(session: Any) -> None:
+    """Let a CPU session built from bytes stop holding them.
+
+    ONNX Runtime's Python ``InferenceSession`` keeps the model bytes it was built
+    from (``_model_bytes``, "holding the memory indefinitely" in its own words)
+    only to rebuild itself on another provider after a failed run; on the CPU
+    provider there is nothing to fall back to. For the published Enformer that is
+    a second copy of the weights: 0.60 GiB more per tower session, 1.6 GiB for
+    the main graph and the pieces (benchmarks/RESULTS.md, issue 17).
+    """
+    if getattr(session, "_model_bytes", None) is not None:
+        session.disable_fallback()
+        session._model_bytes = None
+
+
 def share_cpu_arena(ort: Any) -> bool:
     """Register one CPU arena in ONNX Runtime's environment, for every CPU session.
 
@@ -131,11 +146,14 @@ class OnnxPredictor:
                 # one process-wide arena for the main graph and the pieces (issue 17)
                 so.add_session_config_entry("session.use_env_allocators", "1")
             try:
-                return ort.InferenceSession(data, sess_options=so, providers=chosen,
-                                            provider_options=options)
+                session = ort.InferenceSession(data, sess_options=so, providers=chosen,
+                                               provider_options=options)
             except Exception as exc:  # ORT raises its own pybind exception types
                 raise ValueError(f"{path}: ONNX Runtime cannot load this model: "
                                  f"{str(exc).strip()}") from None
+            if chosen[0] == "CPUExecutionProvider":
+                drop_model_bytes(session)
+            return session
 
         self._make_session = make_session
         data = self.read(self.path)  # read once: what is checked is what runs
