@@ -113,3 +113,27 @@ def test_an_assay_on_an_export_charges_its_working_memory(tmp_path):
                                          "is 1"):
         assays.context_dependence(heavy, seq, tss_tile=(1000, 2000), num_shuffles=3,
                                   verbose=False, batch_size=4, max_batch_bytes=GIB + GIB // 2)
+
+
+def test_incremental_charge_adds_the_trunk_and_the_tower_and_covers_the_full_graph():
+    # the published Enformer's measured lines (MiB): the pieces' sessions share one
+    # arena, which keeps the trunk's blocks while the tower runs, so the charge for
+    # batch B is at least trunk(1) + tower(B), and at least the full graph's
+    from types import SimpleNamespace
+
+    mib = 1 << 20
+    lines = {"full": (1, 1736), "trunk": (0, 1736), "tower": (254, 262)}
+    meta = SimpleNamespace(extra={"working_memory": {
+        g: {"fixed": f * mib, "per_sequence": p * mib} for g, (f, p) in lines.items()}})
+    fixed, per = model_working_bytes(meta, "auto")
+    for batch in (1, 2, 8):
+        charge = fixed + batch * per
+        full = (lines["full"][0] + batch * lines["full"][1]) * mib
+        pieces = (1736 + 254 + batch * 262) * mib
+        assert charge >= max(full, pieces)
+    assert fixed + per == (1736 + 254 + 262) * mib  # tight at batch 1
+    assert model_working_bytes(meta, False) == (1 * mib, 1736 * mib)
+    # without pieces measured: the full graph's line alone
+    only_full = SimpleNamespace(extra={"working_memory": {"full": {"fixed": 0,
+                                                                    "per_sequence": mib}}})
+    assert model_working_bytes(only_full, "auto") == (0, mib)
