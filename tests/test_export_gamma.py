@@ -121,3 +121,30 @@ def test_feature_size_without_tf_gammas_is_refused():
     settings["use_tf_gamma"] = True
     with pytest.raises(ValueError, match="config sets use_tf_gamma.*--no-tf-gamma"):
         resolve_tf_gamma(settings, 196_608)
+
+
+def test_compat_model_on_a_published_checkpoint_uses_tf_gammas(gamma_checkpoint, monkeypatch,
+                                                                caplog):
+    # the paper's scripts on the official snapshot through PyTorch get the same
+    # positional features as `creme-fast export` gives them (the snapshot's config
+    # says use_tf_gamma: false); the test model stands in for the published one
+    import logging
+
+    from creme_fast.compat import custom_model
+    from creme_fast.export import positional
+    from creme_fast.sequence import one_hot
+
+    model, root = gamma_checkpoint
+    tokens = np.random.default_rng(1).integers(0, 4, size=(2, GAMMA_LENGTH), dtype=np.uint8)
+    expected = {}
+    for tf in (True, False):
+        _set_gammas(model, tf)
+        expected[tf] = torch_reference(model, tokens)
+    assert input_spread(expected[True], expected[False]) > 30e-4
+    published = {k: GAMMA_MODEL[k] for k in positional.PUBLISHED}
+    monkeypatch.setattr(positional, "PUBLISHED", published)
+    with caplog.at_level(logging.INFO, logger="creme_fast.compat.custom_model"):
+        compat = custom_model.Enformer(model_path=root, seq_length=GAMMA_LENGTH)
+    assert "TF gammas by default for the published" in caplog.text
+    got = compat.predict(one_hot(tokens))
+    np.testing.assert_allclose(got, expected[True], rtol=1e-4, atol=1e-5)

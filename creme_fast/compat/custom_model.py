@@ -34,6 +34,7 @@ Deliberate differences from creme-nn 0.2.5
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from creme_fast.compat.encoding import decode_one_hot
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ENV_VAR", "Attribution", "Enformer", "ModelBase"]
 
@@ -153,12 +156,17 @@ class Enformer(ModelBase):
         self.target_length = int(meta.extra.get("model_bins", meta.n_bins))
 
     def _open_checkpoint(self, seq_length: int | None) -> None:
-        from creme_fast.export.checkpoint import load_enformer
+        from creme_fast.export.checkpoint import checkpoint_settings, load_enformer
         from creme_fast.export.modules import EnformerBody, enformer_output_bins
+        from creme_fast.export.positional import apply_tf_gamma, resolve_tf_gamma
         from creme_fast.runtime.torch_backend import TorchPredictor
 
-        model = load_enformer(self.path)
         self.seq_length = int(seq_length or _PUBLISHED_LENGTH)
+        # the same decision as creme-fast export: TF gammas for the published weights
+        choice = resolve_tf_gamma(checkpoint_settings(self.path, None), self.seq_length)
+        log.info("%s: positional features: %s", self.path, choice.reason)
+        model = load_enformer(self.path)
+        apply_tf_gamma(model, choice)
         self.predictor = TorchPredictor(EnformerBody(model, self.head),
                                         seq_length=self.seq_length, name=str(self.path))
         self._tracks = self._bins = None
