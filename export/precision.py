@@ -13,10 +13,12 @@ a bf16 graph falls back to float32 kernels plus conversions, which is no speed-u
 The gate: the float32 export (incremental evaluation when it has pieces) and the
 reduced one run the same necessity plan on calibration loci, the reduced one
 through the full path and, when the export has pieces, through incremental
-evaluation; the export records
-the largest effect difference, the Spearman correlation of tile effects per
-track and the tiles whose category changes at the paper's thresholds (+-0.3),
-and refuses below ``min_spearman`` or with any flip unless forced.
+evaluation, and the same context-dependence plan (:data:`CONTEXT_SHUFFLES`
+shuffled contexts per locus, full passes: a shuffled context has no incremental
+path); the export records the largest effect difference, the Spearman
+correlation of tile effects per track and the tiles whose category changes at
+the paper's thresholds (+-0.3 necessity; 0.95 / 0.05 / -0.3 context), and
+refuses below ``min_spearman`` or with any flip unless forced.
 """
 from __future__ import annotations
 
@@ -30,15 +32,19 @@ from typing import Any
 import numpy as np
 
 from creme_fast.runtime.checksum import file_sha256, weights_sha256
-from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
+from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata, describe_gate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NECESSITY_THRESHOLD", "PRECISIONS", "calibration_loci", "check_precision",
-           "compare_effects", "cpu_has_bf16", "fidelity_figures", "necessity_effects", "gate_passes", "reduce_export"]
+__all__ = ["CONTEXT_SHUFFLES", "NECESSITY_THRESHOLD", "PRECISIONS", "calibration_loci",
+           "check_precision", "compare_context", "compare_effects", "context_effects",
+           "cpu_has_bf16", "gate_figures", "gate_passes",
+           "necessity_effects", "reduce_export"]
 
 PRECISIONS = ("fp32", "bf16", "int8")
 NECESSITY_THRESHOLD = 0.3  # the paper's: |effect| > 0.3 calls a tile enhancing / silencing
+#: Shuffled contexts per calibration locus in the gate's context-dependence plan.
+CONTEXT_SHUFFLES = 5
 INT8_METHOD = ("onnxruntime.quantization.quantize_dynamic: MatMul/Gemm with constant "
                "weights, int8 weights, uint8 activations quantized per call")
 
@@ -109,6 +115,34 @@ def necessity_effects(predictor: Any, loci: np.ndarray, *, incremental: bool,
                             seed=seed, verbose=False, tile_size=tile_size).effect
 
 
+def context_effects(predictor: Any, loci: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Context effects (loci, tracks) of the gate's context-dependence plan."""
+    from creme_fast import assays
+
+    tile_size = min(5000, max(predictor.seq_length // 16, 1))
+    return assays.context_dependence(predictor, loci, num_shuffles=CONTEXT_SHUFFLES,
+                                     seed=seed, verbose=False, tile_size=tile_size).effect
+
+
+def compare_context(want: np.ndarray, got: np.ndarray) -> dict[str, Any]:
+    """The gate's figures for context effects ``got`` against float32 ``want``.
+
+    Returns
+    -------
+    dict
+        ``max_abs_effect_diff``, ``max_abs_effect``, ``flips`` (locus-track pairs
+        whose paper category, enhancing > 0.95 / neutral |x| < 0.05 / silencing
+        < -0.3 / other, changes) and ``pairs`` compared.
+    """
+    from creme_fast.assays.context import categorize_context
+
+    want, got = np.asarray(want, dtype=np.float64), np.asarray(got, dtype=np.float64)
+    return {"max_abs_effect_diff": float(np.nanmax(np.abs(got - want))),
+            "max_abs_effect": float(np.nanmax(np.abs(want))),
+            "flips": int(np.sum(categorize_context(got) != categorize_context(want))),
+            "pairs": int(want.size)}
+
+
 def compare_effects(want: np.ndarray, got: np.ndarray) -> dict[str, Any]:
     """The gate's figures for reduced-precision effects ``got`` against float32 ``want``.
 
@@ -134,21 +168,34 @@ def compare_effects(want: np.ndarray, got: np.ndarray) -> dict[str, Any]:
             "tiles": int(want2.shape[0])}
 
 
-def fidelity_figures(reference: Any, reduced: Any, loci: np.ndarray, *, incremental: bool,
-                     seed: int = 0) -> dict[str, Any]:
-    """The necessity plan on ``loci`` through both predictors, compared.
+def gate_figures(reference: Any, reduced: Any, loci: np.ndarray, *,
+                 paths: tuple[str, ...] = ("full",), seed: int = 0) -> dict[str, dict[str, Any]]:
+    """The whole gate: necessity through each of ``paths`` and context dependence.
 
-    The reference runs full passes; ``reduced`` runs incremental evaluation when
-    ``incremental``. See :func:`compare_effects` for the figures.
+    ``reference`` runs incremental evaluation when ``"incremental"`` is among
+    ``paths`` (float32 pieces equal float32 full passes to the export
+    tolerance, at a fraction of the cost), else full passes.
+
+    Returns
+    -------
+    dict
+        ``{path: compare_effects(...)}`` for each of ``paths`` and
+        ``{"context": compare_context(...)}``.
     """
-    want = necessity_effects(reference, loci, incremental=False, seed=seed)
-    return compare_effects(want, necessity_effects(reduced, loci, incremental=incremental,
-                                                   seed=seed))
+    want = necessity_effects(reference, loci, incremental="incremental" in paths, seed=seed)
+    gate = {path: compare_effects(want, necessity_effects(reduced, loci,
+                                                          incremental=path != "full",
+                                                          seed=seed))
+            for path in paths}
+    gate["context"] = compare_context(context_effects(reference, loci, seed=seed),
+                                      context_effects(reduced, loci, seed=seed))
+    return gate
 
 
 def gate_passes(gate: dict[str, dict[str, Any]], min_spearman: float) -> bool:
-    """Every path's tile effects correlate >= ``min_spearman`` per track, no flip."""
-    return all(g["min_spearman"] >= min_spearman and g["flips"] == 0 for g in gate.values())
+    """No category flips anywhere; tile effects correlate >= ``min_spearman`` per track."""
+    return all(g["flips"] == 0 and g.get("min_spearman", 1.0) >= min_spearman
+               for g in gate.values())
 
 
 def _quantize(src: Path, dst: Path) -> None:
@@ -158,16 +205,9 @@ def _quantize(src: Path, dst: Path) -> None:
                      weight_type=QuantType.QInt8)
 
 
-def _describe(figures: dict[str, Any]) -> str:
-    rho = ", ".join(f"{r:.5f}" for r in figures["spearman"])
-    return (f"largest effect difference {figures['max_abs_effect_diff']:.3g} (largest effect "
-            f"{figures['max_abs_effect']:.3g}), Spearman per track {rho}, "
-            f"{figures['flips']} of {figures['tiles']} x {len(figures['spearman'])} tile "
-            f"categories flipped at +-{NECESSITY_THRESHOLD}")
-
-
 def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
-                  min_spearman: float = 0.999, force: bool = False) -> dict[str, Any]:
+                  min_spearman: float = 0.999, force: bool = False,
+                  run_gate: bool = True) -> dict[str, Any]:
     """Write ``out`` (and its pieces) as the ``precision`` version of the float32 export.
 
     Parameters
@@ -181,6 +221,10 @@ def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
     min_spearman : float, default=0.999
     force : bool, default=False
         Write a model that fails the gate anyway, marked ``"passed": false``.
+    run_gate : bool, default=True
+        False (Python only, for speed benchmarks of a model whose gate costs
+        too long to run): write it without the gate, marked ``"gate_run":
+        false`` and ``"passed": false`` (``info`` and ``run`` say so).
 
     Returns
     -------
@@ -228,23 +272,23 @@ def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
         prop = model.metadata_props.add()
         prop.key, prop.value = METADATA_KEY, meta.to_json()
         onnx.save(model, str(stage))
-        reference = OnnxPredictor(fp32)
-        reduced = OnnxPredictor(stage)
-        # fp32 incremental evaluation equals its full passes to 1e-5 (verified at
-        # export) and costs a fraction of them: the reference when the pieces exist
-        want = necessity_effects(reference, loci, incremental=bool(meta.incremental))
-        gate = {path: compare_effects(want, necessity_effects(reduced, loci,
-                                                              incremental=path != "full"))
-                for path in (("full", "incremental") if meta.incremental else ("full",))}
-        passed = gate_passes(gate, min_spearman)
-        entry.update({"gate": gate, "passed": passed, "forced": bool(force and not passed)})
-        text = "; ".join(f"{path}: {_describe(g)}" for path, g in gate.items())
-        if not passed and not force:
+        if run_gate:
+            gate = gate_figures(OnnxPredictor(fp32), OnnxPredictor(stage), loci, paths=(
+                ("full", "incremental") if meta.incremental else ("full",)))
+            passed = gate_passes(gate, min_spearman)
+        else:
+            gate, passed = {}, False
+        entry.update({"gate": gate, "gate_run": bool(run_gate), "passed": passed,
+                      "forced": bool(run_gate and force and not passed)})
+        text = describe_gate(gate) if run_gate else "not run (run_gate=False)"
+        if run_gate and not passed and not force:
             raise ExportError(f"{precision} fails its fidelity gate (Spearman >= "
                               f"{min_spearman}, no category flip): {text}; {out} was not "
                               "written (--force writes it anyway, marked)")
+        state = ("passed" if passed else "FAILED, written anyway (--force)" if run_gate
+                 else "NOT RUN, written for benchmarks")
         log.log(logging.WARNING if not passed else logging.INFO, "%s gate %s: %s", precision,
-                "FAILED, written anyway (--force)" if not passed else "passed", text)
+                state, text)
         meta = dataclasses.replace(meta, extra={**meta.extra, "precision": entry})
         del model.metadata_props[:]
         prop = model.metadata_props.add()

@@ -132,15 +132,17 @@ def test_bf16_refused_with_the_reason():
 
 
 def test_gate_sees_a_model_that_changes_answers(exports):
-    from creme_fast.export.precision import calibration_loci, fidelity_figures, gate_passes
+    from creme_fast.export.precision import calibration_loci, gate_figures, gate_passes
     from creme_fast.runtime import CallablePredictor
 
     reference = OnnxPredictor(exports["all"], threads=1, incremental=False)
     loci = calibration_loci(L, 2)
-    same = fidelity_figures(reference, reference, loci, incremental=False)
-    assert same["max_abs_effect_diff"] == 0 and same["flips"] == 0
-    assert same["max_abs_effect"] > 1e-3  # effects to compare
-    assert gate_passes({"full": same}, 0.999)
+    same = gate_figures(reference, reference, loci)
+    assert set(same) == {"full", "context"}
+    assert all(g["max_abs_effect_diff"] == 0 and g["flips"] == 0 for g in same.values())
+    assert same["full"]["max_abs_effect"] > 1e-3  # effects to compare
+    assert same["context"]["max_abs_effect"] > 1e-3 and same["context"]["pairs"] == 2 * 2
+    assert gate_passes(same, 0.999)
 
     rng = np.random.default_rng(0)
 
@@ -148,11 +150,28 @@ def test_gate_sees_a_model_that_changes_answers(exports):
         out = reference.predict(batch)
         return out * rng.uniform(0.2, 2.0, size=out.shape).astype(np.float32)
 
-    bad = fidelity_figures(reference, CallablePredictor(noisy, seq_length=L,
-                                                        input_kind="tokens"),
-                           loci, incremental=False)
-    assert bad["flips"] > 0 and bad["min_spearman"] < 0.999
-    assert not gate_passes({"full": bad}, 0.999)
+    bad = gate_figures(reference, CallablePredictor(noisy, seq_length=L, input_kind="tokens"),
+                       loci)
+    assert bad["full"]["flips"] > 0 and bad["full"]["min_spearman"] < 0.999
+    assert bad["context"]["max_abs_effect_diff"] > 0
+    assert not gate_passes(bad, 0.999)
+
+
+def test_gate_counts_context_category_flips_at_the_papers_thresholds():
+    from creme_fast.export.precision import compare_context, gate_passes
+    from creme_fast.runtime.metadata import describe_gate
+
+    want = np.array([[0.97, 0.0], [-0.5, 0.5]])  # enhancing, neutral / silencing, other
+    got = np.array([[0.94, 0.01], [-0.5, 0.6]])  # other (a flip), neutral / silencing, other
+    figures = compare_context(want, got)
+    assert figures["flips"] == 1 and figures["pairs"] == 4
+    assert figures["max_abs_effect_diff"] == pytest.approx(0.1)
+    necessity = {"max_abs_effect_diff": 0.0, "max_abs_effect": 0.5, "spearman": [1.0, 1.0],
+                 "min_spearman": 1.0, "flips": 0, "tiles": 10}
+    assert gate_passes({"full": necessity, "context": compare_context(want, want)}, 0.999)
+    assert not gate_passes({"full": necessity, "context": figures}, 0.999)
+    text = describe_gate({"full": necessity, "context": figures})
+    assert "0 of 20 tile categories" in text and "1 of 4 locus-track categories" in text
 
 
 def test_int8_export_gated_recorded_and_shown(exports, tmp_path, capsys):
@@ -166,7 +185,7 @@ def test_int8_export_gated_recorded_and_shown(exports, tmp_path, capsys):
     loci = calibration_loci(L, 2)
     forced = tmp_path / "forced.onnx"
     entry = reduce_export(exports["pruned"], forced, "int8", loci=loci, force=True)
-    assert set(entry["gate"]) == {"full", "incremental"}
+    assert set(entry["gate"]) == {"full", "incremental", "context"}
     assert entry["passed"] == gate_passes(entry["gate"], 0.999)
     assert entry["forced"] == (not entry["passed"])
     for path in (forced, piece_paths(forced)[1]):
@@ -190,3 +209,17 @@ def test_int8_export_gated_recorded_and_shown(exports, tmp_path, capsys):
             reduce_export(exports["pruned"], gated, "int8", loci=loci)
         assert not gated.exists() and not piece_paths(gated)[1].exists()
     assert not list(tmp_path.glob(".*"))  # no scratch left behind
+
+
+def test_int8_without_its_gate_is_marked_and_shown(exports, tmp_path, capsys):
+    from creme_fast.cli import main
+    from creme_fast.export.precision import reduce_export
+    from creme_fast.runtime.metadata import describe_precision
+
+    out = tmp_path / "nogate.onnx"
+    entry = reduce_export(exports["pruned"], out, "int8",
+                          loci=np.zeros((0, L), dtype=np.uint8), run_gate=False)
+    assert entry["gate"] == {} and entry["gate_run"] is False and entry["passed"] is False
+    assert "GATE NOT RUN" in describe_precision(entry)
+    assert main(["info", str(out)]) == 0
+    assert "GATE NOT RUN" in capsys.readouterr().out

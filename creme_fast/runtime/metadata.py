@@ -110,15 +110,29 @@ class ModelMetadata:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def describe_gate(gate: dict[str, dict[str, Any]]) -> str:
+    """One line for a fidelity gate's figures: each necessity path, then context."""
+    parts = []
+    for path, g in gate.items():
+        if "spearman" in g:
+            rho = ", ".join(f"{r:.5f}" for r in g["spearman"])
+            parts.append(f"{path}: max effect diff {g['max_abs_effect_diff']:.3g} (largest "
+                         f"effect {g['max_abs_effect']:.3g}), Spearman per track {rho}, "
+                         f"{g['flips']} of {g['tiles'] * len(g['spearman'])} tile categories "
+                         "flipped at +-0.3")
+        else:
+            parts.append(f"{path}: max effect diff {g['max_abs_effect_diff']:.3g} (largest "
+                         f"effect {g['max_abs_effect']:.3g}), {g['flips']} of {g['pairs']} "
+                         "locus-track categories flipped at 0.95 / 0.05 / -0.3")
+    return "; ".join(parts)
+
+
 def describe_precision(entry: dict[str, Any] | None) -> str:
     """One line for an export's ``extra["precision"]`` entry (None or empty: fp32)."""
     if not entry:
         return "fp32"
-    parts = []
-    for path, g in entry.get("gate", {}).items():
-        rho = ", ".join(f"{r:.5f}" for r in g["spearman"])
-        parts.append(f"{path}: max effect diff {g['max_abs_effect_diff']:.3g}, Spearman "
-                     f"per track {rho}, {g['flips']} category flips")
+    if entry.get("gate_run") is False:
+        return f"{entry['format']} (GATE NOT RUN: a benchmark export, not for results)"
     state = ("GATE FAILED, written with --force" if entry.get("forced") else
              "gate passed" if entry.get("passed") else "gate not run")
-    return f"{entry['format']} ({state}; {'; '.join(parts)})"
+    return f"{entry['format']} ({state}; {describe_gate(entry.get('gate', {}))})"
