@@ -15,7 +15,8 @@ reuses an export instead), then
   layout, first, two by the TSS and last, times ``--shuffles`` shuffles, plus
   the wild type, one locus) runs with ``incremental=False`` and then
   ``incremental=True`` in the same process, after one untimed warm-up of each
-  path; reported: both wall times, the ratio, and the largest differences of the
+  path (one batch of ``--batch-size`` tile mutants, so the timed part finds the
+  batch's allocations made); reported: both wall times, the ratio, and the largest differences of the
   predictions and effects between the two paths.
 
 ``--noise`` adds N(0, noise) to every parameter (a random Enformer barely
@@ -122,9 +123,9 @@ def timing(path: Path, tile_size: int, n_tiles: int, shuffles: int, batch_size: 
     tiles = tiles[sorted(dict.fromkeys(pick))[:n_tiles]]
     seq = np.stack([random_locus(predictor.seq_length, seed=i) for i in range(n_loci)])
     options = dict(tiles=tiles, num_shuffles=shuffles, batch_size=batch_size, verbose=False)
-    for incremental in paths:  # warm-up: sessions loaded, allocations made
-        assays.necessity(predictor, seq[0], tiles=tiles[:1], num_shuffles=1, verbose=False,
-                         batch_size=batch_size, incremental=incremental)
+    for incremental in paths:  # warm-up: sessions loaded, allocations made at the batch size
+        assays.necessity(predictor, seq[0], tiles=tiles[:max(batch_size, 1)], num_shuffles=1,
+                         verbose=False, batch_size=batch_size, incremental=incremental)
     out: dict = {"loci": n_loci}
     results = {}
     for incremental in paths:

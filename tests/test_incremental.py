@@ -265,3 +265,20 @@ def test_cpu_sessions_do_not_keep_a_second_copy_of_the_weights(exported):
     assert all(getattr(s, "_model_bytes", None) is None for s in sessions)
     tokens = np.random.default_rng(0).integers(0, 4, size=(2, L), dtype=np.uint8)
     assert fresh.predict(tokens).shape[0] == 2  # the sessions still run
+
+
+def test_large_tower_batches_run_in_sub_batches_with_the_same_answers(exported):
+    from creme_fast.runtime.incremental import CPU_TOWER_CALL_FLOATS
+
+    fresh = OnnxPredictor(exported, threads=1)
+    pieces = fresh.incremental
+    g = pieces.geometry
+    assert pieces.tower_call == max(1, CPU_TOWER_CALL_FLOATS // (g.rows * g.channels))
+    tokens = np.random.default_rng(4).integers(0, 4, size=(5, L), dtype=np.uint8)
+    rows = pieces.trunk(tokens)
+    whole = pieces.tower(rows)
+    pieces.tower_call = 2  # 5 sequences in calls of 2, 2 and 1
+    split = pieces.tower(rows)
+    assert input_spread(whole[0], whole[-1]) > 1e-3  # different answers to compare
+    assert split.shape == whole.shape and split.dtype == np.float32
+    np.testing.assert_allclose(split, whole, rtol=1e-6, atol=1e-7)

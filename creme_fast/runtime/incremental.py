@@ -25,7 +25,16 @@ from creme_fast.runtime.metadata import InputKind
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Incremental", "OnnxIncremental", "check_window", "incremental_of"]
+__all__ = ["CPU_TOWER_CALL_FLOATS", "Incremental", "OnnxIncremental", "check_window",
+           "incremental_of"]
+
+#: The most tower input (floats: sequences x rows x channels) one ONNX Runtime call
+#: takes on a CPU; a larger batch runs in sub-batches. The published Enformer's
+#: tower (1,536 x 1,536 floats a sequence) ran as fast per sequence at batch 2 as at
+#: batch 1 but 17-27% slower at batch 4 (its attention logits, 75 MiB a sequence,
+#: stream through memory); the small config's (1,536 x 192) was as fast at batch 8
+#: (benchmarks/RESULTS.md, issue 23). GPUs take the whole batch.
+CPU_TOWER_CALL_FLOATS = 2 * 1536 * 1536
 
 
 @runtime_checkable
@@ -110,6 +119,11 @@ class OnnxIncremental:
         self._trunk, self._tower = sessions["trunk"], sessions["tower"]
         self._trunk_io = (self._trunk.get_inputs()[0].name, self._trunk.get_outputs()[0].name)
         self._tower_io = (self._tower.get_inputs()[0].name, self._tower.get_outputs()[0].name)
+        on_cpu = self._tower.get_providers()[0] == "CPUExecutionProvider"
+        per_sequence = self.geometry.rows * self.geometry.channels
+        #: Sequences per tower call (None: the whole batch).
+        self.tower_call: int | None = (max(1, CPU_TOWER_CALL_FLOATS // per_sequence)
+                                       if on_cpu else None)
         self.name = str(main)
 
     def trunk(self, batch: np.ndarray) -> np.ndarray:
@@ -128,4 +142,9 @@ class OnnxIncremental:
                              f"got {rows.shape}")
         name_in, name_out = self._tower_io
         rows = np.ascontiguousarray(rows, dtype=np.float32)
-        return np.asarray(self._tower.run([name_out], {name_in: rows})[0], dtype=np.float32)
+        step = self.tower_call or len(rows)
+        if len(rows) <= step:
+            return np.asarray(self._tower.run([name_out], {name_in: rows})[0], dtype=np.float32)
+        return np.concatenate([self._tower.run([name_out], {name_in: rows[lo:lo + step]})[0]
+                               for lo in range(0, len(rows), step)]).astype(np.float32,
+                                                                          copy=False)
