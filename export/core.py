@@ -246,8 +246,10 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
         ref_input = torch.from_numpy(one_hot(tokens, dtype=np.float32))
     want_pieces = incremental and declares_split(module) and (
         selection_in_body or (tracks is None and bins is None))
-    if incremental and not want_pieces and not declares_split(module):
-        log.info("%s declares no trunk/tower split: no incremental pieces", model_name)
+    if incremental and not want_pieces:
+        log.info("%s: no incremental pieces (%s)", model_name,
+                 "the module declares no trunk/tower split" if not declares_split(module)
+                 else "tracks/bins are selected outside the module's split")
     total = 6 if want_pieces else 4
     step = iter(range(1, total + 1))
     scratch = out.with_name(f".{out.name}.traced")
