@@ -34,7 +34,6 @@ from creme_fast.export.verify import Verification, compare_outputs
 from creme_fast.export.working_memory import linear_entry, session_options
 from torch import nn
 
-from creme_fast.io.tables import atomic_write
 from creme_fast.runtime.geometry import TrunkGeometry, compose_layers
 from creme_fast.runtime.checksum import file_sha256
 from creme_fast.sequence.tokens import one_hot

@@ -5,7 +5,7 @@
 ``shared``: the runtime's process-wide arena (env allocator). Prints the bytes read and the
 resident growth once the session exists (after ``del data`` and ``malloc_trim``).
 """
-import sys, numpy as np, onnxruntime as ort
+import sys, onnxruntime as ort
 from creme_fast.export.stages import current_rss, release_free_heap
 path, mode = sys.argv[1], sys.argv[2]
 def rss(): release_free_heap(); return current_rss()/2**30

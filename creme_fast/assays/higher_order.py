@@ -145,12 +145,8 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
     track : int, optional
         The model's original index of the track whose activity is optimised
         (default: the first the engine keeps).
-    name : str, optional
-        The locus's name: its shuffles are keyed by a hash of it, exactly as
-        ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
-        window and settings give a CLI run's result exactly. The bars name it.
-    loci : DataFrame or list of str, optional
-        The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
+    name, loci
+        As in :func:`creme_fast.assays.distance`.
     Other parameters as in :func:`creme_fast.assays.necessity`. The next round
     starts from the shuffle whose activity is closest to the chosen tile's mean.
     """

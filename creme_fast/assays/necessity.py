@@ -81,18 +81,9 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     seqs : tokens (L,) or (n_loci, L)
     tiles : array_like (n_tiles, 2), optional
         Default: the paper's layout without the TSS tile (38 tiles at 196,608 bp).
-    tile_size, num_shuffles, seed, shuffle, rng, locus_keys_
+    tile_size, num_shuffles, seed, shuffle, rng, locus_keys_, names, loci
         As in :func:`creme_fast.assays.context_dependence`; shuffle ``n`` of
         tile ``t`` uses stream ``(seed, key, t, n)``.
-    names : sequence of str, optional
-        Locus names: locus ``i``'s shuffles are keyed by a hash of ``names[i]``,
-        exactly as ``creme-fast run`` keys each TSS by its ``name``, so the same
-        windows and settings give a CLI run's results exactly (and a locus's
-        results do not depend on the other loci of the call). Default: keys
-        ``0..n-1``. The bars name the loci.
-    loci : DataFrame or list of str, optional
-        The loci's ``name`` and, for genome coordinates in ``to_frame``,
-        ``chrom, tss (0-based), strand`` (``chrom_size`` clips at the end).
     **options
         Engine options.
     """

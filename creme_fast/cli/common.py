@@ -13,22 +13,14 @@ import os
 import sys
 from pathlib import Path
 
+from creme_fast.cli.options import non_negative_float
+
 __all__ = ["GLOBAL_DEFAULTS", "RECORD_LOGGER", "add_global_options", "add_threads_option",
            "configure_logging", "progress_bar", "progress_wanted", "record"]
 
 RECORD_LOGGER = "creme_fast.record"
 GLOBAL_DEFAULTS = {"log_level": "INFO", "quiet": False, "log_file": None,
                    "no_progress": False, "progress_interval": 30.0}
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) -> None:
@@ -47,7 +39,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) 
                        "PATH (-q quiets the terminal, not the file)")
     group.add_argument("--no-progress", action="store_true", default=default("no_progress"),
                        help="no progress bar or progress lines (TQDM_DISABLE=1 does the same)")
-    group.add_argument("--progress-interval", type=_seconds,
+    group.add_argument("--progress-interval", type=non_negative_float,
                        default=default("progress_interval"), metavar="SECONDS",
                        help="seconds between progress lines when stderr is not a terminal "
                        "(default: 30; on a terminal a bar is drawn)")
