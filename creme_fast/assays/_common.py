@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from creme_fast._validate import as_tokens, check_count, check_indices, check_seed
-from creme_fast.pipeline import PipelineStats, Plan, run_plan, stream_keys
+from creme_fast.pipeline import PipelineStats, Plan, fit_engine, stream_keys
 from creme_fast.pipeline.plan import name_key
 from creme_fast.pipeline.memory import batch_cost, fit_batch
 from creme_fast.pipeline.incremental import resolve_incremental
@@ -383,20 +383,7 @@ def check_batch_memory(batch_size: int, predictor: Predictor, budget: int | None
 def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
                  desc: str) -> np.ndarray:
     """run_plan with an assay's engine options (unknown ones are a TypeError)."""
-    check_options(options)
-    tracks = model_tracks(predictor).positions(options.get("tracks"))
-    # a batch never holds more rows than the plan: the engine allocates what it is given
-    batch_size = check_count(options.get("batch_size", DEFAULT_BATCH_SIZE), "batch_size")
-    incremental = options.get("incremental", "auto")
-    wanted = min(batch_size, max(plan.n_rows, 1))
-    fitted = check_batch_memory(wanted, predictor,
-                                options.get("max_batch_bytes"),
-                                explicit="batch_size" in options, incremental=incremental)
-    return run_plan(plan, predictor, batch_size=fitted,
-                    bins=options.get("bins"), tracks=tracks,
-                    verbose=options.get("verbose", True), desc=desc,
-                    stats=options.get("stats"), incremental=incremental,
-                    trunk_cache_gb=options.get("trunk_cache_gb", 2.0))
+    return fit_engine(predictor, options).predict(plan, predictor, desc)
 
 
 def track_position(predictor: Predictor, options: dict[str, Any], track: int | None) -> int:

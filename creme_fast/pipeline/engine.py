@@ -1,137 +1,270 @@
-"""Run a plan through a predictor: batches are built while the model works.
+"""The engine: options fitted once into a frozen :class:`Engine`, which predicts plans.
 
-A producer thread materialises batch k+1 (native splice, then one-hot straight
-into a reused buffer) while the calling thread runs the model on batch k. A
-bounded ring of buffers keeps at most ``prefetch`` batches ahead. Predictions
-are reduced to the requested bins and tracks as they arrive.
+Everything that runs a plan receives an :class:`Engine`: the assays' runner
+(:func:`creme_fast.assays.runner.run_assay`) fits one per call from the
+engine options a test was given, ``creme-fast run`` fits one per run
+(:func:`creme_fast.runs.checks.check_run`). Fitting checks every option against
+the model, decides once whether the incremental path will run, and fits the batch
+size to the memory budget; nothing downstream checks or fits them again.
+
+:meth:`Engine.predict` picks the batch source (full, or incremental when the
+model has the pieces and the plan has parent rows) and hands it to the one batch
+loop (:func:`creme_fast.pipeline.loop.run_batches`).
 """
 from __future__ import annotations
 
+import difflib
 import logging
-import queue
-import threading
+import math
+import numbers
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from creme_fast.errors import NonFiniteOutput
-from creme_fast.progress import Progress, progress_allowed
-from creme_fast.pipeline.incremental import resolve_incremental, run_incremental
+from creme_fast._validate import check_count, check_indices
+from creme_fast.pipeline.full import FullBatches
+from creme_fast.pipeline.incremental import IncrementalBatches, resolve_incremental
+from creme_fast.pipeline.loop import run_batches
+from creme_fast.pipeline.memory import batch_cost, fit_batch
 from creme_fast.pipeline.plan import Plan
-from creme_fast.runtime.base import Predictor
-from creme_fast.sequence.tokens import one_hot
+from creme_fast.pipeline.stats import PipelineStats
+from creme_fast.progress import Progress, progress_allowed
+from creme_fast.runtime.base import Predictor, known_output_shape
+from creme_fast.runtime.incremental import incremental_of
+from creme_fast.schema.tracks import ModelTracks, model_tracks
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PipelineStats", "run_plan"]
+__all__ = ["DEFAULT_BATCH_SIZE", "ENGINE_OPTIONS", "Engine", "PipelineStats", "check_options",
+           "fit_engine", "run_plan"]
+
+#: Sequences per model call when no batch size is given (the one place it is written).
+DEFAULT_BATCH_SIZE = 8
+
+#: The engine options every test takes as ``**options`` (anything else is a TypeError).
+ENGINE_OPTIONS = frozenset({"batch_size", "bins", "tracks", "verbose", "stats",
+                            "max_batch_bytes", "incremental", "trunk_cache_gb"})
 
 
-@dataclass
-class PipelineStats:
-    """Where the time of one run went (seconds)."""
+@dataclass(frozen=True)
+class Engine:
+    """Engine options, checked and fitted to one model: what every plan runs with.
 
-    n_mutants: int = 0
-    n_batches: int = 0
-    splice_s: float = 0.0
-    one_hot_s: float = 0.0
-    model_s: float = 0.0
-    wait_s: float = 0.0
-    wall_s: float = 0.0
-    n_incremental: int = 0
-    n_parents: int = 0
-    trunk_bp_avoided: int = 0
-    flops_avoided: float = 0.0
+    Attributes
+    ----------
+    batch_size : int
+        Sequences per model call (fitted to the memory budget); a plan with fewer
+        rows runs in one batch of its size. Results do not depend on it.
+    bins : tuple of int or None
+        Output bins kept (None: all).
+    tracks : tuple of int or None
+        The model's original indices of the tracks kept (None: all).
+    columns : tuple of int or None
+        The output columns of ``tracks``.
+    incremental : bool
+        Plans with parent rows take the incremental path (decided once: the
+        model offers the pieces and the caller did not refuse them).
+    trunk_cache_gb : float
+        Memory for cached parent trunk rows.
+    prefetch : int
+        Batches built ahead of the model.
+    verbose : bool
+        Progress bars (:class:`creme_fast.progress.Progress`).
+    stats : PipelineStats or None
+        Accumulates timings across plans (shared, not compared).
+    model_tracks : ModelTracks
+        The original index and name of each of the model's output columns.
+    """
 
-    @property
-    def n_full_path(self) -> int:
-        """Mutants run through the whole model (parents included)."""
-        return self.n_mutants - self.n_incremental
+    batch_size: int = DEFAULT_BATCH_SIZE
+    bins: tuple[int, ...] | None = None
+    tracks: tuple[int, ...] | None = None
+    columns: tuple[int, ...] | None = None
+    incremental: bool = False
+    trunk_cache_gb: float = 2.0
+    prefetch: int = 2
+    verbose: bool = True
+    stats: PipelineStats | None = field(default=None, compare=False, repr=False)
+    model_tracks: ModelTracks = field(default_factory=ModelTracks)
 
-    @property
-    def build_s(self) -> float:
-        """Producer busy time: splice plus one-hot."""
-        return self.splice_s + self.one_hot_s
+    def predict(self, plan: Plan, predictor: Predictor, desc: str | None = None) -> np.ndarray:
+        """Predict every row of ``plan``.
 
-    @property
-    def model_efficiency(self) -> float:
-        """Model busy time over wall time (1.0: the device never waited)."""
-        return self.model_s / self.wall_s if self.wall_s else 0.0
+        Parameters
+        ----------
+        plan : Plan
+        predictor : Predictor
+            Its ``seq_length`` must equal the plan's.
+        desc : str, optional
+            Progress label (the test, the locus and the stage).
 
-    def add(self, other: PipelineStats) -> None:
-        for name in ("n_mutants", "n_batches", "splice_s", "one_hot_s", "model_s", "wait_s",
-                     "wall_s", "n_incremental", "n_parents", "trunk_bp_avoided",
-                     "flops_avoided"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        Returns
+        -------
+        numpy.ndarray of float32, shape=(M, n_bins, n_tracks)
+
+        Raises
+        ------
+        NonFiniteOutput
+            (a ValueError) The model returned NaN or infinity; names the mutant.
+        """
+        if plan.seq_length != predictor.seq_length:
+            raise ValueError(f"the sequences are {plan.seq_length:,} bp but the model takes "
+                             f"{predictor.seq_length:,} bp")
+        # a batch never holds more rows than the plan: the engine allocates what it is given
+        batch_size = min(self.batch_size, max(plan.n_rows, 1))
+        local = PipelineStats()
+        inc = incremental_of(predictor) if self.incremental else None
+        if inc is not None and (plan.parent >= 0).any():
+            source: Any = IncrementalBatches(plan, predictor, inc, batch_size,
+                                             self.trunk_cache_gb, local)
+        else:
+            source = FullBatches(plan, predictor, batch_size, self.prefetch, local)
+        progress = (Progress(plan.n_rows, desc or "mutants", leave=False)
+                    if progress_allowed(self.verbose) else None)
+        wall0 = time.perf_counter()
+        try:
+            return run_batches(source, plan, bins=self.bins, tracks=self.columns,
+                               prefetch=self.prefetch, progress=progress, stats=local)
+        finally:
+            if progress is not None:
+                progress.close()
+            local.wall_s = time.perf_counter() - wall0
+            local.n_mutants = plan.n_rows
+            if self.stats is not None:
+                self.stats.add(local)
+
+    def column(self, track: int | None) -> int:
+        """Column, in the engine's output, of the original track ``track`` (None: the
+        first)."""
+        return self.model_tracks.position(track, self.tracks)
+
+    def describe(self, n_out: int, n_loci: int, length: int, **settings: Any) -> dict[str, Any]:
+        """The settings a result keeps: the test's own (``settings``), the engine's
+        ``bins``, the original index (and name) of each of the ``n_out`` track
+        columns, the window length and the number of loci."""
+        ids = self.model_tracks.selected(self.tracks, n_out)
+        names = [self.model_tracks.name(t) for t in ids]
+        return {"seq_length": int(length), "n_loci": int(n_loci),
+                "bins": None if self.bins is None else [int(b) for b in self.bins],
+                "tracks": ids,
+                "track_names": names if any(n is not None for n in names) else None,
+                **settings}
 
 
-def check_predictions(pred: np.ndarray, rows: np.ndarray, plan: Plan,
-                      bins: Sequence[int] | None, tracks: Sequence[int] | None) -> np.ndarray:
-    """Shape check, bin/track selection and the non-finite check of one batch (every path)."""
-    if pred.ndim != 3 or pred.shape[0] != len(rows):
-        raise ValueError(f"the model returned shape {pred.shape} for a batch of "
-                         f"{len(rows)}; expected (batch, bins, tracks)")
-    for name, picked, size in (("bins", bins, pred.shape[1]), ("tracks", tracks, pred.shape[2])):
-        if picked is not None and any(not 0 <= int(i) < size for i in picked):
-            raise ValueError(f"{name} {[int(i) for i in picked]} is out of range: the model "
-                             f"returns {size} {name} (0..{size - 1})")
+def check_options(options: Mapping[str, Any]) -> None:
+    """Refuse engine options this version does not know (a typo must not run with
+    defaults).
+
+    Raises
+    ------
+    TypeError
+        Naming the unknown option(s) and the ones that exist.
+    """
+    unknown = sorted(set(options) - ENGINE_OPTIONS)
+    if unknown:
+        hints = [f"{u!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+            u, ENGINE_OPTIONS, n=1)) else repr(u) for u in unknown]
+        raise TypeError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+                        f"the engine options are {', '.join(sorted(ENGINE_OPTIONS))}")
+
+
+def fit_engine(predictor: Predictor, options: Mapping[str, Any], *, n_outputs: int = 0,
+               labels: Mapping[str, str] | None = None) -> Engine:
+    """Check engine options against ``predictor`` and fit them, once.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    options : mapping
+        ``batch_size`` (default :data:`DEFAULT_BATCH_SIZE`; given, it is refused
+        when it does not fit the memory budget, else the largest that fits is
+        taken), ``bins``/``tracks`` (distinct, in range for the model's output
+        when known without running it, never wrapped; ``tracks`` are original
+        indices), ``verbose``, ``stats``, ``max_batch_bytes`` (None: the
+        machine's available memory), ``incremental`` (``"auto"``, True: required,
+        False: never), ``trunk_cache_gb``.
+    n_outputs : int, default=0
+        Output floats per sequence (bins x tracks), for the batch's cost.
+    labels : mapping, optional
+        Names of ``batch_size`` and ``max_batch_bytes`` in messages (the CLI's
+        ``--batch-size``, ``--max-batch-memory 3G``).
+
+    Returns
+    -------
+    Engine
+
+    Raises
+    ------
+    TypeError
+        An unknown option.
+    ValueError
+        An option out of range, a batch that does not fit, or ``incremental=True``
+        on a model without the pieces; naming the option.
+    """
+    check_options(options)
+    labels = labels or {}
+    shape = known_output_shape(predictor)
+    n_bins, n_tracks = shape if shape is not None else (None, None)
+    bins = options.get("bins")
     if bins is not None:
-        pred = pred[:, list(bins)]
+        bins = check_indices(bins, n_bins, "bins", "output bins")
+    tracks_of = model_tracks(predictor)  # original track indices, when the export kept some
+    tracks = options.get("tracks")
     if tracks is not None:
-        pred = pred[:, :, list(tracks)]
-    bad = ~np.isfinite(pred).reshape(pred.shape[0], -1).all(axis=1)
-    if bad.any():
-        row = int(rows[int(np.flatnonzero(bad)[0])])
-        raise NonFiniteOutput(f"the model returned NaN or infinity for mutant {row} "
-                              f"({plan.describe(row)})", row)
-    return pred
+        tracks = check_indices(tracks, n_tracks if tracks_of.ids is None else None, "tracks",
+                               "tracks")
+    columns = tracks_of.positions(tracks)
+    explicit = options.get("batch_size") is not None
+    batch_size = check_count(options.get("batch_size", DEFAULT_BATCH_SIZE), "batch_size")
+    budget = options.get("max_batch_bytes")
+    if budget is not None:  # None: the machine's available memory
+        check_count(budget, "max_batch_bytes")
+    stats = options.get("stats")
+    if stats is not None and not isinstance(stats, PipelineStats):
+        raise ValueError(f"stats must be a creme_fast.pipeline.PipelineStats or None, got "
+                         f"{type(stats).__name__} {stats!r}")
+    cache = options.get("trunk_cache_gb", 2.0)
+    if isinstance(cache, bool) or not isinstance(cache, numbers.Real) or not 0 < cache < math.inf:
+        raise ValueError(f"trunk_cache_gb must be a positive number, got {cache!r}")
+    incremental = options.get("incremental", "auto")
+    inc = resolve_incremental(predictor, incremental)
+    batch_size = fit_batch(batch_size, batch_cost(predictor, n_outputs, incremental), budget,
+                           explicit=explicit, option=labels.get("batch_size", "batch_size"),
+                           budget_label=labels.get("max_batch_bytes"))
+    return Engine(batch_size=batch_size, bins=None if bins is None else tuple(bins),
+                  tracks=None if tracks is None else tuple(tracks),
+                  columns=None if columns is None else tuple(columns),
+                  incremental=inc is not None, trunk_cache_gb=float(cache),
+                  verbose=bool(options.get("verbose", True)), stats=stats,
+                  model_tracks=tracks_of)
 
 
-def produced(items: queue.Queue, stats: PipelineStats) -> Iterator[Any]:
-    """What a producer thread puts on ``items``, up to its closing None; an exception
-    it puts there is raised here. Time spent waiting goes to ``stats.wait_s``."""
-    while True:
-        t0 = time.perf_counter()
-        item = items.get()
-        stats.wait_s += time.perf_counter() - t0
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-
-
-def _progress(total: int, desc: str | None, verbose: bool) -> Progress | None:
-    if not progress_allowed(verbose):
-        return None
-    return Progress(total, desc or "mutants", leave=False)
-
-
-def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
+def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = DEFAULT_BATCH_SIZE,
              bins: Sequence[int] | None = None, tracks: Sequence[int] | None = None,
              prefetch: int = 2, verbose: bool = True, desc: str | None = None,
              stats: PipelineStats | None = None, incremental: bool | str = "auto",
              trunk_cache_gb: float = 2.0) -> np.ndarray:
-    """Predict every mutant of a plan.
+    """Predict every mutant of a plan (the engine without the memory fit).
 
     Parameters
     ----------
     plan : Plan
     predictor : Predictor
         Its ``seq_length`` must equal the plan's.
-    batch_size : int, default=8
+    batch_size : int, default=DEFAULT_BATCH_SIZE
         Results do not depend on it.
     bins, tracks : sequence of int, optional
-        Keep only these bins/tracks of each prediction (applied on arrival).
+        Keep only these bins/output columns of each prediction (applied on arrival).
     prefetch : int, default=2
         Batches built ahead of the model (2-3 keeps the model busy).
     verbose : bool, default=True
         Progress in mutants (:class:`creme_fast.progress.Progress`: a bar on a
         terminal, a log line every 30 s elsewhere; ``TQDM_DISABLE`` turns it off).
     desc : str, optional
-        Progress label (the assays name the test, the locus and the stage).
+        Progress label.
     stats : PipelineStats, optional
         Accumulates timings, mutants per path and the trunk work avoided.
     incremental : {"auto", True, False}, default="auto"
@@ -153,94 +286,9 @@ def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = 8,
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if plan.seq_length != predictor.seq_length:
-        raise ValueError(f"the sequences are {plan.seq_length:,} bp but the model takes "
-                         f"{predictor.seq_length:,} bp")
-    stats = stats if stats is not None else PipelineStats()
     inc = resolve_incremental(predictor, incremental)
-    if inc is not None and (plan.parent >= 0).any():
-        local = PipelineStats()
-        progress = _progress(plan.n_rows, desc, verbose)
-        wall0 = time.perf_counter()
-        try:
-            return run_incremental(plan, predictor, inc, batch_size=batch_size, bins=bins,
-                                   tracks=tracks, prefetch=prefetch, progress=progress,
-                                   stats=local, trunk_cache_gb=trunk_cache_gb)
-        finally:
-            if progress is not None:
-                progress.close()
-            local.wall_s = time.perf_counter() - wall0
-            local.n_mutants = plan.n_rows
-            stats.add(local)
-    n = plan.n_rows
-    bounds = [(b, min(b + batch_size, n)) for b in range(0, n, batch_size)]
-    slots = prefetch + 1
-    tokens_ring = np.empty((slots, batch_size, plan.seq_length), dtype=np.uint8)
-    onehot = predictor.input_kind == "onehot"
-    input_dtype = np.dtype(getattr(predictor, "input_dtype", np.float32))
-    if onehot and input_dtype not in (np.float32, np.float16):
-        input_dtype = np.dtype(np.float32)
-    onehot_ring = (np.empty((slots, batch_size, plan.seq_length, 4), dtype=input_dtype)
-                   if onehot else None)
-    free_slots: queue.Queue[int] = queue.Queue()
-    for s in range(slots):
-        free_slots.put(s)
-    ready: queue.Queue[tuple[int, int] | BaseException | None] = queue.Queue()
-    stop = threading.Event()
-    local = PipelineStats()
-
-    def produce() -> None:
-        try:
-            for k, (begin, end) in enumerate(bounds):
-                while True:
-                    if stop.is_set():
-                        return
-                    try:
-                        slot = free_slots.get(timeout=0.1)
-                        break
-                    except queue.Empty:
-                        continue
-                t0 = time.perf_counter()
-                tokens = plan.materialize(begin, end, tokens_ring[slot])
-                t1 = time.perf_counter()
-                if onehot_ring is not None:
-                    one_hot(tokens, out=onehot_ring[slot, : end - begin])
-                local.splice_s += t1 - t0
-                local.one_hot_s += time.perf_counter() - t1
-                ready.put((k, slot))
-            ready.put(None)
-        except BaseException as exc:  # surfaces in the consumer
-            ready.put(exc)
-
-    results: np.ndarray | None = None
-    progress = _progress(n, desc, verbose)
-    producer = threading.Thread(target=produce, name="creme-fast-producer", daemon=True)
-    wall0 = time.perf_counter()
-    producer.start()
-    try:
-        for k, slot in produced(ready, local):
-            begin, end = bounds[k]
-            batch = (onehot_ring[slot, : end - begin] if onehot_ring is not None
-                     else tokens_ring[slot, : end - begin])
-            t0 = time.perf_counter()
-            pred = np.asarray(predictor.predict(batch), dtype=np.float32)
-            local.model_s += time.perf_counter() - t0
-            free_slots.put(slot)
-            pred = check_predictions(pred, np.arange(begin, end), plan, bins, tracks)
-            if results is None:
-                results = np.empty((n,) + pred.shape[1:], dtype=np.float32)
-            results[begin:end] = pred
-            local.n_batches += 1
-            if progress is not None:
-                progress.update(end - begin)
-    finally:
-        stop.set()
-        producer.join()
-        if progress is not None:
-            progress.close()
-        local.wall_s = time.perf_counter() - wall0
-        local.n_mutants = n
-        stats.add(local)
-    if results is None:
-        return np.zeros((0, 0, 0), dtype=np.float32)
-    return results
+    engine = Engine(batch_size=batch_size, bins=None if bins is None else tuple(bins),
+                    columns=None if tracks is None else tuple(tracks),
+                    incremental=inc is not None, trunk_cache_gb=trunk_cache_gb,
+                    prefetch=prefetch, verbose=verbose, stats=stats)
+    return engine.predict(plan, predictor, desc)

@@ -14,26 +14,22 @@ takes the full path (the main graph).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from creme_fast.pipeline.plan import Plan
+from creme_fast.pipeline.stats import PipelineStats
 from creme_fast.runtime.base import Predictor
 from creme_fast.runtime.incremental import Incremental, incremental_of
 from creme_fast.sequence.tokens import one_hot
 
-if TYPE_CHECKING:
-    from creme_fast.pipeline.engine import PipelineStats
-
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_WINDOW_FRACTION", "resolve_incremental", "run_incremental"]
+__all__ = ["MAX_WINDOW_FRACTION", "IncrementalBatches", "resolve_incremental"]
 
 MAX_WINDOW_FRACTION = 0.5  # above this the full pass is about as cheap
 
@@ -80,84 +76,100 @@ def _chunks(plan: Plan, cache_rows: int) -> Iterator[tuple[np.ndarray, np.ndarra
         yield chunk, mine[np.argsort(parent[mine], kind="stable")]
 
 
-def run_incremental(plan: Plan, predictor: Predictor, inc: Incremental, *, batch_size: int,
-                    bins: Sequence[int] | None, tracks: Sequence[int] | None, prefetch: int,
-                    progress: Any, stats: PipelineStats, trunk_cache_gb: float) -> np.ndarray:
-    """Predict every row of ``plan``; see the module docstring. Returns (M, bins, tracks)."""
-    from creme_fast.pipeline.engine import check_predictions, produced
+class IncrementalBatches:
+    """Rows of ``plan`` with the incremental path for those that have a parent.
 
-    g = inc.geometry
-    if g.seq_length != plan.seq_length:
-        raise ValueError(f"the model's trunk covers {g.seq_length:,} bp but the sequences are "
-                         f"{plan.seq_length:,} bp")
-    if trunk_cache_gb <= 0:
-        raise ValueError(f"trunk_cache_gb must be positive, got {trunk_cache_gb}")
-    row_bytes = g.rows * g.channels * 4
-    cache_rows = max(1, int(trunk_cache_gb * 2**30 // row_bytes))
-    onehot = inc.input_kind == "onehot"
-    dtype = np.dtype(getattr(inc, "input_dtype", np.float32)) if onehot else np.dtype(np.uint8)
-    full_dtype = np.dtype(getattr(predictor, "input_dtype", np.float32))
-    flops_per_bp = float(getattr(inc, "trunk_flops_per_bp", 0.0) or 0.0)
-    parent = plan.parent
-    has_parent = parent >= 0
-    is_parent = np.zeros(plan.n_rows, dtype=bool)
-    is_parent[parent[has_parent]] = True
-    lonely = np.flatnonzero(~has_parent & ~is_parent)
-    work: queue.Queue[_Item | BaseException | None] = queue.Queue(maxsize=max(1, prefetch))
-    stop = threading.Event()
+    Batches come in this order: rows that neither have a parent nor are one
+    (through the whole model), then, per chunk of at most the cache's rows of
+    parents, the parents (full trunk, rows cached, tower) and their mutants
+    (windows through the trunk, spliced into a copy of the parent's rows,
+    tower). A mutant whose windows would cover more than
+    :data:`MAX_WINDOW_FRACTION` of the sequence goes through the whole model.
 
-    def encode(tokens: np.ndarray, as_dtype: np.dtype) -> np.ndarray:
+    Parameters
+    ----------
+    plan : Plan
+    predictor : Predictor
+        Runs the rows that take the full path.
+    inc : Incremental
+        The predictor's trunk and tower.
+    batch_size : int
+    trunk_cache_gb : float
+        Memory for cached parent trunk rows.
+    stats : PipelineStats
+        Gets build times, parents, incremental mutants and the work avoided.
+    """
+
+    def __init__(self, plan: Plan, predictor: Predictor, inc: Incremental, batch_size: int,
+                 trunk_cache_gb: float, stats: PipelineStats) -> None:
+        g = inc.geometry
+        if g.seq_length != plan.seq_length:
+            raise ValueError(f"the model's trunk covers {g.seq_length:,} bp but the sequences "
+                             f"are {plan.seq_length:,} bp")
+        if trunk_cache_gb <= 0:
+            raise ValueError(f"trunk_cache_gb must be positive, got {trunk_cache_gb}")
+        self.plan, self.predictor, self.inc, self.stats = plan, predictor, inc, stats
+        self.batch_size = batch_size
+        self.geometry = g
+        self.cache_rows = max(1, int(trunk_cache_gb * 2**30 // (g.rows * g.channels * 4)))
+        onehot = inc.input_kind == "onehot"
+        self.dtype = (np.dtype(getattr(inc, "input_dtype", np.float32)) if onehot
+                      else np.dtype(np.uint8))
+        self.full_dtype = np.dtype(getattr(predictor, "input_dtype", np.float32))
+        self.flops_per_bp = float(getattr(inc, "trunk_flops_per_bp", 0.0) or 0.0)
+        parent = plan.parent
+        has_parent = parent >= 0
+        self.is_parent = np.zeros(plan.n_rows, dtype=bool)
+        self.is_parent[parent[has_parent]] = True
+        self.lonely = np.flatnonzero(~has_parent & ~self.is_parent)
+        # the calling thread's state: the cache of the current chunk's parent rows
+        self.n_cached = min(self.cache_rows, int(self.is_parent.sum()))
+        self.cache: np.ndarray | None = None
+        self.cache_chunk, self.filled = -1, 0
+
+    # --- the producer thread ----------------------------------------------------
+
+    def batches(self, stop: threading.Event) -> Iterator[_Item]:
+        plan, batch_size = self.plan, self.batch_size
+        yield from self._full(self.lonely)
+        for c, (chunk, children) in enumerate(_chunks(plan, self.cache_rows)):
+            parent_tokens = np.empty((len(chunk), plan.seq_length), dtype=np.uint8)
+            for b in range(0, len(chunk), batch_size):
+                part = chunk[b:b + batch_size]
+                parent_tokens[b:b + len(part)] = self._tokens(part)
+                yield _Item("parents", part, self._encode(parent_tokens[b:b + len(part)],
+                                                          self.dtype), chunk=c)
+            for b in range(0, len(children), batch_size):
+                if stop.is_set():
+                    return
+                yield from self._children(children[b:b + batch_size], chunk, parent_tokens, c)
+
+    def _encode(self, tokens: np.ndarray, as_dtype: np.dtype) -> np.ndarray:
         if as_dtype == np.uint8:
             return np.ascontiguousarray(tokens)
         return one_hot(tokens, dtype=as_dtype)
 
-    def put(item: _Item) -> None:
-        while not stop.is_set():
-            try:
-                work.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def timed_tokens(rows: np.ndarray) -> np.ndarray:
+    def _tokens(self, rows: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
-        tokens = plan.materialize_rows(rows)
-        stats.splice_s += time.perf_counter() - t0
+        tokens = self.plan.materialize_rows(rows)
+        self.stats.splice_s += time.perf_counter() - t0
         return tokens
 
-    def full_items(rows: np.ndarray, tokens: np.ndarray | None = None) -> None:
-        for b in range(0, len(rows), batch_size):
-            part = rows[b:b + batch_size]
-            toks = timed_tokens(part) if tokens is None else tokens[b:b + batch_size]
+    def _full(self, rows: np.ndarray, tokens: np.ndarray | None = None) -> Iterator[_Item]:
+        for b in range(0, len(rows), self.batch_size):
+            part = rows[b:b + self.batch_size]
+            toks = self._tokens(part) if tokens is None else tokens[b:b + self.batch_size]
             t0 = time.perf_counter()
-            batch = encode(toks, full_dtype)
-            stats.one_hot_s += time.perf_counter() - t0
-            put(_Item("full", part, batch))
+            batch = self._encode(toks, self.full_dtype)
+            self.stats.one_hot_s += time.perf_counter() - t0
+            yield _Item("full", part, batch)
 
-    def produce() -> None:
-        try:
-            full_items(lonely)
-            for c, (chunk, children) in enumerate(_chunks(plan, cache_rows)):
-                parent_tokens = np.empty((len(chunk), plan.seq_length), dtype=np.uint8)
-                for b in range(0, len(chunk), batch_size):
-                    part = chunk[b:b + batch_size]
-                    parent_tokens[b:b + len(part)] = timed_tokens(part)
-                    put(_Item("parents", part, encode(parent_tokens[b:b + len(part)], dtype),
-                              chunk=c))
-                for b in range(0, len(children), batch_size):
-                    if stop.is_set():
-                        return
-                    part = children[b:b + batch_size]
-                    child_items(part, chunk, parent_tokens, c)
-            put(None)
-        except BaseException as exc:  # surfaces in the consumer
-            put(exc)
-
-    def child_items(part: np.ndarray, parents: np.ndarray, parent_tokens: np.ndarray,
-                    chunk: int) -> None:
-        tokens = timed_tokens(part)
+    def _children(self, part: np.ndarray, parents: np.ndarray, parent_tokens: np.ndarray,
+                  chunk: int) -> Iterator[_Item]:
+        plan, g, stats = self.plan, self.geometry, self.stats
+        tokens = self._tokens(part)
         t0 = time.perf_counter()
-        slots = np.searchsorted(parents, parent[part])  # parents are sorted
+        slots = np.searchsorted(parents, plan.parent[part])  # parents are sorted
         mutant, row_lo, row_hi, w0, w1 = g.windows(tokens, parent_tokens[slots])
         covered = np.bincount(mutant, weights=w1 - w0, minlength=len(part))
         too_wide = covered > MAX_WINDOW_FRACTION * plan.seq_length
@@ -172,62 +184,41 @@ def run_incremental(plan: Plan, predictor: Predictor, inc: Incremental, *, batch
             windows = tokens[mutant[:, None], start[:, None] + np.arange(width)]
             remap = np.full(len(part), -1, dtype=np.int64)
             remap[ok] = np.arange(ok.size)
-            batch = encode(windows, dtype) if windows.size else np.zeros((0,), dtype)
-            stats.trunk_bp_avoided += int(ok.size * plan.seq_length - windows.shape[0] * width)
-            stats.flops_avoided += flops_per_bp * float(
-                ok.size * plan.seq_length - windows.shape[0] * width)
+            batch = (self._encode(windows, self.dtype) if windows.size
+                     else np.zeros((0,), self.dtype))
+            avoided = ok.size * plan.seq_length - windows.shape[0] * width
+            stats.trunk_bp_avoided += int(avoided)
+            stats.flops_avoided += self.flops_per_bp * float(avoided)
             stats.one_hot_s += time.perf_counter() - t0
-            put(_Item("children", part[ok], batch, chunk=chunk, parent_slot=slots[ok],
-                      windows=(remap[mutant], row_lo, row_hi, start // g.stride)))
+            yield _Item("children", part[ok], batch, chunk=chunk, parent_slot=slots[ok],
+                        windows=(remap[mutant], row_lo, row_hi, start // g.stride))
         if too_wide.any():
-            full_items(part[too_wide], tokens[too_wide])
+            yield from self._full(part[too_wide], tokens[too_wide])
 
-    results: np.ndarray | None = None
-    cache: np.ndarray | None = None
-    cache_chunk, filled = -1, 0
-    n_cached = min(cache_rows, int(is_parent.sum()))
-    producer = threading.Thread(target=produce, name="creme-fast-producer", daemon=True)
-    producer.start()
-    try:
-        for item in produced(work, stats):
-            t0 = time.perf_counter()
-            if item.kind == "full":
-                pred = predictor.predict(item.batch)
-            elif item.kind == "parents":
-                if item.chunk != cache_chunk:
-                    cache, cache_chunk, filled = None, item.chunk, 0
-                rows = inc.trunk(item.batch)
-                if cache is None:
-                    cache = np.empty((n_cached,) + rows.shape[1:],
-                                     dtype=np.float32)
-                cache[filled:filled + len(rows)] = rows
-                filled += len(rows)
-                stats.n_parents += len(rows)
-                pred = inc.tower(rows)
-            else:
-                tower_in = cache[item.parent_slot]
-                if item.batch.size:
-                    mutant, row_lo, row_hi, offset = item.windows
-                    new_rows = inc.trunk(item.batch)
-                    counts = row_hi - row_lo
-                    window = np.repeat(np.arange(len(counts)), counts)
-                    dest = np.arange(int(counts.sum())) - np.repeat(
-                        np.cumsum(counts) - counts, counts) + row_lo[window]
-                    tower_in[mutant[window], dest] = new_rows[window, dest - offset[window]]
-                pred = inc.tower(tower_in)
-                stats.n_incremental += len(item.rows)
-            stats.model_s += time.perf_counter() - t0
-            pred = check_predictions(np.asarray(pred, dtype=np.float32), item.rows, plan,
-                                     bins, tracks)
-            if results is None:
-                results = np.empty((plan.n_rows,) + pred.shape[1:], dtype=np.float32)
-            results[item.rows] = pred
-            stats.n_batches += 1
-            if progress is not None:
-                progress.update(len(item.rows))
-    finally:
-        stop.set()
-        producer.join()
-    if results is None:
-        return np.zeros((0, 0, 0), dtype=np.float32)
-    return results
+    # --- the calling thread -----------------------------------------------------
+
+    def predict(self, item: _Item) -> np.ndarray:
+        inc, stats = self.inc, self.stats
+        if item.kind == "full":
+            return self.predictor.predict(item.batch)
+        if item.kind == "parents":
+            if item.chunk != self.cache_chunk:
+                self.cache, self.cache_chunk, self.filled = None, item.chunk, 0
+            rows = inc.trunk(item.batch)
+            if self.cache is None:
+                self.cache = np.empty((self.n_cached,) + rows.shape[1:], dtype=np.float32)
+            self.cache[self.filled:self.filled + len(rows)] = rows
+            self.filled += len(rows)
+            stats.n_parents += len(rows)
+            return inc.tower(rows)
+        tower_in = self.cache[item.parent_slot]
+        if item.batch.size:
+            mutant, row_lo, row_hi, offset = item.windows
+            new_rows = inc.trunk(item.batch)
+            counts = row_hi - row_lo
+            window = np.repeat(np.arange(len(counts)), counts)
+            dest = np.arange(int(counts.sum())) - np.repeat(
+                np.cumsum(counts) - counts, counts) + row_lo[window]
+            tower_in[mutant[window], dest] = new_rows[window, dest - offset[window]]
+        stats.n_incremental += len(item.rows)
+        return inc.tower(tower_in)

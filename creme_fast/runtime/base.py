@@ -7,7 +7,7 @@ import numpy as np
 
 from creme_fast.runtime.metadata import InputKind
 
-__all__ = ["Predictor", "check_batch", "select_output"]
+__all__ = ["Predictor", "check_batch", "known_output_shape", "output_shape", "select_output"]
 
 _ONEHOT_DTYPES = (np.float32, np.float16)
 
@@ -105,3 +105,39 @@ def select_output(pred: np.ndarray, tracks: list[int] | None, bins: list[int] | 
     elif bin_reduce != "none":
         raise ValueError(f"bin_reduce must be 'none' or 'mean', got {bin_reduce!r}")
     return np.ascontiguousarray(pred, dtype=np.float32)
+
+
+def known_output_shape(predictor: object) -> tuple[int, int] | None:
+    """``(bins, tracks)`` of the model's output when known without running it (an
+    export's metadata, or a graph's static output shape); None otherwise."""
+    meta = getattr(predictor, "metadata", None)
+    if meta is not None and hasattr(meta, "n_bins"):
+        return int(meta.n_bins), int(meta.n_tracks)
+    session = getattr(predictor, "session", None)
+    if session is not None and hasattr(session, "get_outputs"):
+        shape = session.get_outputs()[0].shape
+        if len(shape) == 3 and all(isinstance(d, int) for d in shape[1:]):
+            return int(shape[1]), int(shape[2])
+    return None
+
+
+def output_shape(predictor: Predictor) -> tuple[int, int]:
+    """``(bins, tracks)`` of the model's output: :func:`known_output_shape`, else from
+    one prediction of an all-N window.
+
+    Raises
+    ------
+    ValueError
+        The model does not return ``(batch, bins, tracks)``.
+    """
+    known = known_output_shape(predictor)
+    if known is not None:
+        return known
+    length = predictor.seq_length
+    probe = (np.zeros((1, length, 4), np.float32) if predictor.input_kind == "onehot"
+             else np.full((1, length), 4, np.uint8))
+    out = np.asarray(predictor.predict(probe))
+    if out.ndim != 3:
+        raise ValueError(f"{predictor}: the model returns shape {out.shape}; expected "
+                         "(batch, bins, tracks)")
+    return int(out.shape[1]), int(out.shape[2])
