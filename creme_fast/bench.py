@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from creme_fast import assays
-from creme_fast.pipeline import PipelineStats
+from creme_fast.assays.registry import TESTS as REGISTRY
+from creme_fast.assays.runner import run_design
+from creme_fast.assays.spec import StepConfig
+from creme_fast.pipeline import DEFAULT_BATCH_SIZE, PipelineStats, fit_engine
 from creme_fast.runtime.base import Predictor, check_batch
 from creme_fast.runtime.metadata import InputKind
 from creme_fast.sequence.tokens import one_hot
@@ -16,7 +18,8 @@ from creme_fast.sequence.tokens import one_hot
 __all__ = ["NullPredictor", "TESTS", "end_to_end", "generation_rate", "model_throughput",
            "planned_passes", "random_locus", "recommend_batch_size"]
 
-TESTS = ("context", "necessity", "sufficiency")
+#: The tests ``creme-fast bench --test`` offers (their specs say ``bench``).
+TESTS = tuple(name for name, spec in REGISTRY.items() if spec.bench)
 
 
 class NullPredictor:
@@ -44,22 +47,22 @@ def random_locus(length: int, seed: int = 0) -> np.ndarray:
 def _run_test(test: str, predictor: Predictor, seq: np.ndarray, *, num_shuffles: int,
               tile_size: int, batch_size: int, stats: PipelineStats,
               incremental: bool | str = "auto") -> int:
-    options = dict(num_shuffles=num_shuffles, tile_size=tile_size, batch_size=batch_size,
-                   verbose=False, stats=stats, incremental=incremental)
-    if test == "context":
-        result = assays.context_dependence(predictor, seq, **options)
-        return result.mut.shape[1] + 1
-    if test == "necessity":
-        result = assays.necessity(predictor, seq, **options)
-        return result.mut.shape[1] * result.mut.shape[2] + 1
-    if test == "sufficiency":
-        result = assays.sufficiency(predictor, seq, **options)
-        return int(np.prod(result.mut.shape[1:3])) + result.control.shape[2] + 1
-    raise ValueError(f"test must be one of {', '.join(TESTS)}, got {test!r}")
+    """Run ``test`` on one locus (locus key 0, seed 0); returns the mutants predicted."""
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {', '.join(TESTS)}, got {test!r}")
+    spec = REGISTRY[test]
+    config = StepConfig(tile_size=tile_size, num_shuffles=num_shuffles, batch_size=batch_size,
+                        incremental=incremental)
+    engine = fit_engine(predictor, {**config.engine(), "stats": stats})
+    tokens = np.asarray(seq)[None]
+    for design in spec.designs(tokens, np.zeros(1, np.int64), None, config):
+        run_design(design, predictor, engine)
+    return spec.expected_mutants(config, tokens.shape[1])
 
 
 def generation_rate(test: str = "necessity", *, seq_length: int = 196_608,
-                    num_shuffles: int = 10, tile_size: int = 5000, batch_size: int = 8,
+                    num_shuffles: int = 10, tile_size: int = 5000,
+                    batch_size: int = DEFAULT_BATCH_SIZE,
                     input_kind: InputKind = "onehot", input_dtype: Any = np.float32,
                     repeats: int = 3) -> dict[str, Any]:
     """Mutants per second the engine builds with a model that costs nothing."""
@@ -107,11 +110,8 @@ def planned_passes(test: str, batch_sizes: list[int], repeats: int, seq_length: 
     """Model passes (sequences predicted) a ``creme-fast bench --model`` run makes:
     a warm-up and ``repeats`` timed batches per batch size, then the test end to end
     (twice with an incremental model)."""
-    from creme_fast.runs.progress import expected_mutants
-    from creme_fast.runs.steps import StepConfig
-
-    e2e = expected_mutants(test, StepConfig(tile_size=tile_size, num_shuffles=num_shuffles),
-                           seq_length)
+    e2e = REGISTRY[test].expected_mutants(StepConfig(tile_size=tile_size,
+                                                     num_shuffles=num_shuffles), seq_length)
     return sum((1 + repeats) * b for b in batch_sizes) + e2e * (2 if incremental else 1)
 
 
@@ -123,7 +123,7 @@ def recommend_batch_size(rows: list[dict[str, Any]], tolerance: float = 0.05) ->
 
 
 def end_to_end(predictor: Predictor, test: str = "necessity", *, num_shuffles: int = 10,
-               tile_size: int = 5000, batch_size: int = 8,
+               tile_size: int = 5000, batch_size: int = DEFAULT_BATCH_SIZE,
                incremental: bool | str = "auto") -> dict[str, Any]:
     """One test on one random locus through the pipeline: mutants/s and efficiency.
 

@@ -1,9 +1,9 @@
 """Progress of model passes, for a terminal and for a log file.
 
 One reporter for every progress display (the engine's bar in the Python API, a
-``creme-fast run``, the demo, ``creme-fast bench``): the unit is always the
-*mutant* (one sequence through the model), and the label names the test and the
-locus. On a terminal it is a tqdm bar; anywhere else (a pipeline's log file, a
+``creme-fast run`` through :class:`RunProgress`, the demo, ``creme-fast bench``): the
+unit is always the *mutant* (one sequence through the model), and the label names
+the test and the locus. On a terminal it is a tqdm bar; anywhere else (a pipeline's log file, a
 pipe) it writes one plain log line every ``interval`` seconds, and a last one when
 it closes, so a log never fills with carriage-return updates. ``TQDM_DISABLE`` (set
 to anything but ``0``/``false``/empty) turns progress off, as ``--no-progress`` does.
@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-__all__ = ["DEFAULT_INTERVAL", "Progress", "format_duration", "progress_allowed"]
+__all__ = ["DEFAULT_INTERVAL", "Progress", "RunProgress", "format_duration", "progress_allowed"]
 
 log = logging.getLogger("creme_fast.progress")
 
@@ -135,6 +135,89 @@ class Progress:
             log.info("%s", self.line())
 
     def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class RunProgress:
+    """Progress of a ``creme-fast run`` in mutants over the loci still to run (a
+    :class:`Progress`: a bar on a terminal, log lines elsewhere).
+
+    Chunks may come back from other workers, so the count advances as chunk
+    results arrive (by the mutants each one reports); a local executor also
+    reports each batch as the model finishes it. The total is an estimate: the
+    test's mutants per locus (:meth:`creme_fast.assays.spec.TestSpec.expected_mutants`)
+    until a locus finishes, then the mean of the loci finished so far (the greedy
+    tests decide their passes as they go).
+
+    Parameters
+    ----------
+    n_loci : int
+        Loci to run.
+    per_locus : int
+        The formula's mutants per locus (replaced by the observed mean).
+    desc : str
+        The test.
+    enabled : bool
+    interval : float, default=30.0
+        Seconds between progress lines when stderr is not a terminal.
+    bar : bool, default=True
+        False: log lines even on a terminal.
+    """
+
+    def __init__(self, n_loci: int, per_locus: int, desc: str, enabled: bool,
+                 interval: float = DEFAULT_INTERVAL, bar: bool = True) -> None:
+        self.left = n_loci
+        self.per_locus = max(int(per_locus), 1)
+        self.finished_loci = 0
+        self.finished_mutants = 0
+        self.in_flight = 0  # mutants reported batch by batch, not yet in a finished chunk
+        self.running = ""
+        self.bar = Progress(n_loci * self.per_locus, desc, enabled=enabled, interval=interval,
+                            bar=bar)
+        self._set_postfix()
+
+    def started(self, names: list[str]) -> None:
+        """The loci of a chunk that starts now (named on the bar until the next)."""
+        self.running = (names[0] if len(names) == 1 else
+                        f"{names[0]}..{names[-1]} ({len(names)} loci)" if names else "")
+        self._set_postfix()
+
+    def batch(self, n: int) -> None:
+        """``n`` mutants predicted in this process."""
+        self.in_flight += n
+        self.bar.update(n)
+
+    def loci_done(self, n_loci: int, mutants: int) -> None:
+        """A chunk of ``n_loci`` loci finished after ``mutants`` model passes."""
+        self.left -= n_loci
+        self.finished_loci += n_loci
+        self.finished_mutants += mutants
+        self.bar.update(max(mutants - self.in_flight, 0))
+        self.in_flight = 0
+        self._retotal()
+
+    def skipped(self, n_loci: int) -> None:
+        """``n_loci`` loci that will not run (their window could not be read)."""
+        self.left -= n_loci
+        self._retotal()
+
+    def _retotal(self) -> None:
+        mean = (self.finished_mutants / self.finished_loci if self.finished_mutants
+                else self.per_locus)
+        self.bar.set_total(int(self.finished_mutants + self.left * mean))
+        self._set_postfix()
+
+    def _set_postfix(self) -> None:
+        running = f"; running {self.running}" if self.running and self.left > 0 else ""
+        self.bar.set_postfix(f"{self.finished_loci} loci done, {self.left} left{running}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __enter__(self) -> RunProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

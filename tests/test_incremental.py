@@ -239,7 +239,7 @@ def test_run_progress_counts_mutants_on_both_paths(predictor, loci):
     import pandas as pd
 
     from creme_fast.runs.executor import ChunkTask, LocalExecutor
-    from creme_fast.runs.steps import StepConfig
+    from creme_fast.runs import StepConfig
 
     rows = pd.DataFrame({"name": ["a", "b"], "chrom": "c", "tss": [10, 20], "strand": "+"})
     task = ChunkTask(index=0, tokens=loci[:2], keys=np.array([1, 2]), rows=rows)

@@ -26,7 +26,7 @@ from creme_fast.io.genome import Genome
 from creme_fast.io.store import RunStore
 from creme_fast.io.tss import TssTableError, read_tss
 from creme_fast.runs.executor import ChunkTask, run_chunk
-from creme_fast.runs.steps import StepConfig
+from creme_fast.runs import StepConfig
 from creme_fast.runtime import CallablePredictor
 from creme_fast.sequence.tiles import tile_layout
 from creme_fast.synthetic import load_synthetic
@@ -472,7 +472,7 @@ def test_ctrl_c_while_starting_prints_no_traceback(tmp_path, genome):
 
 @pytest.mark.parametrize("test", ["activity", "context", "necessity", "sufficiency"])
 def test_progress_counts_the_models_passes(genome, test):
-    from creme_fast.runs.progress import expected_mutants
+    from creme_fast.assays.registry import TESTS
 
     path, _, _ = genome
     config = StepConfig(tile_size=40_000, num_shuffles=2, bins=(447, 448))
@@ -481,16 +481,17 @@ def test_progress_counts_the_models_passes(genome, test):
         tokens = np.stack([g.window(c, t, s, L) for _, c, t, s in rows.itertuples(index=False)])
     task = ChunkTask(index=0, tokens=tokens, keys=np.arange(2), rows=rows)
     result = run_chunk(load_synthetic(), test, task, config)
-    assert result.mutants == 2 * expected_mutants(test, config, L)
+    assert result.mutants == 2 * TESTS[test].expected_mutants(config, L)
 
 
 def test_the_bar_shows_mutants_rate_and_loci(tmp_path, genome, capsys):
-    from creme_fast.runs.progress import expected_mutants
+    from creme_fast.assays.registry import TESTS
 
     tss = write_tss(tmp_path, GENES[:2])
     assert main([*_args(genome, tmp_path / "run", "necessity", tss=tss)]) == 0
     err = capsys.readouterr().err
-    total = 2 * expected_mutants("necessity", StepConfig(tile_size=20000, num_shuffles=2), L)
+    total = 2 * TESTS["necessity"].expected_mutants(StepConfig(tile_size=20000, num_shuffles=2),
+                                                    L)
     assert f"{total}/{total}" in err and "mutant/s" in err and "2 loci done, 0 left" in err
 
 

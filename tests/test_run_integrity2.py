@@ -203,7 +203,7 @@ def test_the_api_refuses_a_tile_size_without_tiles():
 # --- 6. fine-tile: a CRE whose every sub-tile is removed ----------------------------
 
 def test_fine_tile_summary_of_a_cre_without_effect(tmp_path, genome):
-    from creme_fast.runs.steps import NOTHING_KEPT
+    from creme_fast.schema.summaries import NOTHING_KEPT
 
     # geneA: an active promoter; [20 kb, 21 kb) of its window holds no motif
     rows = pd.DataFrame([GENES[0]], columns=["name", "chrom", "tss", "strand"]).assign(

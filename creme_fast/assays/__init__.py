@@ -1,13 +1,18 @@
-"""The eight CREME tests on the pipelined engine, one module each.
+"""The CREME tests on the pipelined engine: one module per test, each a design and a
+result.
 
-Every test takes a :class:`~creme_fast.runtime.Predictor`, builds a plan of
-mutants (native dinucleotide shuffles keyed by (seed, locus, ...), so results
-do not depend on batch size), runs it through
-:func:`~creme_fast.pipeline.run_plan`, and returns a typed result with the raw
+A test's public function (``necessity``, ``sufficiency``, ...) checks its
+arguments, builds its design (:mod:`creme_fast.assays.design`: plans of mutants
+described, not materialised, and how their predictions fold into a result) and
+runs it through the engine with :func:`~creme_fast.assays.runner.run_assay`.
+Shuffles are native dinucleotide shuffles keyed by (seed, locus, ...), so results
+do not depend on batch size. Every test returns a typed result with the raw
 predictions, the paper's normalised effects, ``to_frame()`` and save/load.
 Engine options accepted by every test: ``batch_size``, ``bins``, ``tracks``,
-``verbose``, ``stats`` (``_common.ENGINE_OPTIONS``); any other keyword is a
-``TypeError`` naming it and the ones that exist.
+``verbose``, ``stats``, ``max_batch_bytes``, ``incremental``, ``trunk_cache_gb``
+(:func:`creme_fast.pipeline.fit_engine`); any other keyword is a ``TypeError``
+naming it and the ones that exist. What ``creme-fast run`` needs to know about
+each test is its spec in :data:`creme_fast.assays.registry.TESTS`.
 """
 from creme_fast.assays.context import (
     ContextDependenceResult,

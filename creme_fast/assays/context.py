@@ -2,32 +2,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (
-    KIND_CONTEXT,
-    AssayResult,
-    ShuffleSource,
-    activity,
-    as_loci,
-    check_arguments,
-    default_tss,
-    describe,
-    finish,
-    locus_keys,
-    predict_plan,
-    run_label,
-    safe_ratio,
-)
-from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.assays.design import Stage, Stages
+from creme_fast.assays.inputs import as_loci, default_tss, locus_keys, run_label
+from creme_fast.assays.result import AssayResult, activity, safe_ratio
+from creme_fast.assays.runner import run_assay
+from creme_fast.assays.shuffles import KIND_CONTEXT, ShuffleSource
+from creme_fast.pipeline import Engine, PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 from creme_fast.schema.coords import check_loci
 
-__all__ = ["ContextDependenceResult", "context_dependence", "categorize_context"]
+__all__ = ["ContextDependence", "ContextDependenceResult", "categorize_context",
+           "context_dependence", "context_plan"]
 
 # the paper's categories of the context effect
 ENHANCING, NEUTRAL, SILENCING = 0.95, 0.05, -0.3
@@ -85,6 +76,90 @@ class ContextDependenceResult(AssayResult):
                              "category": self.category.ravel()})
 
 
+def context_plan(builder: PlanBuilder, tokens: np.ndarray, keys: np.ndarray, tss: tuple[int, int],
+                 num_shuffles: int, source: ShuffleSource, *, wild_type: bool = True) -> None:
+    """The rows of context dependence, per locus: the wild type (when ``wild_type``),
+    then ``num_shuffles`` dinucleotide shuffles of the whole window (stream
+    ``(key, KIND_CONTEXT, n)``) with the TSS tile put back.
+
+    Parameters
+    ----------
+    builder : PlanBuilder
+    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
+    keys : numpy.ndarray of int64, shape=(n_loci,)
+    tss : (start, end)
+    num_shuffles : int
+    source : ShuffleSource
+    wild_type : bool, default=True
+    """
+    length = tokens.shape[1]
+    shuffles = np.arange(num_shuffles)
+    for i in range(tokens.shape[0]):
+        base = builder.base(tokens[i])
+        if wild_type:
+            builder.rows(1, base, locus=i, shuffle=-1)
+        rows = builder.rows(num_shuffles, base, locus=i, shuffle=shuffles)
+        source.apply(builder, rows, 0, length, stream_keys(keys[i], KIND_CONTEXT, shuffles),
+                     tokens[i])
+        builder.copy(rows, tss[0], tss[1], builder.source(tokens[i, tss[0]:tss[1]]))
+
+
+@dataclass(frozen=True)
+class ContextDependence:
+    """The design of test 1: one plan, every locus's wild type and shuffled contexts.
+
+    Attributes
+    ----------
+    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
+    keys : numpy.ndarray of int64, shape=(n_loci,)
+        Stable per-locus stream keys.
+    tss : (start, end)
+    tile_size, num_shuffles, seed : int
+    shuffle : {"fast", "uniform", "creme"}
+    rng : numpy.random.RandomState or None
+    label : str
+    loci : pandas.DataFrame or None
+    """
+
+    tokens: np.ndarray
+    keys: np.ndarray
+    tss: tuple[int, int]
+    tile_size: int
+    num_shuffles: int
+    seed: int
+    shuffle: str = "fast"
+    rng: Any = field(default=None, compare=False)
+    label: str = "context dependence"
+    loci: Any = None
+
+    @classmethod
+    def of(cls, seqs: Any, *, tss_tile: Sequence[int] | None = None, tile_size: int = 5000,
+           num_shuffles: int = 10, seed: int = 0, shuffle: str = "fast", rng: Any = None,
+           locus_keys_: Sequence[int] | None = None, names: Sequence[str] | None = None,
+           loci: Any = None) -> ContextDependence:
+        """The design of :func:`context_dependence`'s inputs (checked)."""
+        tokens = as_loci(seqs)
+        n_loci, length = tokens.shape
+        table = check_loci(loci, n_loci, names)
+        tss = default_tss(length, tile_size, tss_tile)
+        return cls(tokens=tokens, keys=locus_keys(n_loci, locus_keys_, names), tss=tss,
+                   tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle,
+                   rng=rng, label=run_label("context dependence", names, n_loci), loci=table)
+
+    def stages(self, engine: Engine) -> Stages:
+        builder = PlanBuilder(self.seed)
+        context_plan(builder, self.tokens, self.keys, self.tss, self.num_shuffles,
+                     ShuffleSource(self.shuffle, self.rng))
+        pred = yield Stage(builder.build(), self.label)
+        n_loci, length = self.tokens.shape
+        pred = pred.reshape(n_loci, self.num_shuffles + 1, *pred.shape[1:])
+        settings = engine.describe(pred.shape[-1], n_loci, length, test="context_dependence",
+                                   tile_size=self.tile_size, num_shuffles=self.num_shuffles,
+                                   seed=self.seed, shuffle=self.shuffle)
+        return ContextDependenceResult(wt=pred[:, 0], mut=pred[:, 1:], tss_tile=self.tss,
+                                       seed=self.seed, settings=settings)
+
+
 def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[int] | None = None,
                        tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
                        shuffle: str = "fast", rng: Any = None,
@@ -118,33 +193,15 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
         The loci's ``name`` and, for genome coordinates in ``to_frame``,
         ``chrom, tss (0-based), strand`` (``chrom_size`` clips at the end).
     **options
-        Engine options: ``batch_size``, ``bins``, ``tracks``, ``verbose``, ``stats``.
+        Engine options: ``batch_size``, ``bins``, ``tracks``, ``verbose``, ``stats``,
+        ``max_batch_bytes``, ``incremental``, ``trunk_cache_gb`` (see
+        :func:`creme_fast.pipeline.fit_engine`).
 
     Returns
     -------
     ContextDependenceResult
     """
-    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
-                    seed=seed, shuffle=shuffle, rng=rng)
-    tokens = as_loci(seqs)
-    n_loci, length = tokens.shape
-    loci = check_loci(loci, n_loci, names)
-    tss = default_tss(length, tile_size, tss_tile)
-    keys = locus_keys(n_loci, locus_keys_, names)
-    builder = PlanBuilder(seed)
-    source = ShuffleSource(shuffle, rng)
-    for i in range(n_loci):
-        base = builder.base(tokens[i])
-        builder.rows(1, base, locus=i, shuffle=-1)
-        rows = builder.rows(num_shuffles, base, locus=i, shuffle=np.arange(num_shuffles))
-        source.apply(builder, rows, 0, length,
-                     stream_keys(keys[i], KIND_CONTEXT, np.arange(num_shuffles)), tokens[i])
-        builder.copy(rows, tss[0], tss[1], builder.source(tokens[i, tss[0]:tss[1]]))
-    pred = predict_plan(builder.build(), predictor, options,
-                        run_label("context dependence", names, n_loci))
-    pred = pred.reshape(n_loci, num_shuffles + 1, *pred.shape[1:])
-    settings = describe(predictor, options, pred.shape[-1], n_loci, length,
-                        test="context_dependence", tile_size=tile_size,
-                        num_shuffles=num_shuffles, seed=seed, shuffle=shuffle)
-    return finish(ContextDependenceResult(wt=pred[:, 0], mut=pred[:, 1:], tss_tile=tss,
-                                          seed=seed, settings=settings), loci)
+    return run_assay(predictor, options, lambda: ContextDependence.of(
+        seqs, tss_tile=tss_tile, tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+        shuffle=shuffle, rng=rng, locus_keys_=locus_keys_, names=names, loci=loci),
+        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng)

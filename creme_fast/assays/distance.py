@@ -2,34 +2,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (
-    AssayResult,
-    ShuffleSource,
-    activity,
-    add_backgrounds,
-    as_loci,
-    as_tile,
-    check_arguments,
-    default_tss,
-    describe,
-    finish,
-    predict_plan,
-    run_label,
-    safe_ratio,
-    single_key,
-)
-from creme_fast.pipeline import PlanBuilder
+from creme_fast.assays.design import Stage, Stages
+from creme_fast.assays.inputs import as_loci, as_tile, default_tss, run_label, single_key
+from creme_fast.assays.result import AssayResult, activity, safe_ratio
+from creme_fast.assays.runner import run_assay
+from creme_fast.assays.shuffles import ShuffleSource, add_backgrounds
+from creme_fast.pipeline import Engine, PlanBuilder
 from creme_fast.runtime.base import Predictor
 from creme_fast.schema.coords import check_loci
 from creme_fast.sequence.tiles import tile_layout
 
-__all__ = ["DistanceResult", "distance"]
+__all__ = ["Distance", "DistanceResult", "distance", "distance_plan"]
 
 
 @dataclass
@@ -92,6 +81,123 @@ class DistanceResult(AssayResult):
                              "fold_change_over_control": self.fold_change_over_control.ravel()})
 
 
+def distance_plan(builder: PlanBuilder, wt: np.ndarray, key: int, tss: tuple[int, int],
+                  cre: tuple[int, int], positions: np.ndarray, num_shuffles: int,
+                  shared_backgrounds: bool, source: ShuffleSource) -> None:
+    """The rows of TSS-CRE distance: ``num_shuffles`` controls (background + TSS tile
+    + the CRE at home), then per position its mutants (background + TSS tile + the
+    CRE starting there). Backgrounds are shared by every position when
+    ``shared_backgrounds`` (then a mutant's parent is its control).
+
+    Parameters
+    ----------
+    builder : PlanBuilder
+    wt : numpy.ndarray of uint8, shape=(L,)
+    key : int
+        The locus's stream key; background ``n`` of set ``b`` (``-1`` for the
+        controls and, when shared, every position; else the position's index)
+        uses stream ``(key, KIND_BACKGROUND, b, n)``.
+    tss, cre : (start, end)
+    positions : numpy.ndarray of int64
+        Starts of the moved CRE (it must fit at each).
+    num_shuffles : int
+    shared_backgrounds : bool
+    source : ShuffleSource
+    """
+    width = cre[1] - cre[0]
+    base = builder.base(wt)
+    tss_src, cre_src = builder.source(wt[tss[0]:tss[1]]), builder.source(wt[cre[0]:cre[1]])
+    control = add_backgrounds(builder, source, base, wt, key, -1, num_shuffles, tss, tss_src,
+                              position=-1)
+    builder.copy(control, cre[0], cre[1], cre_src)
+    for p, start in enumerate(positions):
+        # with shared backgrounds a mutant differs from the control at the CRE's home
+        # and its new position
+        rows = add_backgrounds(builder, source, base, wt, key,
+                               -1 if shared_backgrounds else p, num_shuffles, tss, tss_src,
+                               position=int(start),
+                               parent=control if shared_backgrounds else -1)
+        builder.copy(rows, start, start + width, cre_src)
+
+
+@dataclass(frozen=True)
+class Distance:
+    """The design of test 5: one plan, the CRE at home and at every position.
+
+    Attributes
+    ----------
+    wt : numpy.ndarray of uint8, shape=(L,)
+    key : int
+    tss, cre : (start, end)
+    positions : numpy.ndarray of int64
+    tile_size, num_shuffles, seed : int
+    shared_backgrounds : bool
+    shuffle : {"fast", "uniform", "creme"}
+    rng : numpy.random.RandomState or None
+    label : str
+    loci : pandas.DataFrame or None
+    """
+
+    wt: np.ndarray
+    key: int
+    tss: tuple[int, int]
+    cre: tuple[int, int]
+    positions: np.ndarray
+    tile_size: int
+    num_shuffles: int
+    seed: int
+    shared_backgrounds: bool = True
+    shuffle: str = "fast"
+    rng: Any = field(default=None, compare=False)
+    label: str = "distance"
+    loci: Any = None
+
+    @classmethod
+    def of(cls, seq: Any, cre_tile: Sequence[int], *, positions: Sequence[int] | None = None,
+           tss_tile: Sequence[int] | None = None, tile_size: int = 5000,
+           num_shuffles: int = 10, seed: int = 0, shared_backgrounds: bool = True,
+           shuffle: str = "fast", rng: Any = None, locus_key: int = 0,
+           name: str | None = None, loci: Any = None) -> Distance:
+        """The design of :func:`distance`'s inputs (checked)."""
+        key = single_key(locus_key, name)
+        label = run_label("distance", name, key=key)
+        tokens = as_loci(seq)
+        if tokens.shape[0] != 1:
+            raise ValueError("distance takes one sequence")
+        wt = tokens[0]
+        length = wt.shape[0]
+        table = check_loci(loci, 1, name)
+        tss = default_tss(length, tile_size, tss_tile)
+        cre = as_tile(cre_tile, length, "cre_tile")
+        width = cre[1] - cre[0]
+        if positions is None:
+            positions = tile_layout(length, tile_size).tiles[:, 0]
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        bad = positions[(positions < 0) | (positions + width > length)]
+        if bad.size:
+            raise ValueError(f"position {bad[0]} puts the {width} bp CRE outside the sequence")
+        return cls(wt=wt, key=key, tss=tss, cre=cre, positions=positions, tile_size=tile_size,
+                   num_shuffles=num_shuffles, seed=seed,
+                   shared_backgrounds=shared_backgrounds, shuffle=shuffle, rng=rng,
+                   label=label, loci=table)
+
+    def stages(self, engine: Engine) -> Stages:
+        builder = PlanBuilder(self.seed)
+        distance_plan(builder, self.wt, self.key, self.tss, self.cre, self.positions,
+                      self.num_shuffles, self.shared_backgrounds,
+                      ShuffleSource(self.shuffle, self.rng))
+        pred = yield Stage(builder.build(), self.label)
+        n = self.num_shuffles
+        settings = engine.describe(pred.shape[-1], 1, self.wt.shape[0], test="distance",
+                                   tile_size=self.tile_size, num_shuffles=n, seed=self.seed,
+                                   shuffle=self.shuffle,
+                                   shared_backgrounds=self.shared_backgrounds)
+        return DistanceResult(control=pred[:n],
+                              mut=pred[n:].reshape(len(self.positions), n, *pred.shape[1:]),
+                              positions=self.positions, tss_tile=self.tss, cre_tile=self.cre,
+                              seed=self.seed, settings=settings)
+
+
 def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
              positions: Sequence[int] | None = None, tss_tile: Sequence[int] | None = None,
              tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
@@ -118,45 +224,9 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.context_dependence`.
     """
-    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
-                    seed=seed, shuffle=shuffle, rng=rng, locus_key=locus_key)
-    locus_key = single_key(locus_key, name)
-    label = run_label("distance", name, key=locus_key)
-    loci_arg, loci = loci, as_loci(seq)
-    if loci.shape[0] != 1:
-        raise ValueError("distance takes one sequence")
-    wt = loci[0]
-    length = wt.shape[0]
-    locus_table = check_loci(loci_arg, 1, name)
-    tss = default_tss(length, tile_size, tss_tile)
-    cre = as_tile(cre_tile, length, "cre_tile")
-    width = cre[1] - cre[0]
-    if positions is None:
-        positions = tile_layout(length, tile_size).tiles[:, 0]
-    positions = np.asarray(positions, dtype=np.int64).reshape(-1)
-    bad = positions[(positions < 0) | (positions + width > length)]
-    if bad.size:
-        raise ValueError(f"position {bad[0]} puts the {width} bp CRE outside the sequence")
-    builder = PlanBuilder(seed)
-    source = ShuffleSource(shuffle, rng)
-    base = builder.base(wt)
-    tss_src, cre_src = builder.source(wt[tss[0]:tss[1]]), builder.source(wt[cre[0]:cre[1]])
-    control = add_backgrounds(builder, source, base, wt, locus_key, -1, num_shuffles, tss,
-                              tss_src, position=-1)
-    builder.copy(control, cre[0], cre[1], cre_src)
-    for p, start in enumerate(positions):
-        # with shared backgrounds a mutant differs from the control at the CRE's home
-        # and its new position
-        rows = add_backgrounds(builder, source, base, wt, locus_key,
-                               -1 if shared_backgrounds else p, num_shuffles, tss, tss_src,
-                               position=int(start), parent=control if shared_backgrounds else -1)
-        builder.copy(rows, start, start + width, cre_src)
-    pred = predict_plan(builder.build(), predictor, options, label)
-    settings = describe(predictor, options, pred.shape[-1], 1, length, test="distance",
-                        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
-                        shuffle=shuffle, shared_backgrounds=shared_backgrounds)
-    return finish(DistanceResult(control=pred[:num_shuffles],
-                                 mut=pred[num_shuffles:].reshape(len(positions), num_shuffles,
-                                                                 *pred.shape[1:]),
-                                 positions=positions, tss_tile=tss, cre_tile=cre, seed=seed,
-                                 settings=settings), locus_table)
+    return run_assay(predictor, options, lambda: Distance.of(
+        seq, cre_tile, positions=positions, tss_tile=tss_tile, tile_size=tile_size,
+        num_shuffles=num_shuffles, seed=seed, shared_backgrounds=shared_backgrounds,
+        shuffle=shuffle, rng=rng, locus_key=locus_key, name=name, loci=loci),
+        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng,
+        locus_key=locus_key)

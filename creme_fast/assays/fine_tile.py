@@ -3,37 +3,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (
-    AssayResult,
-    ShuffleSource,
-    activity,
-    add_backgrounds,
-    as_loci,
-    as_tile,
-    check_arguments,
-    default_tss,
-    describe,
-    finish,
-    parent_rows,
-    predict_plan,
-    run_label,
-    single_key,
-    track_column,
-    track_position,
-)
-from creme_fast.pipeline import PlanBuilder
+from creme_fast.assays.design import Stage, Stages
+from creme_fast.assays.inputs import as_loci, as_tile, default_tss, run_label, single_key
+from creme_fast.assays.result import AssayResult, activity, track_column
+from creme_fast.assays.runner import run_assay
+from creme_fast.assays.shuffles import ShuffleSource, add_backgrounds
+from creme_fast.pipeline import Engine, PlanBuilder
 from creme_fast.runtime.base import Predictor
 from creme_fast.schema.coords import check_loci
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FineTileResult", "fine_tile_search"]
+__all__ = ["FineTile", "FineTileResult", "fine_tile_search", "subtiles_plan"]
 
 
 @dataclass
@@ -95,6 +82,190 @@ def _subtiles(intervals: list[tuple[int, int]], window: int, step: int) -> list[
     return out
 
 
+def subtiles_plan(builder: PlanBuilder, pruned: np.ndarray, controls: np.ndarray,
+                  candidates: Sequence[tuple[int, int]], *, parents: bool = False) -> np.ndarray:
+    """One pruning iteration of the fine-tile search: per candidate sub-tile
+    (candidate-major), per background ``n``, the current sequence ``pruned[n]``
+    with the sub-tile put back to background ``controls[n]``. With ``parents``
+    each current sequence is added unedited first, as its mutants' parent.
+    Returns the mutant rows."""
+    n = pruned.shape[0]
+    shuffles = np.arange(n)
+    idx = [builder.base(s) for s in pruned]
+    ctrl_src = [builder.source(c) for c in controls]
+    c_idx = np.repeat(np.arange(len(candidates)), n)
+    n_idx = np.tile(shuffles, len(candidates))
+    starts = np.array([c[0] for c in candidates])[c_idx]
+    ends = np.array([c[1] for c in candidates])[c_idx]
+    heads = (builder.rows(n, np.asarray(idx, dtype=np.int64), candidate=-1, shuffle=shuffles)
+             if parents else -1)
+    rows = builder.rows(len(c_idx), np.array(idx)[n_idx], candidate=c_idx, shuffle=n_idx,
+                        parent=heads if np.ndim(heads) == 0 else np.asarray(heads)[n_idx])
+    builder.copy(rows, starts, ends, np.array(ctrl_src)[n_idx] + starts)
+    return rows
+
+
+def _mean_activity(seqs: np.ndarray, seed: int, label: str) -> Stage:
+    builder = PlanBuilder(seed)
+    builder.rows_of(seqs)
+    return Stage(builder.build(), label)
+
+
+@dataclass(frozen=True)
+class FineTile:
+    """The design of test 8: greedy pruning of a CRE in stages of shrinking sub-tiles.
+
+    Plans, in order: the backgrounds with the whole CRE; per stage, the current
+    sequences, then per iteration every remaining sub-tile put back to background
+    and the current sequences after the removal. See :func:`fine_tile_search`.
+
+    Attributes
+    ----------
+    wt : numpy.ndarray of uint8, shape=(L,)
+    key : int
+    tss, cre : (start, end)
+    scales, thresholds, n_batches : tuple
+    frac : float
+    cre_type : {"enhancer", "silencer"}
+    track : int or None
+    tile_size, num_shuffles, seed : int
+    shuffle : {"fast", "uniform", "creme"}
+    label : str
+    loci : pandas.DataFrame or None
+    """
+
+    wt: np.ndarray
+    key: int
+    tss: tuple[int, int]
+    cre: tuple[int, int]
+    scales: tuple[int, ...]
+    thresholds: tuple[float, ...]
+    n_batches: tuple[int, ...]
+    frac: float
+    cre_type: str
+    track: int | None
+    tile_size: int
+    num_shuffles: int
+    seed: int
+    shuffle: str = "fast"
+    label: str = "fine-tile"
+    loci: Any = None
+    rng: Any = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, seq: Any, cre_tile: Sequence[int], *, scales: Sequence[int] = (500, 50),
+           thresholds: Sequence[float] = (0.8, 0.8), n_batches: Sequence[int] = (2, 5),
+           frac: float = 1.0, cre_type: str = "enhancer",
+           tss_tile: Sequence[int] | None = None, tile_size: int = 5000,
+           num_shuffles: int = 10, track: int | None = None, seed: int = 0,
+           shuffle: str = "fast", locus_key: int = 0, name: str | None = None,
+           loci: Any = None) -> FineTile:
+        """The design of :func:`fine_tile_search`'s inputs (checked)."""
+        key = single_key(locus_key, name)
+        label = run_label("fine-tile", name, key=key)
+        if cre_type not in ("enhancer", "silencer"):
+            raise ValueError(f"cre_type must be 'enhancer' or 'silencer', got {cre_type!r}")
+        if not len(scales) == len(thresholds) == len(n_batches):
+            raise ValueError("scales, thresholds and n_batches must have the same length")
+        wt = as_loci(seq)[0]
+        length = wt.shape[0]
+        table = check_loci(loci, 1, name)
+        tss = default_tss(length, tile_size, tss_tile)
+        cre = as_tile(cre_tile, length, "cre_tile")
+        return cls(wt=wt, key=key, tss=tss, cre=cre, scales=tuple(scales),
+                   thresholds=tuple(thresholds), n_batches=tuple(n_batches), frac=frac,
+                   cre_type=cre_type, track=track, tile_size=tile_size,
+                   num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, label=label,
+                   loci=table)
+
+    def stages(self, engine: Engine) -> Stages:
+        wt, cre, seed, label = self.wt, self.cre, self.seed, self.label
+        length = wt.shape[0]
+        column = engine.column(self.track)
+        settings: dict[str, Any] = {}
+        builder = PlanBuilder(seed)
+        add_backgrounds(builder, ShuffleSource(self.shuffle, self.rng), builder.base(wt), wt,
+                        self.key, -1, self.num_shuffles, self.tss,
+                        builder.source(wt[self.tss[0]:self.tss[1]]))
+        controls = builder.build().materialize(0, self.num_shuffles).copy()
+
+        def mean_activity(pred: np.ndarray) -> np.ndarray:
+            act = activity(pred)
+            if not settings:
+                settings.update(engine.describe(
+                    act.shape[-1], 1, length, test="fine_tile", tile_size=self.tile_size,
+                    num_shuffles=self.num_shuffles, seed=seed, shuffle=self.shuffle,
+                    scales=list(self.scales), thresholds=list(self.thresholds),
+                    n_batches=list(self.n_batches), frac=self.frac, cre_type=self.cre_type))
+            return act[:, column]
+
+        with_cre = controls.copy()
+        with_cre[:, cre[0]:cre[1]] = wt[cre[0]:cre[1]]
+        full = float(mean_activity((yield _mean_activity(with_cre, seed,
+                                                         f"{label}: whole CRE"))).mean())
+        if full == 0 or not np.isfinite(full):
+            note = (f"activity with the whole CRE is {full}: its effect cannot be normalised, "
+                    "nothing was pruned")
+            log.warning("fine-tile search of %s: %s", cre, note)
+            return FineTileResult(
+                cre_tile=cre, kept=np.array([cre], dtype=np.int64),
+                kept_mask=np.ones(cre[1] - cre[0], dtype=bool),
+                stage_windows=np.array(self.scales), scores=np.zeros(0),
+                score_stage=np.zeros(0, dtype=np.int64), removed=np.zeros((0, 2), dtype=np.int64),
+                full_cre=full, cre_type=self.cre_type, track=settings["tracks"][column],
+                seed=seed, note=note, settings=settings)
+        keep_going = (lambda s, t: s > t) if self.cre_type == "enhancer" else (lambda s, t: s < t)
+        intervals = [cre]
+        pruned = with_cre
+        scores, score_stage, removed_all = [], [], []
+        for stage, (window, threshold, n_batch) in enumerate(zip(self.scales, self.thresholds,
+                                                                 self.n_batches)):
+            step = max(1, int(window * self.frac))
+            candidates = _subtiles(intervals, window, step)
+            score = float(mean_activity((yield _mean_activity(
+                pruned, seed, f"{label}: stage {stage + 1} start"))).mean()) / full
+            removed_stage: list[tuple[int, int]] = []
+            accepted = pruned
+            while keep_going(score, threshold) and candidates:
+                accepted = pruned
+                b = PlanBuilder(seed)
+                rows = subtiles_plan(b, pruned, controls, candidates, parents=engine.incremental)
+                act = activity((yield Stage(b.build(), f"{label}: stage {stage + 1}")))
+                per = act[rows, column].reshape(len(candidates), self.num_shuffles).mean(axis=1)
+                order = np.argsort(per, kind="stable")
+                drop = order[-n_batch:] if self.cre_type == "enhancer" else order[:n_batch]
+                drop_set = {candidates[i] for i in drop}
+                pruned = pruned.copy()
+                for start, end in drop_set:
+                    pruned[:, start:end] = controls[:, start:end]
+                removed_stage += sorted(drop_set)
+                candidates = [c for c in candidates if c not in drop_set]
+                score = float(mean_activity((yield _mean_activity(
+                    pruned, seed, f"stage {stage + 1} check"))).mean()) / full
+                scores.append(score)
+                score_stage.append(stage)
+                log.debug("stage %d: %d sub-tiles left, score %.3f", stage + 1, len(candidates),
+                          score)
+            if not keep_going(score, threshold) and removed_stage:
+                # undo the removal that crossed the threshold
+                last = removed_stage[-len(drop_set):]
+                candidates = sorted(candidates + last)
+                removed_stage = removed_stage[:-len(drop_set)]
+                pruned = accepted
+            removed_all += removed_stage
+            intervals = candidates
+        kept = np.array(sorted(intervals), dtype=np.int64).reshape(-1, 2)
+        mask = np.zeros(cre[1] - cre[0], dtype=bool)
+        for start, end in kept:
+            mask[start - cre[0]:end - cre[0]] = True
+        return FineTileResult(
+            cre_tile=cre, kept=kept, kept_mask=mask, stage_windows=np.array(self.scales),
+            scores=np.array(scores), score_stage=np.array(score_stage),
+            removed=np.array(removed_all, dtype=np.int64).reshape(-1, 2), full_cre=full,
+            cre_type=self.cre_type, track=settings["tracks"][column], seed=seed,
+            settings=settings)
+
+
 def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
                      scales: Sequence[int] = (500, 50), thresholds: Sequence[float] = (0.8, 0.8),
                      n_batches: Sequence[int] = (2, 5), frac: float = 1.0,
@@ -135,106 +306,10 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
-    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
-                    seed=seed, shuffle=shuffle, locus_key=locus_key, track=track, frac=frac,
-                    scales=scales, thresholds=thresholds, n_batches=n_batches)
-    locus_key = single_key(locus_key, name)
-    label = run_label("fine-tile", name, key=locus_key)
-    if cre_type not in ("enhancer", "silencer"):
-        raise ValueError(f"cre_type must be 'enhancer' or 'silencer', got {cre_type!r}")
-    if not len(scales) == len(thresholds) == len(n_batches):
-        raise ValueError("scales, thresholds and n_batches must have the same length")
-    wt = as_loci(seq)[0]
-    length = wt.shape[0]
-    loci = check_loci(loci, 1, name)
-    column = track_position(predictor, options, track)
-    settings: dict[str, Any] = {}
-    tss = default_tss(length, tile_size, tss_tile)
-    cre = as_tile(cre_tile, length, "cre_tile")
-    shuffles = np.arange(num_shuffles)
-    builder = PlanBuilder(seed)
-    add_backgrounds(builder, ShuffleSource(shuffle), builder.base(wt), wt, locus_key, -1,
-                    num_shuffles, tss, builder.source(wt[tss[0]:tss[1]]))
-    controls = builder.build().materialize(0, num_shuffles).copy()
-
-    def mean_activity(seqs: np.ndarray, desc: str) -> np.ndarray:
-        b = PlanBuilder(seed)
-        b.rows_of(seqs)
-        act = activity(predict_plan(b.build(), predictor, options, desc))
-        if not settings:
-            settings.update(describe(predictor, options, act.shape[-1], 1, length,
-                                     test="fine_tile", tile_size=tile_size,
-                                     num_shuffles=num_shuffles, seed=seed, shuffle=shuffle,
-                                     scales=list(scales), thresholds=list(thresholds),
-                                     n_batches=list(n_batches), frac=frac, cre_type=cre_type))
-        return act[:, column]
-
-    with_cre = controls.copy()
-    with_cre[:, cre[0]:cre[1]] = wt[cre[0]:cre[1]]
-    full = float(mean_activity(with_cre, f"{label}: whole CRE").mean())
-    if full == 0 or not np.isfinite(full):
-        note = (f"activity with the whole CRE is {full}: its effect cannot be normalised, "
-                "nothing was pruned")
-        log.warning("fine-tile search of %s: %s", cre, note)
-        return finish(FineTileResult(
-            cre_tile=cre, kept=np.array([cre], dtype=np.int64),
-            kept_mask=np.ones(cre[1] - cre[0], dtype=bool), stage_windows=np.array(scales),
-            scores=np.zeros(0), score_stage=np.zeros(0, dtype=np.int64),
-            removed=np.zeros((0, 2), dtype=np.int64), full_cre=full, cre_type=cre_type,
-            track=settings["tracks"][column], seed=seed, note=note, settings=settings), loci)
-    keep_going = (lambda s, t: s > t) if cre_type == "enhancer" else (lambda s, t: s < t)
-    intervals = [cre]
-    pruned = with_cre
-    scores, score_stage, removed_all = [], [], []
-    for stage, (window, threshold, n_batch) in enumerate(zip(scales, thresholds, n_batches)):
-        step = max(1, int(window * frac))
-        candidates = _subtiles(intervals, window, step)
-        score = float(mean_activity(pruned, f"{label}: stage {stage + 1} start").mean()) / full
-        removed_stage: list[tuple[int, int]] = []
-        accepted = pruned
-        while keep_going(score, threshold) and candidates:
-            accepted = pruned
-            b = PlanBuilder(seed)
-            idx = [b.base(s) for s in pruned]
-            ctrl_src = [b.source(c) for c in controls]
-            c_idx = np.repeat(np.arange(len(candidates)), num_shuffles)
-            n_idx = np.tile(shuffles, len(candidates))
-            starts = np.array([c[0] for c in candidates])[c_idx]
-            ends = np.array([c[1] for c in candidates])[c_idx]
-            heads = parent_rows(b, predictor, options, idx, candidate=-1, shuffle=shuffles)
-            rows = b.rows(len(c_idx), np.array(idx)[n_idx], candidate=c_idx, shuffle=n_idx,
-                          parent=heads if np.ndim(heads) == 0 else np.asarray(heads)[n_idx])
-            b.copy(rows, starts, ends, np.array(ctrl_src)[n_idx] + starts)
-            act = activity(predict_plan(b.build(), predictor, options,
-                                        f"{label}: stage {stage + 1}"))[rows, column]
-            per = act.reshape(len(candidates), num_shuffles).mean(axis=1)
-            order = np.argsort(per, kind="stable")
-            drop = order[-n_batch:] if cre_type == "enhancer" else order[:n_batch]
-            drop_set = {candidates[i] for i in drop}
-            pruned = pruned.copy()
-            for start, end in drop_set:
-                pruned[:, start:end] = controls[:, start:end]
-            removed_stage += sorted(drop_set)
-            candidates = [c for c in candidates if c not in drop_set]
-            score = float(mean_activity(pruned, f"stage {stage + 1} check").mean()) / full
-            scores.append(score)
-            score_stage.append(stage)
-            log.debug("stage %d: %d sub-tiles left, score %.3f", stage + 1, len(candidates), score)
-        if not keep_going(score, threshold) and removed_stage:
-            # undo the removal that crossed the threshold
-            last = removed_stage[-len(drop_set):]
-            candidates = sorted(candidates + last)
-            removed_stage = removed_stage[:-len(drop_set)]
-            pruned = accepted
-        removed_all += removed_stage
-        intervals = candidates
-    kept = np.array(sorted(intervals), dtype=np.int64).reshape(-1, 2)
-    mask = np.zeros(cre[1] - cre[0], dtype=bool)
-    for start, end in kept:
-        mask[start - cre[0]:end - cre[0]] = True
-    return finish(FineTileResult(
-        cre_tile=cre, kept=kept, kept_mask=mask, stage_windows=np.array(scales),
-        scores=np.array(scores), score_stage=np.array(score_stage),
-        removed=np.array(removed_all, dtype=np.int64).reshape(-1, 2), full_cre=full,
-        cre_type=cre_type, track=settings["tracks"][column], seed=seed, settings=settings),
-        loci)
+    return run_assay(predictor, options, lambda: FineTile.of(
+        seq, cre_tile, scales=scales, thresholds=thresholds, n_batches=n_batches, frac=frac,
+        cre_type=cre_type, tss_tile=tss_tile, tile_size=tile_size, num_shuffles=num_shuffles,
+        track=track, seed=seed, shuffle=shuffle, locus_key=locus_key, name=name, loci=loci),
+        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle,
+        locus_key=locus_key, track=track, frac=frac, scales=scales, thresholds=thresholds,
+        n_batches=n_batches)

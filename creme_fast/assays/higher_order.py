@@ -1,34 +1,22 @@
 """Test 6, higher-order interactions: a greedy search over tile shuffles."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (
-    KIND_GREEDY,
-    AssayResult,
-    ShuffleSource,
-    activity,
-    as_loci,
-    as_tiles,
-    check_arguments,
-    describe,
-    finish,
-    parent_rows,
-    predict_plan,
-    run_label,
-    single_key,
-    track_column,
-    track_position,
-)
-from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.assays.design import Stage, Stages, parent_rows
+from creme_fast.assays.inputs import as_loci, as_tiles, run_label, single_key
+from creme_fast.assays.result import AssayResult, activity, track_column
+from creme_fast.assays.runner import run_assay
+from creme_fast.assays.shuffles import KIND_GREEDY, ShuffleSource
+from creme_fast.pipeline import Engine, PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 from creme_fast.schema.coords import check_loci
 
-__all__ = ["HigherOrderResult", "higher_order", "classify_interaction"]
+__all__ = ["HigherOrder", "HigherOrderResult", "classify_interaction", "higher_order"]
 
 
 def classify_interaction(observed: np.ndarray, additive: np.ndarray, wt: float,
@@ -122,6 +110,123 @@ class HigherOrderResult(AssayResult):
                              "wt": self.wt, "classification": self.classification()})
 
 
+@dataclass(frozen=True)
+class HigherOrder:
+    """The design of test 6: one plan per greedy round, each decided by the last.
+
+    Round ``r`` shuffles every remaining tile of the current sequence (stream
+    ``(key, KIND_GREEDY, r, tile, shuffle)``); the tile whose shuffles move the
+    followed track's activity most (``optimization``) is kept shuffled, and the
+    next round starts from its shuffle closest to their mean. Round 0's first row
+    is the wild type; later rounds add the current sequence as a parent row only
+    when the incremental path will run.
+
+    Attributes
+    ----------
+    wt : numpy.ndarray of uint8, shape=(L,)
+    key : int
+    tiles : numpy.ndarray, shape=(n_tiles, 2)
+    num_rounds : int
+        At most the number of tiles.
+    optimization : {"min", "max"}
+    track : int or None
+        The model's original index of the track followed (None: the first).
+    tile_size, num_shuffles, seed : int
+    shuffle : {"fast", "uniform", "creme"}
+    rng : numpy.random.RandomState or None
+    label : str
+    loci : pandas.DataFrame or None
+    """
+
+    wt: np.ndarray
+    key: int
+    tiles: np.ndarray
+    num_rounds: int
+    optimization: str
+    track: int | None
+    tile_size: int
+    num_shuffles: int
+    seed: int
+    shuffle: str = "fast"
+    rng: Any = field(default=None, compare=False)
+    label: str = "higher-order"
+    loci: Any = None
+
+    @classmethod
+    def of(cls, seq: Any, *, tiles: Any = None, tile_size: int = 5000, num_shuffles: int = 10,
+           num_rounds: int | None = None, optimization: str = "min", track: int | None = None,
+           seed: int = 0, shuffle: str = "fast", rng: Any = None, locus_key: int = 0,
+           name: str | None = None, loci: Any = None) -> HigherOrder:
+        """The design of :func:`higher_order`'s inputs (checked)."""
+        key = single_key(locus_key, name)
+        label = run_label("higher-order", name, key=key)
+        if optimization not in ("min", "max"):
+            raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
+        wt = as_loci(seq)[0].copy()
+        table = check_loci(loci, 1, name)
+        tiles = as_tiles(tiles, wt.shape[0], tile_size)
+        n_tiles = len(tiles)
+        rounds = n_tiles if num_rounds is None else min(int(num_rounds), n_tiles)
+        return cls(wt=wt, key=key, tiles=tiles, num_rounds=rounds, optimization=optimization,
+                   track=track, tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+                   shuffle=shuffle, rng=rng, label=label, loci=table)
+
+    def stages(self, engine: Engine) -> Stages:
+        num_shuffles, tiles = self.num_shuffles, self.tiles
+        pick = np.argmin if self.optimization == "min" else np.argmax
+        column = engine.column(self.track)
+        current = self.wt
+        n_tiles = len(tiles)
+        remaining = list(range(n_tiles))
+        round_activity = np.full((self.num_rounds, n_tiles, num_shuffles), np.nan)
+        selected, observed = [], []
+        wt = float("nan")
+        n_out = 0
+        single = np.full(n_tiles, np.nan)
+        source = ShuffleSource(self.shuffle, self.rng)
+        for r in range(self.num_rounds):
+            builder = PlanBuilder(self.seed)
+            base = builder.base(current)
+            # round 0: the wild type; later rounds: the best mutant so far, as a parent row
+            head = (builder.rows(1, base, tile=-1, shuffle=-1) if r == 0 else
+                    parent_rows(builder, engine, [base], round=r, tile=-1, shuffle=-1))
+            rem = np.array(remaining)
+            t_idx = np.repeat(rem, num_shuffles)
+            n_idx = np.tile(np.arange(num_shuffles), len(rem))
+            rows = builder.rows(len(t_idx), base, round=r, tile=t_idx, shuffle=n_idx,
+                                parent=head)
+            source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
+                         stream_keys(self.key, KIND_GREEDY, r, t_idx, n_idx), current)
+            plan = builder.build()
+            act = activity((yield Stage(plan, f"{self.label}: greedy round {r + 1}")))
+            n_out = act.shape[-1]
+            act = act[:, column]
+            if r == 0:
+                wt = float(act[0])
+            per = act[rows].reshape(len(rem), num_shuffles)
+            round_activity[r, rem] = per
+            means = per.mean(axis=1)
+            if r == 0:
+                single[rem] = means
+            best = int(pick(means))
+            closest = int(np.argmin(np.abs(per[best] - means[best])))
+            row = int(rows[best * num_shuffles + closest])
+            current = plan.materialize(row, row + 1)[0].copy()
+            selected.append(rem[best])
+            observed.append(float(means[best]))
+            remaining.remove(rem[best])
+        settings = engine.describe(n_out, 1, current.shape[0], test="higher_order",
+                                   tile_size=self.tile_size, num_shuffles=num_shuffles,
+                                   seed=self.seed, shuffle=self.shuffle,
+                                   num_rounds=self.num_rounds, optimization=self.optimization)
+        track_id = settings["tracks"][column] if column < len(settings["tracks"]) else column
+        return HigherOrderResult(wt=wt, tiles=tiles, single=single,
+                                 selected=np.array(selected, dtype=np.int64),
+                                 observed=np.array(observed), round_activity=round_activity,
+                                 optimization=self.optimization, track=int(track_id),
+                                 seed=self.seed, settings=settings)
+
+
 def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size: int = 5000,
                  num_shuffles: int = 10, num_rounds: int | None = None,
                  optimization: str = "min", track: int | None = None, seed: int = 0,
@@ -150,65 +255,9 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
     Other parameters as in :func:`creme_fast.assays.necessity`. The next round
     starts from the shuffle whose activity is closest to the chosen tile's mean.
     """
-    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
-                    num_rounds=num_rounds, seed=seed, shuffle=shuffle, rng=rng,
-                    locus_key=locus_key, track=track)
-    locus_key = single_key(locus_key, name)
-    label = run_label("higher-order", name, key=locus_key)
-    if optimization not in ("min", "max"):
-        raise ValueError(f"optimization must be 'min' or 'max', got {optimization!r}")
-    pick = np.argmin if optimization == "min" else np.argmax
-    current = as_loci(seq)[0].copy()
-    loci = check_loci(loci, 1, name)
-    column = track_position(predictor, options, track)
-    tiles = as_tiles(tiles, current.shape[0], tile_size)
-    n_tiles = len(tiles)
-    num_rounds = n_tiles if num_rounds is None else min(int(num_rounds), n_tiles)
-    remaining = list(range(n_tiles))
-    round_activity = np.full((num_rounds, n_tiles, num_shuffles), np.nan)
-    selected, observed = [], []
-    wt = float("nan")
-    single = np.full(n_tiles, np.nan)
-    source = ShuffleSource(shuffle, rng)
-    for r in range(num_rounds):
-        builder = PlanBuilder(seed)
-        base = builder.base(current)
-        # round 0: the wild type; later rounds: the best mutant so far, as a parent row
-        head = (builder.rows(1, base, tile=-1, shuffle=-1) if r == 0 else
-                parent_rows(builder, predictor, options, [base], round=r, tile=-1, shuffle=-1))
-        rem = np.array(remaining)
-        t_idx = np.repeat(rem, num_shuffles)
-        n_idx = np.tile(np.arange(num_shuffles), len(rem))
-        rows = builder.rows(len(t_idx), base, round=r, tile=t_idx, shuffle=n_idx, parent=head)
-        source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
-                     stream_keys(locus_key, KIND_GREEDY, r, t_idx, n_idx), current)
-        plan = builder.build()
-        act = activity(predict_plan(plan, predictor, options,
-                                    f"{label}: greedy round {r + 1}"))
-        n_out = act.shape[-1]
-        act = act[:, column]
-        if r == 0:
-            wt = float(act[0])
-        act = act[rows]
-        per = act.reshape(len(rem), num_shuffles)
-        round_activity[r, rem] = per
-        means = per.mean(axis=1)
-        if r == 0:
-            single[rem] = means
-        best = int(pick(means))
-        closest = int(np.argmin(np.abs(per[best] - means[best])))
-        row = int(rows[best * num_shuffles + closest])
-        current = plan.materialize(row, row + 1)[0].copy()
-        selected.append(rem[best])
-        observed.append(float(means[best]))
-        remaining.remove(rem[best])
-    settings = describe(predictor, options, n_out if num_rounds else 0, 1, current.shape[0],
-                        test="higher_order", tile_size=tile_size, num_shuffles=num_shuffles,
-                        seed=seed, shuffle=shuffle, num_rounds=num_rounds,
-                        optimization=optimization)
-    track_id = settings["tracks"][column] if column < len(settings["tracks"]) else column
-    return finish(HigherOrderResult(wt=wt, tiles=tiles, single=single,
-                                    selected=np.array(selected, dtype=np.int64),
-                                    observed=np.array(observed), round_activity=round_activity,
-                                    optimization=optimization, track=int(track_id), seed=seed,
-                                    settings=settings), loci)
+    return run_assay(predictor, options, lambda: HigherOrder.of(
+        seq, tiles=tiles, tile_size=tile_size, num_shuffles=num_shuffles, num_rounds=num_rounds,
+        optimization=optimization, track=track, seed=seed, shuffle=shuffle, rng=rng,
+        locus_key=locus_key, name=name, loci=loci),
+        tile_size=tile_size, num_shuffles=num_shuffles, num_rounds=num_rounds, seed=seed,
+        shuffle=shuffle, rng=rng, locus_key=locus_key, track=track)

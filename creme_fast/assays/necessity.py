@@ -2,32 +2,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (
-    KIND_NECESSITY,
-    AssayResult,
-    ShuffleSource,
-    activity,
-    as_loci,
-    as_tiles,
-    check_arguments,
-    describe,
-    finish,
-    locus_keys,
-    predict_plan,
-    run_label,
-    safe_ratio,
-)
-from creme_fast.pipeline import PlanBuilder, stream_keys
+from creme_fast.assays.design import Stage, Stages
+from creme_fast.assays.inputs import as_loci, as_tiles, locus_keys, run_label
+from creme_fast.assays.result import AssayResult, activity, safe_ratio
+from creme_fast.assays.runner import run_assay
+from creme_fast.assays.shuffles import KIND_NECESSITY, ShuffleSource
+from creme_fast.pipeline import Engine, PlanBuilder, stream_keys
 from creme_fast.runtime.base import Predictor
 from creme_fast.schema.coords import check_loci
 
-__all__ = ["NecessityResult", "necessity"]
+__all__ = ["Necessity", "NecessityResult", "necessity", "necessity_plan"]
 
 
 @dataclass
@@ -68,6 +58,98 @@ class NecessityResult(AssayResult):
             "effect": self.effect.ravel()})
 
 
+def necessity_plan(builder: PlanBuilder, tokens: np.ndarray, keys: np.ndarray,
+                   tiles: np.ndarray, num_shuffles: int, source: ShuffleSource, *,
+                   wild_type: bool = True) -> np.ndarray:
+    """The rows of necessity, per locus: the wild type (when ``wild_type``; the
+    mutants' parent), then every tile x shuffle with the tile shuffled (stream
+    ``(key, KIND_NECESSITY, tile, shuffle)``), tile-major.
+
+    Parameters
+    ----------
+    builder : PlanBuilder
+    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
+    keys : numpy.ndarray of int64, shape=(n_loci,)
+    tiles : numpy.ndarray, shape=(n_tiles, 2)
+    num_shuffles : int
+    source : ShuffleSource
+    wild_type : bool, default=True
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        The mutant rows of the last locus.
+    """
+    t_idx, n_idx = np.meshgrid(np.arange(len(tiles)), np.arange(num_shuffles), indexing="ij")
+    t_idx, n_idx = t_idx.ravel(), n_idx.ravel()
+    rows = np.zeros(0, dtype=np.int64)
+    for i in range(tokens.shape[0]):
+        base = builder.base(tokens[i])
+        wt_row = builder.rows(1, base, locus=i, tile=-1, shuffle=-1) if wild_type else -1
+        rows = builder.rows(len(t_idx), base, locus=i, tile=t_idx, shuffle=n_idx,
+                            parent=wt_row)
+        source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
+                     stream_keys(keys[i], KIND_NECESSITY, t_idx, n_idx), tokens[i])
+    return rows
+
+
+@dataclass(frozen=True)
+class Necessity:
+    """The design of test 3: one plan, every locus's wild type and tile shuffles.
+
+    Attributes
+    ----------
+    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
+    keys : numpy.ndarray of int64, shape=(n_loci,)
+    tiles : numpy.ndarray, shape=(n_tiles, 2)
+    tile_size, num_shuffles, seed : int
+    shuffle : {"fast", "uniform", "creme"}
+    rng : numpy.random.RandomState or None
+    label : str
+    loci : pandas.DataFrame or None
+    """
+
+    tokens: np.ndarray
+    keys: np.ndarray
+    tiles: np.ndarray
+    tile_size: int
+    num_shuffles: int
+    seed: int
+    shuffle: str = "fast"
+    rng: Any = field(default=None, compare=False)
+    label: str = "necessity"
+    loci: Any = None
+
+    @classmethod
+    def of(cls, seqs: Any, *, tiles: Any = None, tile_size: int = 5000, num_shuffles: int = 10,
+           seed: int = 0, shuffle: str = "fast", rng: Any = None,
+           locus_keys_: Sequence[int] | None = None, names: Sequence[str] | None = None,
+           loci: Any = None) -> Necessity:
+        """The design of :func:`necessity`'s inputs (checked)."""
+        tokens = as_loci(seqs)
+        n_loci, length = tokens.shape
+        table = check_loci(loci, n_loci, names)
+        tiles = as_tiles(tiles, length, tile_size)
+        return cls(tokens=tokens, keys=locus_keys(n_loci, locus_keys_, names), tiles=tiles,
+                   tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle,
+                   rng=rng, label=run_label("necessity", names, n_loci), loci=table)
+
+    def stages(self, engine: Engine) -> Stages:
+        builder = PlanBuilder(self.seed)
+        necessity_plan(builder, self.tokens, self.keys, self.tiles, self.num_shuffles,
+                       ShuffleSource(self.shuffle, self.rng))
+        pred = yield Stage(builder.build(), self.label)
+        n_loci, length = self.tokens.shape
+        n_tiles = len(self.tiles)
+        pred = pred.reshape(n_loci, 1 + n_tiles * self.num_shuffles, *pred.shape[1:])
+        settings = engine.describe(pred.shape[-1], n_loci, length, test="necessity",
+                                   tile_size=self.tile_size, num_shuffles=self.num_shuffles,
+                                   seed=self.seed, shuffle=self.shuffle)
+        return NecessityResult(wt=pred[:, 0], mut=pred[:, 1:].reshape(
+            n_loci, n_tiles, self.num_shuffles, *pred.shape[2:]), tiles=self.tiles,
+            seed=self.seed, settings=settings)
+
+
 def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: int = 5000,
               num_shuffles: int = 10, seed: int = 0, shuffle: str = "fast", rng: Any = None,
               locus_keys_: Sequence[int] | None = None,
@@ -87,30 +169,7 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     **options
         Engine options.
     """
-    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
-                    seed=seed, shuffle=shuffle, rng=rng)
-    tokens = as_loci(seqs)
-    n_loci, length = tokens.shape
-    loci = check_loci(loci, n_loci, names)
-    tiles = as_tiles(tiles, length, tile_size)
-    keys = locus_keys(n_loci, locus_keys_, names)
-    t_idx, n_idx = np.meshgrid(np.arange(len(tiles)), np.arange(num_shuffles), indexing="ij")
-    t_idx, n_idx = t_idx.ravel(), n_idx.ravel()
-    builder = PlanBuilder(seed)
-    source = ShuffleSource(shuffle, rng)
-    for i in range(n_loci):
-        base = builder.base(tokens[i])
-        wt_row = builder.rows(1, base, locus=i, tile=-1, shuffle=-1)
-        rows = builder.rows(len(t_idx), base, locus=i, tile=t_idx, shuffle=n_idx,
-                            parent=wt_row)
-        source.apply(builder, rows, tiles[t_idx, 0], tiles[t_idx, 1],
-                     stream_keys(keys[i], KIND_NECESSITY, t_idx, n_idx), tokens[i])
-    pred = predict_plan(builder.build(), predictor, options,
-                        run_label("necessity", names, n_loci))
-    pred = pred.reshape(n_loci, 1 + len(t_idx), *pred.shape[1:])
-    settings = describe(predictor, options, pred.shape[-1], n_loci, length, test="necessity",
-                        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
-                        shuffle=shuffle)
-    return finish(NecessityResult(wt=pred[:, 0], mut=pred[:, 1:].reshape(
-        n_loci, len(tiles), num_shuffles, *pred.shape[2:]), tiles=tiles, seed=seed,
-        settings=settings), loci)
+    return run_assay(predictor, options, lambda: Necessity.of(
+        seqs, tiles=tiles, tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+        shuffle=shuffle, rng=rng, locus_keys_=locus_keys_, names=names, loci=loci),
+        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng)

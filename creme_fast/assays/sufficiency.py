@@ -2,33 +2,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (
-    AssayResult,
-    ShuffleSource,
-    activity,
-    add_backgrounds,
-    as_loci,
-    as_tiles,
-    check_arguments,
-    default_tss,
-    describe,
-    finish,
-    locus_keys,
-    predict_plan,
-    run_label,
-    safe_ratio,
-)
-from creme_fast.pipeline import PlanBuilder
+from creme_fast.assays.design import Stage, Stages
+from creme_fast.assays.inputs import as_loci, as_tiles, default_tss, locus_keys, run_label
+from creme_fast.assays.result import AssayResult, activity, safe_ratio
+from creme_fast.assays.runner import run_assay
+from creme_fast.assays.shuffles import ShuffleSource, add_backgrounds
+from creme_fast.pipeline import Engine, PlanBuilder
 from creme_fast.runtime.base import Predictor
 from creme_fast.schema.coords import check_loci
 
-__all__ = ["SufficiencyResult", "sufficiency"]
+__all__ = ["Sufficiency", "SufficiencyResult", "sufficiency", "sufficiency_plan"]
 
 
 @dataclass
@@ -82,6 +71,133 @@ class SufficiencyResult(AssayResult):
             "effect": self.effect.ravel(), "effect_over_control": self.effect_over_control.ravel()})
 
 
+def sufficiency_plan(builder: PlanBuilder, tokens: np.ndarray, keys: np.ndarray,
+                     tiles: np.ndarray, tss: tuple[int, int], num_shuffles: int,
+                     shared_backgrounds: bool, source: ShuffleSource, *, wild_type: bool = True,
+                     insert: np.ndarray | None = None) -> list[np.ndarray]:
+    """The rows of sufficiency, per locus: the wild type (when ``wild_type``), the
+    controls (background + TSS tile: one set of ``num_shuffles`` shared by every
+    tile when ``shared_backgrounds``, else one per tile), then per tile its
+    mutants (its control + the tile at its own position; each mutant's parent is
+    its control).
+
+    Parameters
+    ----------
+    builder : PlanBuilder
+    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
+    keys : numpy.ndarray of int64, shape=(n_loci,)
+    tiles : numpy.ndarray, shape=(n_tiles, 2)
+    tss : (start, end)
+    num_shuffles : int
+    shared_backgrounds : bool
+    source : ShuffleSource
+        Background ``n`` of set ``b`` (``-1`` when shared, else the tile) uses
+        stream ``(key, KIND_BACKGROUND, b, n)``.
+    wild_type : bool, default=True
+    insert : numpy.ndarray of uint8, optional
+        Put these tokens into every tile instead of the wild type's (each tile
+        must be as long).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The last locus's control rows, per background set.
+    """
+    n_ctrl = 1 if shared_backgrounds else len(tiles)
+    controls: list[np.ndarray] = []
+    for i in range(tokens.shape[0]):
+        base = builder.base(tokens[i])
+        if wild_type:
+            builder.rows(1, base, locus=i, tile=-1, shuffle=-1, role=0)
+        tss_src = builder.source(tokens[i, tss[0]:tss[1]])
+        wt_src = builder.source(tokens[i])
+        insert_src = None if insert is None else builder.source(insert)
+        controls = []
+        for c in range(n_ctrl):
+            bg = -1 if shared_backgrounds else c
+            controls.append(add_backgrounds(builder, source, base, tokens[i], keys[i], bg,
+                                            num_shuffles, tss, tss_src, locus=i, tile=bg,
+                                            role=1))
+        for t, (start, end) in enumerate(tiles):
+            # a mutant differs from its background's control only in the tile
+            rows = add_backgrounds(builder, source, base, tokens[i], keys[i],
+                                   -1 if shared_backgrounds else t, num_shuffles, tss, tss_src,
+                                   locus=i, tile=t, role=2,
+                                   parent=controls[0 if shared_backgrounds else t])
+            builder.copy(rows, start, end, wt_src + start if insert_src is None else insert_src)
+    return controls
+
+
+@dataclass(frozen=True)
+class Sufficiency:
+    """The design of test 4: one plan, every locus's wild type, controls and tiles.
+
+    Attributes
+    ----------
+    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
+    keys : numpy.ndarray of int64, shape=(n_loci,)
+    tiles : numpy.ndarray, shape=(n_tiles, 2)
+    tss : (start, end)
+    tile_size, num_shuffles, seed : int
+    shared_backgrounds : bool
+    shuffle : {"fast", "uniform", "creme"}
+    rng : numpy.random.RandomState or None
+    label : str
+    loci : pandas.DataFrame or None
+    """
+
+    tokens: np.ndarray
+    keys: np.ndarray
+    tiles: np.ndarray
+    tss: tuple[int, int]
+    tile_size: int
+    num_shuffles: int
+    seed: int
+    shared_backgrounds: bool = True
+    shuffle: str = "fast"
+    rng: Any = field(default=None, compare=False)
+    label: str = "sufficiency"
+    loci: Any = None
+
+    @classmethod
+    def of(cls, seqs: Any, *, tiles: Any = None, tss_tile: Sequence[int] | None = None,
+           tile_size: int = 5000, num_shuffles: int = 10, seed: int = 0,
+           shared_backgrounds: bool = True, shuffle: str = "fast", rng: Any = None,
+           locus_keys_: Sequence[int] | None = None, names: Sequence[str] | None = None,
+           loci: Any = None) -> Sufficiency:
+        """The design of :func:`sufficiency`'s inputs (checked)."""
+        tokens = as_loci(seqs)
+        n_loci, length = tokens.shape
+        table = check_loci(loci, n_loci, names)
+        tiles = as_tiles(tiles, length, tile_size)
+        tss = default_tss(length, tile_size, tss_tile)
+        return cls(tokens=tokens, keys=locus_keys(n_loci, locus_keys_, names), tiles=tiles,
+                   tss=tss, tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
+                   shared_backgrounds=shared_backgrounds, shuffle=shuffle, rng=rng,
+                   label=run_label("sufficiency", names, n_loci), loci=table)
+
+    def stages(self, engine: Engine) -> Stages:
+        builder = PlanBuilder(self.seed)
+        sufficiency_plan(builder, self.tokens, self.keys, self.tiles, self.tss,
+                         self.num_shuffles, self.shared_backgrounds,
+                         ShuffleSource(self.shuffle, self.rng))
+        pred = yield Stage(builder.build(), self.label)
+        n_loci, length = self.tokens.shape
+        n_tiles, num_shuffles = len(self.tiles), self.num_shuffles
+        n_ctrl = 1 if self.shared_backgrounds else n_tiles
+        pred = pred.reshape(n_loci, 1 + (n_ctrl + n_tiles) * num_shuffles, *pred.shape[1:])
+        ctrl_end = 1 + n_ctrl * num_shuffles
+        settings = engine.describe(pred.shape[-1], n_loci, length, test="sufficiency",
+                                   tile_size=self.tile_size, num_shuffles=num_shuffles,
+                                   seed=self.seed, shuffle=self.shuffle,
+                                   shared_backgrounds=self.shared_backgrounds)
+        return SufficiencyResult(
+            wt=pred[:, 0],
+            control=pred[:, 1:ctrl_end].reshape(n_loci, n_ctrl, num_shuffles, *pred.shape[2:]),
+            mut=pred[:, ctrl_end:].reshape(n_loci, n_tiles, num_shuffles, *pred.shape[2:]),
+            tiles=self.tiles, tss_tile=self.tss, seed=self.seed, settings=settings)
+
+
 def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
                 tss_tile: Sequence[int] | None = None, tile_size: int = 5000,
                 num_shuffles: int = 10, seed: int = 0, shared_backgrounds: bool = True,
@@ -106,46 +222,8 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     shuffle, rng, locus_keys_, names, loci, **options
         As in :func:`creme_fast.assays.context_dependence`.
     """
-    check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
-                    seed=seed, shuffle=shuffle, rng=rng)
-    tokens = as_loci(seqs)
-    n_loci, length = tokens.shape
-    loci = check_loci(loci, n_loci, names)
-    tiles = as_tiles(tiles, length, tile_size)
-    tss = default_tss(length, tile_size, tss_tile)
-    keys = locus_keys(n_loci, locus_keys_, names)
-    n_tiles = len(tiles)
-    n_ctrl = 1 if shared_backgrounds else n_tiles
-    builder = PlanBuilder(seed)
-    source = ShuffleSource(shuffle, rng)
-    for i in range(n_loci):
-        base = builder.base(tokens[i])
-        builder.rows(1, base, locus=i, tile=-1, shuffle=-1, role=0)
-        tss_src = builder.source(tokens[i, tss[0]:tss[1]])
-        wt_src = builder.source(tokens[i])
-        controls = []
-        for c in range(n_ctrl):
-            bg = -1 if shared_backgrounds else c
-            controls.append(add_backgrounds(builder, source, base, tokens[i], keys[i], bg,
-                                            num_shuffles, tss, tss_src, locus=i, tile=bg,
-                                            role=1))
-        for t, (start, end) in enumerate(tiles):
-            # a mutant differs from its background's control only in the tile
-            rows = add_backgrounds(builder, source, base, tokens[i], keys[i],
-                                   -1 if shared_backgrounds else t, num_shuffles, tss, tss_src,
-                                   locus=i, tile=t, role=2,
-                                   parent=controls[0 if shared_backgrounds else t])
-            builder.copy(rows, start, end, wt_src + start)
-    pred = predict_plan(builder.build(), predictor, options,
-                        run_label("sufficiency", names, n_loci))
-    per_locus = 1 + (n_ctrl + n_tiles) * num_shuffles
-    pred = pred.reshape(n_loci, per_locus, *pred.shape[1:])
-    ctrl_end = 1 + n_ctrl * num_shuffles
-    settings = describe(predictor, options, pred.shape[-1], n_loci, length, test="sufficiency",
-                        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
-                        shuffle=shuffle, shared_backgrounds=shared_backgrounds)
-    return finish(SufficiencyResult(
-        wt=pred[:, 0],
-        control=pred[:, 1:ctrl_end].reshape(n_loci, n_ctrl, num_shuffles, *pred.shape[2:]),
-        mut=pred[:, ctrl_end:].reshape(n_loci, n_tiles, num_shuffles, *pred.shape[2:]),
-        tiles=tiles, tss_tile=tss, seed=seed, settings=settings), loci)
+    return run_assay(predictor, options, lambda: Sufficiency.of(
+        seqs, tiles=tiles, tss_tile=tss_tile, tile_size=tile_size, num_shuffles=num_shuffles,
+        seed=seed, shared_backgrounds=shared_backgrounds, shuffle=shuffle, rng=rng,
+        locus_keys_=locus_keys_, names=names, loci=loci),
+        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng)

@@ -8,21 +8,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from creme_fast.assays._common import (
-    AssayResult,
-    activity,
-    as_loci,
-    check_arguments,
-    default_tss,
-    describe,
-    finish,
-    predict_plan,
-)
-from creme_fast.pipeline import PlanBuilder
+from creme_fast.assays.design import Stage, Stages
+from creme_fast.assays.inputs import as_loci, default_tss
+from creme_fast.assays.result import AssayResult, activity
+from creme_fast.assays.runner import run_assay
+from creme_fast.pipeline import Engine, PlanBuilder
 from creme_fast.runtime.base import Predictor
 from creme_fast.schema.frames import standard_frame
 
-__all__ = ["ContextSwapResult", "context_swap"]
+__all__ = ["ContextSwap", "ContextSwapResult", "context_swap", "swap_plan"]
 
 
 @dataclass
@@ -65,6 +59,83 @@ class ContextSwapResult(AssayResult):
         return frame[["source", "target"] + [c for c in frame if c not in ("source", "target")]]
 
 
+def swap_plan(builder: PlanBuilder, sources: np.ndarray, targets: np.ndarray,
+              tss: tuple[int, int], *, pairwise: bool = False) -> None:
+    """The rows of the context swap: every source's TSS tile in every target, source-
+    major (``pairwise``: source ``j``'s tile in target ``j`` only).
+
+    Parameters
+    ----------
+    builder : PlanBuilder
+    sources : numpy.ndarray of uint8, shape=(n_sources, L)
+    targets : numpy.ndarray of uint8, shape=(n_targets, L)
+    tss : (start, end)
+    pairwise : bool, default=False
+    """
+    if pairwise:
+        for j in range(targets.shape[0]):
+            row = builder.rows(1, builder.base(targets[j]), target=j)
+            builder.copy(row, tss[0], tss[1], builder.source(sources[j, tss[0]:tss[1]]))
+        return
+    bases = [builder.base(t) for t in targets]
+    for i in range(sources.shape[0]):
+        tile = builder.source(sources[i, tss[0]:tss[1]])
+        rows = builder.rows(targets.shape[0], np.array(bases), source=i,
+                            target=np.arange(targets.shape[0]))
+        builder.copy(rows, tss[0], tss[1], tile)
+
+
+@dataclass(frozen=True)
+class ContextSwap:
+    """The design of test 2: one plan, every source's TSS tile in every target.
+
+    Attributes
+    ----------
+    sources, targets : numpy.ndarray of uint8, shape=(n, L)
+    tss : (start, end)
+    tile_size : int
+    names : dict or None
+        ``{"source": [...], "target": [...]}`` (either may be None).
+    loci : None
+        The swap's rows name sources and targets, not loci.
+    """
+
+    sources: np.ndarray
+    targets: np.ndarray
+    tss: tuple[int, int]
+    tile_size: int
+    names: dict[str, list[str] | None] | None = None
+    loci: Any = None
+
+    @classmethod
+    def of(cls, sources: Any, targets: Any | None = None, *,
+           tss_tile: Sequence[int] | None = None, tile_size: int = 5000,
+           names: Sequence[str] | None = None,
+           target_names: Sequence[str] | None = None) -> ContextSwap:
+        """The design of :func:`context_swap`'s inputs (checked)."""
+        src = as_loci(sources)
+        tgt = src if targets is None else as_loci(targets)
+        if src.shape[1] != tgt.shape[1]:
+            raise ValueError(f"sources are {src.shape[1]} bp but targets {tgt.shape[1]} bp")
+        tss = default_tss(src.shape[1], tile_size, tss_tile)
+        labels = {"source": _names(names, src.shape[0], "names"),
+                  "target": _names(target_names if targets is not None else
+                                   (target_names or names), tgt.shape[0], "target_names")}
+        return cls(sources=src, targets=tgt, tss=tss, tile_size=tile_size,
+                   names=labels if any(v is not None for v in labels.values()) else None)
+
+    def stages(self, engine: Engine) -> Stages:
+        builder = PlanBuilder()
+        swap_plan(builder, self.sources, self.targets, self.tss)
+        pred = yield Stage(builder.build(), "context swap")
+        n_src, length = self.sources.shape
+        settings = engine.describe(pred.shape[-1], n_src, length, test="context_swap",
+                                   tile_size=self.tile_size, names=self.names)
+        return ContextSwapResult(pred=pred.reshape(n_src, self.targets.shape[0],
+                                                   *pred.shape[1:]),
+                                 tss_tile=self.tss, settings=settings)
+
+
 def context_swap(predictor: Predictor, sources: Any, targets: Any | None = None, *,
                  tss_tile: Sequence[int] | None = None, tile_size: int = 5000,
                  names: Sequence[str] | None = None, target_names: Sequence[str] | None = None,
@@ -85,28 +156,9 @@ def context_swap(predictor: Predictor, sources: Any, targets: Any | None = None,
     **options
         Engine options.
     """
-    check_arguments(predictor, options, tile_size=tile_size)
-    src = as_loci(sources)
-    tgt = src if targets is None else as_loci(targets)
-    if src.shape[1] != tgt.shape[1]:
-        raise ValueError(f"sources are {src.shape[1]} bp but targets {tgt.shape[1]} bp")
-    tss = default_tss(src.shape[1], tile_size, tss_tile)
-    labels = {"source": _names(names, src.shape[0], "names"),
-              "target": _names(target_names if targets is not None else
-                               (target_names or names), tgt.shape[0], "target_names")}
-    builder = PlanBuilder()
-    bases = [builder.base(t) for t in tgt]
-    for i in range(src.shape[0]):
-        tile = builder.source(src[i, tss[0]:tss[1]])
-        rows = builder.rows(tgt.shape[0], np.array(bases), source=i,
-                            target=np.arange(tgt.shape[0]))
-        builder.copy(rows, tss[0], tss[1], tile)
-    pred = predict_plan(builder.build(), predictor, options, "context swap")
-    settings = describe(predictor, options, pred.shape[-1], src.shape[0], src.shape[1],
-                        test="context_swap", tile_size=tile_size,
-                        names=labels if any(v is not None for v in labels.values()) else None)
-    return ContextSwapResult(pred=pred.reshape(src.shape[0], tgt.shape[0], *pred.shape[1:]),
-                             tss_tile=tss, settings=settings)
+    return run_assay(predictor, options, lambda: ContextSwap.of(
+        sources, targets, tss_tile=tss_tile, tile_size=tile_size, names=names,
+        target_names=target_names), tile_size=tile_size)
 
 
 def _names(names: Sequence[str] | None, n: int, option: str) -> list[str] | None:

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from creme_fast.bench import TESTS
 from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted
 from creme_fast.cli.options import int_list
 
@@ -18,8 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "end-to-end mutants per second")
     p.add_argument("--model", default="none", help="an .onnx export, 'synthetic' (the "
                    "built-in model), or 'none' for the engine alone")
-    p.add_argument("--test", choices=["context", "necessity", "sufficiency"],
-                   default="necessity")
+    p.add_argument("--test", choices=list(TESTS), default="necessity")
     p.add_argument("--batch-sizes", type=int_list, default=[1, 2, 4, 8])
     p.add_argument("--seq-length", type=int, default=196_608,
                    help="sequence length for --model none")

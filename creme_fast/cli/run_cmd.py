@@ -7,25 +7,23 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from creme_fast.assays.registry import TESTS
 from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted, record
 from creme_fast.cli.options import int_list, positive_int, seed
+from creme_fast.pipeline.engine import DEFAULT_BATCH_SIZE
 from creme_fast.runs.shard import parse_shard, shard_rows
 from creme_fast.runtime.metadata import describe_precision
 
 log = logging.getLogger("creme_fast.cli")
 
-DEFAULT_BATCH_SIZE = 8  # sequences per model call when --batch-size is not given
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from creme_fast.runs.steps import STEPS
-
     p = sub.add_parser(
         "run", help="run a CREME test on every TSS of a table, writing resumable results",
         description="Run one CREME test on windows of the genome centred on each TSS. "
         "Finished loci are appended atomically to DIR/results/*.parquet; re-running with "
         "the same settings resumes where a killed run stopped.")
-    p.add_argument("test", choices=sorted(STEPS))
+    p.add_argument("test", choices=sorted(TESTS))
     p.add_argument("--model", required=True,
                    help="a creme-fast .onnx export, or 'synthetic' (the built-in "
                    "ground-truth model)")
@@ -173,121 +171,27 @@ def _load_model(args: argparse.Namespace, files: dict[str, bytes], provider: str
     return predictor, args.model, identity, bins
 
 
-def _output_shape(predictor: Any) -> tuple[int, int]:
-    from creme_fast.runs.schema import output_shape
+def _config(args: argparse.Namespace) -> Any:
+    """The run's settings as given (checked against the model by
+    :func:`creme_fast.runs.checks.fit_run`)."""
+    from creme_fast.assays.spec import StepConfig
+    from creme_fast.pipeline.memory import parse_bytes
 
-    return output_shape(predictor)
-
-
-def _check_indices(values: list[int] | None, size: int, option: str, what: str) -> None:
-    from creme_fast._validate import check_indices
-
-    if values is not None:
-        check_indices(values, size, option, what)
-
-
-# tests whose mutants are the tiles (or tile starts) beside the TSS tile
-TILED_TESTS = {"necessity", "sufficiency", "higher-order", "distance", "multiplicity"}
-
-
-def _check_tracks(args: argparse.Namespace, predictor: Any, n_tracks: int) -> None:
-    """``--tracks`` and ``--track`` are the model's original track indices: those an
-    export kept (its metadata says which), else 0..n_tracks - 1."""
-    from creme_fast.schema.tracks import model_tracks
-
-    tracks = model_tracks(predictor)
-    if tracks.ids is None:
-        _check_indices(args.tracks, n_tracks, "--tracks", "tracks")
-        if args.track is not None and not 0 <= args.track < n_tracks:
-            raise ValueError(f"--track {args.track} is out of range: the model has {n_tracks} "
-                             f"tracks (0..{n_tracks - 1})")
-    else:
-        tracks.positions(args.tracks, "--tracks")
-        _check_indices(args.tracks, max(tracks.ids) + 1, "--tracks", "tracks")
-        if args.track is not None:
-            tracks.positions([args.track], "--track")
-    if (args.test in TRACK_TESTS and args.tracks is not None and args.track is not None
-            and args.track not in args.tracks):
-        raise ValueError(f"--track {args.track} is not among --tracks "
-                         f"{','.join(map(str, args.tracks))}")
-
-
-def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | None) -> Any:
-    """The step settings, every option checked against the model first."""
-    from creme_fast.pipeline.memory import batch_cost, fit_batch, format_bytes, parse_bytes
-    from creme_fast.runs.steps import StepConfig
-    from creme_fast.sequence.tiles import tile_layout
-
-    n_bins, n_tracks = _output_shape(predictor)
-    length = predictor.seq_length
-    _check_indices(args.bins, n_bins, "--bins", "output bins")
-    bins = args.bins if args.bins is not None else default_bins
-    if args.bins is None and bins is not None and not all(0 <= b < n_bins for b in bins):
-        raise ValueError(f"the model records TSS bins {bins} outside its {n_bins} output "
-                         "bins; give --bins")
-    _check_tracks(args, predictor, n_tracks)
-    try:
-        layout = tile_layout(length, args.tile_size)
-    except ValueError as exc:
-        raise ValueError(f"--tile-size {args.tile_size}: {exc}") from None
-    if args.test in TILED_TESTS and not layout.n_tiles:
-        raise ValueError(f"--tile-size {args.tile_size} leaves no tile beside the TSS tile "
-                         f"in a {length:,} bp window: {args.test} would have nothing to "
-                         "test; give a smaller --tile-size")
-    budget = None if args.max_batch_memory == "auto" else parse_bytes(args.max_batch_memory)
-    n_out = (len(bins) if bins is not None else n_bins) * (
-        len(args.tracks) if args.tracks is not None else n_tracks)
-    cost = batch_cost(predictor, n_out, "auto" if args.incremental is None else args.incremental)
-    explicit = args.batch_size is not None
-    args.batch_size = fit_batch(args.batch_size if explicit else DEFAULT_BATCH_SIZE, cost,
-                                budget, explicit=explicit, option="--batch-size",
-                                budget_label=f"--max-batch-memory {args.max_batch_memory}")
-    engine = cost(args.batch_size) - cost.fixed - args.batch_size * cost.model_per_sequence
-    model = cost.fixed + args.batch_size * cost.model_per_sequence
-    log.info("batches of %d: %s of engine buffers (budget %s) plus %s", args.batch_size,
-             format_bytes(engine), "the machine's available memory" if budget is None
-             else format_bytes(budget), f"{format_bytes(model)} of the model's working memory "
-             "(measured at export)" if model else "the model's working memory")
-    if args.incremental:
-        from creme_fast.pipeline.incremental import resolve_incremental
-
-        resolve_incremental(predictor, True)  # the model must offer it
     return StepConfig(tile_size=args.tile_size, num_shuffles=args.shuffles, seed=args.seed,
-                      batch_size=args.batch_size, bins=None if bins is None else tuple(bins),
+                      batch_size=args.batch_size,
+                      bins=None if args.bins is None else tuple(args.bins),
                       tracks=None if args.tracks is None else tuple(args.tracks),
                       track=args.track, rounds=args.rounds, optimization=args.optimization,
-                      max_batch_bytes=budget,
+                      max_batch_bytes=None if args.max_batch_memory == "auto"
+                      else parse_bytes(args.max_batch_memory),
                       incremental="auto" if args.incremental is None else args.incremental)
 
 
-# tests that follow one track (--track)
-TRACK_TESTS = {"higher-order", "multiplicity", "fine-tile"}
-CRE_TESTS = {"distance", "multiplicity", "fine-tile"}
-
-
-def _check_cres(test: str, table: Any, length: int, path: Path, tile_size: int) -> None:
-    """The CRE tests need a CRE inside the window on every row; distance and
-    multiplicity move it to every tile start, where it must fit too."""
-    from creme_fast.runs.steps import _cre_of
-    from creme_fast.sequence.tiles import tile_layout
-
-    if test not in CRE_TESTS:
-        return
-    starts = tile_layout(length, tile_size).tiles[:, 0]
-    last = int(starts.max()) if test in ("distance", "multiplicity") and len(starts) else 0
-    for _, row in table.iterrows():
-        try:
-            start, end = _cre_of(row)
-        except ValueError as exc:
-            raise ValueError(f"{path}: line {row['line']}: {exc}") from None
-        if not 0 <= start < end <= length:
-            raise ValueError(f"{path}: line {row['line']}: CRE [{start}, {end}) is not inside "
-                             f"the {length} bp window")
-        if last + end - start > length:
-            raise ValueError(f"{path}: line {row['line']}: CRE [{start}, {end}) is "
-                             f"{end - start:,} bp: {test} moves it to every tile start, and "
-                             f"at {last:,} it would end past the {length:,} bp window (at "
-                             f"most {length - last:,} bp with --tile-size {tile_size})")
+def _option_names(args: argparse.Namespace) -> dict[str, str]:
+    """How the run's checks name the settings: as this command's options."""
+    return {"bins": "--bins", "tracks": "--tracks", "track": "--track",
+            "tile_size": "--tile-size", "batch_size": "--batch-size",
+            "max_batch_bytes": f"--max-batch-memory {args.max_batch_memory}"}
 
 
 def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -336,6 +240,7 @@ def _check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from creme_fast.io.genome import Genome
     from creme_fast.io.tss import check_against_genome, read_tss
+    from creme_fast.runs.checks import check_cres, fit_run
     from creme_fast.runs.runner import RunRequest, run_over_genome
 
     # every input is checked before anything is written to --out
@@ -350,14 +255,17 @@ def run(args: argparse.Namespace) -> int:
     predictor, model_name, model_id, default_bins = _load_model(
         args, files, "cpu" if executor is not None else None)
     files.clear()  # the predictor and the executor hold what they need
-    config = _config(args, predictor, default_bins)
+    names = _option_names(args)
+    config, engine = fit_run(args.test, _config(args), predictor, default_bins=default_bins,
+                             names=names)
     with Genome(args.fasta) as genome, executor or contextlib.nullcontext():
         check_against_genome(table, genome, args.tss)
-        _check_cres(args.test, table, predictor.seq_length, args.tss, args.tile_size)
+        check_cres(args.test, table, predictor.seq_length, args.tss, args.tile_size,
+                   names=names)
         if executor is not None:
             executor.start()  # a cluster that cannot run the model fails before any file
-        request = RunRequest(test=args.test, out=args.out, config=config, model=model_name,
-                             model_id=model_id, fasta=args.fasta, tss=args.tss,
+        request = RunRequest(test=args.test, out=args.out, config=config, engine=engine,
+                             model=model_name, model_id=model_id, fasta=args.fasta, tss=args.tss,
                              selection=selection, resume=not args.no_resume,
                              chunk_loci=args.chunk_loci, progress=progress_wanted(args),
                              progress_interval=args.progress_interval,

@@ -22,6 +22,7 @@ from creme_fast.plots import (
 )
 from creme_fast.plots.style import save, track_label
 from creme_fast.io.tables import atomic_write, write_table
+from creme_fast.pipeline import DEFAULT_BATCH_SIZE
 from creme_fast.synthetic import DEFAULT_GRAMMAR, Grammar, SyntheticLoci, generate_loci
 from creme_fast.synthetic.model import load_synthetic
 
@@ -54,7 +55,7 @@ class DemoSettings:
     tile_size: int = 5000
     num_shuffles: int = 10
     seed: int = 0
-    batch_size: int = 8
+    batch_size: int = DEFAULT_BATCH_SIZE
     greedy_rounds: int = 3
     num_copies: int = 5
     fine_scales: tuple[int, ...] = (500, 50)

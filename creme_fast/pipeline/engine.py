@@ -3,9 +3,11 @@
 Everything that runs a plan receives an :class:`Engine`: the assays' runner
 (:func:`creme_fast.assays.runner.run_assay`) fits one per call from the
 engine options a test was given, ``creme-fast run`` fits one per run
-(:func:`creme_fast.runs.checks.check_run`). Fitting checks every option against
-the model, decides once whether the incremental path will run, and fits the batch
-size to the memory budget; nothing downstream checks or fits them again.
+(:func:`creme_fast.runs.checks.fit_run`). Fitting checks every option against
+the model, decides once whether the incremental path will run, and measures the
+memory budget once (:class:`~creme_fast.pipeline.memory.BatchBudget`); nothing
+downstream checks them again. A plan runs in batches of ``batch_size``, or of
+its own size when smaller, within the budget (:meth:`Engine.batch_for`).
 
 :meth:`Engine.predict` picks the batch source (full, or incremental when the
 model has the pieces and the plan has parent rows) and hands it to the one batch
@@ -19,7 +21,7 @@ import math
 import numbers
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from creme_fast._validate import check_count, check_indices
 from creme_fast.pipeline.full import FullBatches
 from creme_fast.pipeline.incremental import IncrementalBatches, resolve_incremental
 from creme_fast.pipeline.loop import run_batches
-from creme_fast.pipeline.memory import batch_cost, fit_batch
+from creme_fast.pipeline.memory import BatchBudget, batch_budget, batch_cost
 from creme_fast.pipeline.plan import Plan
 from creme_fast.pipeline.stats import PipelineStats
 from creme_fast.progress import Progress, progress_allowed
@@ -39,7 +41,7 @@ from creme_fast.schema.tracks import ModelTracks, model_tracks
 log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_BATCH_SIZE", "ENGINE_OPTIONS", "Engine", "PipelineStats", "check_options",
-           "fit_engine", "run_plan"]
+           "fit_batch_now", "fit_engine", "run_plan"]
 
 #: Sequences per model call when no batch size is given (the one place it is written).
 DEFAULT_BATCH_SIZE = 8
@@ -56,8 +58,15 @@ class Engine:
     Attributes
     ----------
     batch_size : int
-        Sequences per model call (fitted to the memory budget); a plan with fewer
-        rows runs in one batch of its size. Results do not depend on it.
+        Sequences per model call; a plan with fewer rows runs in one batch of its
+        size. Results do not depend on it.
+    explicit : bool
+        ``batch_size`` was asked for: a batch over the budget is refused (else
+        the largest that fits is taken).
+    budget : BatchBudget or None
+        The memory batches must fit (None: not checked, as :func:`run_plan`).
+    batch_option : str
+        ``batch_size``'s name in messages.
     bins : tuple of int or None
         Output bins kept (None: all).
     tracks : tuple of int or None
@@ -80,6 +89,9 @@ class Engine:
     """
 
     batch_size: int = DEFAULT_BATCH_SIZE
+    explicit: bool = False
+    budget: BatchBudget | None = None
+    batch_option: str = "batch_size"
     bins: tuple[int, ...] | None = None
     tracks: tuple[int, ...] | None = None
     columns: tuple[int, ...] | None = None
@@ -113,8 +125,7 @@ class Engine:
         if plan.seq_length != predictor.seq_length:
             raise ValueError(f"the sequences are {plan.seq_length:,} bp but the model takes "
                              f"{predictor.seq_length:,} bp")
-        # a batch never holds more rows than the plan: the engine allocates what it is given
-        batch_size = min(self.batch_size, max(plan.n_rows, 1))
+        batch_size = self.batch_for(plan.n_rows)
         local = PipelineStats()
         inc = incremental_of(predictor) if self.incremental else None
         if inc is not None and (plan.parent >= 0).any():
@@ -135,6 +146,20 @@ class Engine:
             local.n_mutants = plan.n_rows
             if self.stats is not None:
                 self.stats.add(local)
+
+    def batch_for(self, n_rows: int) -> int:
+        """The batch size a plan of ``n_rows`` runs with: never more rows than the plan
+        (the engine allocates what it is given), within the budget.
+
+        Raises
+        ------
+        ValueError
+            An explicit batch size whose batches do not fit the budget.
+        """
+        wanted = min(self.batch_size, max(n_rows, 1))
+        if self.budget is None:
+            return wanted
+        return self.budget.fit(wanted, explicit=self.explicit, option=self.batch_option)
 
     def column(self, track: int | None) -> int:
         """Column, in the engine's output, of the original track ``track`` (None: the
@@ -195,6 +220,8 @@ def fit_engine(predictor: Predictor, options: Mapping[str, Any], *, n_outputs: i
     Returns
     -------
     Engine
+        Batches are fitted to the measured budget as plans come
+        (:meth:`Engine.batch_for`); :func:`fit_batch_now` fits them up front.
 
     Raises
     ------
@@ -231,15 +258,27 @@ def fit_engine(predictor: Predictor, options: Mapping[str, Any], *, n_outputs: i
         raise ValueError(f"trunk_cache_gb must be a positive number, got {cache!r}")
     incremental = options.get("incremental", "auto")
     inc = resolve_incremental(predictor, incremental)
-    batch_size = fit_batch(batch_size, batch_cost(predictor, n_outputs, incremental), budget,
-                           explicit=explicit, option=labels.get("batch_size", "batch_size"),
-                           budget_label=labels.get("max_batch_bytes"))
-    return Engine(batch_size=batch_size, bins=None if bins is None else tuple(bins),
+    return Engine(batch_size=batch_size, explicit=explicit,
+                  budget=batch_budget(batch_cost(predictor, n_outputs, incremental), budget,
+                                      labels.get("max_batch_bytes")),
+                  batch_option=labels.get("batch_size", "batch_size"),
+                  bins=None if bins is None else tuple(bins),
                   tracks=None if tracks is None else tuple(tracks),
                   columns=None if columns is None else tuple(columns),
                   incremental=inc is not None, trunk_cache_gb=float(cache),
                   verbose=bool(options.get("verbose", True)), stats=stats,
                   model_tracks=tracks_of)
+
+
+def fit_batch_now(engine: Engine) -> Engine:
+    """``engine`` with its full batch fitted to the budget now (refused now when an
+    explicit one does not fit; else the largest that fits), so no plan of the run
+    is refused later: what ``creme-fast run`` does before it writes anything."""
+    if engine.budget is None:
+        return engine
+    size = engine.budget.fit(engine.batch_size, explicit=engine.explicit,
+                             option=engine.batch_option)
+    return replace(engine, batch_size=size, explicit=True)
 
 
 def run_plan(plan: Plan, predictor: Predictor, *, batch_size: int = DEFAULT_BATCH_SIZE,

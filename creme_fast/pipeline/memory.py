@@ -11,8 +11,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_BATCH_BUDGET", "BatchCost", "available_memory", "batch_bytes",
-           "batch_cost", "fit_batch", "format_bytes", "model_working_bytes", "parse_bytes"]
+__all__ = ["DEFAULT_BATCH_BUDGET", "BatchBudget", "BatchCost", "available_memory",
+           "batch_budget", "batch_bytes", "batch_cost", "fit_batch", "format_bytes",
+           "model_working_bytes", "parse_bytes"]
 
 #: The budget where neither ``max_batch_bytes`` nor the machine's available memory is known.
 DEFAULT_BATCH_BUDGET = 4 << 30  # 4 GiB
@@ -153,6 +154,73 @@ def batch_cost(predictor: Any, n_outputs: int,
     return BatchCost(fixed, engine + per, per, int(predictor.seq_length))
 
 
+@dataclass(frozen=True)
+class BatchBudget:
+    """The memory a batch may use, measured once: what a batch costs and the tightest
+    of the limits (``max_batch_bytes``, the machine's available memory, or
+    :data:`DEFAULT_BATCH_BUDGET`).
+
+    Attributes
+    ----------
+    cost : BatchCost
+    limit : int
+        Bytes.
+    name : str
+        The limit, for messages (``max_batch_bytes 3.0 GiB``, ``--max-batch-memory 3G``).
+    """
+
+    cost: BatchCost
+    limit: int
+    name: str
+
+    @property
+    def largest(self) -> int:
+        """The largest batch that fits (0: not even one)."""
+        return self.cost.largest(self.limit)
+
+    def fit(self, batch_size: int, *, explicit: bool, option: str = "batch_size") -> int:
+        """The batch size to run: ``batch_size`` if it fits; else an error
+        (``explicit``) or the largest that fits, with a warning.
+
+        Raises
+        ------
+        ValueError
+            Not even one sequence fits, or an explicit ``batch_size`` does not;
+            naming the cost, the limit and the largest batch that fits.
+        """
+        cost, name, largest = self.cost, self.name, self.largest
+        if largest < 1:
+            raise ValueError(f"{option} 1 needs {cost.describe(1)}, over {name}; free memory "
+                             "or use a machine with more")
+        if batch_size <= largest:
+            return batch_size
+        if explicit:
+            raise ValueError(f"{option} {batch_size} needs {cost.describe(batch_size)}, over "
+                             f"{name}; the largest batch that fits is {largest}")
+        log.warning("batches of %d would need %s, over %s; running batches of %d", batch_size,
+                    format_bytes(cost(batch_size)), name, largest)
+        return largest
+
+
+def batch_budget(cost: BatchCost, budget: int | None,
+                 budget_label: str | None = None) -> BatchBudget:
+    """Measure the limit batches of ``cost`` must fit: ``budget`` bytes
+    (``max_batch_bytes``; None: the machine's available memory, else
+    :data:`DEFAULT_BATCH_BUDGET`); when the model's working memory is known, the
+    available memory as well. ``budget_label`` names ``budget`` in messages."""
+    available = available_memory()
+    limits = []
+    if budget is not None:
+        limits.append((int(budget), budget_label or f"max_batch_bytes {format_bytes(budget)}"))
+    if available is not None and (budget is None or cost.model_per_sequence or cost.fixed):
+        limits.append((available, f"the machine's available memory ({format_bytes(available)})"))
+    if not limits:
+        limits.append((DEFAULT_BATCH_BUDGET,
+                       f"the default budget {format_bytes(DEFAULT_BATCH_BUDGET)}"))
+    limit, name = min(limits)
+    return BatchBudget(cost, limit, name)
+
+
 def fit_batch(batch_size: int, cost: BatchCost, budget: int | None, *, explicit: bool,
               option: str = "batch_size", budget_label: str | None = None) -> int:
     """The batch size to run, checked before any work.
@@ -184,25 +252,5 @@ def fit_batch(batch_size: int, cost: BatchCost, budget: int | None, *, explicit:
         Not even one sequence fits, or an explicit ``batch_size`` does not;
         naming the cost, the limit and the largest batch that fits.
     """
-    available = available_memory()
-    limits = []
-    if budget is not None:
-        limits.append((int(budget), budget_label or f"max_batch_bytes {format_bytes(budget)}"))
-    if available is not None and (budget is None or cost.model_per_sequence or cost.fixed):
-        limits.append((available, f"the machine's available memory ({format_bytes(available)})"))
-    if not limits:
-        limits.append((DEFAULT_BATCH_BUDGET,
-                       f"the default budget {format_bytes(DEFAULT_BATCH_BUDGET)}"))
-    limit, name = min(limits)
-    largest = cost.largest(limit)
-    if largest < 1:
-        raise ValueError(f"{option} 1 needs {cost.describe(1)}, over {name}; free memory "
-                         "or use a machine with more")
-    if batch_size <= largest:
-        return batch_size
-    if explicit:
-        raise ValueError(f"{option} {batch_size} needs {cost.describe(batch_size)}, over "
-                         f"{name}; the largest batch that fits is {largest}")
-    log.warning("batches of %d would need %s, over %s; running batches of %d", batch_size,
-                format_bytes(cost(batch_size)), name, largest)
-    return largest
+    return batch_budget(cost, budget, budget_label).fit(batch_size, explicit=explicit,
+                                                        option=option)

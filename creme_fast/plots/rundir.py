@@ -8,24 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from creme_fast.assays.registry import TESTS
 from creme_fast.io.store import RunStore
-from creme_fast.plots.figures import (
-    context_figure,
-    distance_figure,
-    fine_tile_figure,
-    higher_order_figure,
-    multiplicity_figure,
-    tile_profile_figure,
-)
 from creme_fast.plots.style import FORMATS, save
 from creme_fast.plots.summary import draw_summary
 
 __all__ = ["plot_run", "read_run"]
 
 log = logging.getLogger(__name__)
-
-PER_GENE = {"distance": distance_figure, "higher-order": higher_order_figure,
-            "multiplicity": multiplicity_figure, "fine-tile": fine_tile_figure}
 
 
 def read_run(directory: str | Path, genes: Sequence[str] | None = None
@@ -41,6 +31,9 @@ def read_run(directory: str | Path, genes: Sequence[str] | None = None
     settings = store.existing_settings()
     if settings is None or "test" not in settings:
         raise ValueError(f"{directory}: not a creme-fast run directory (no settings.json)")
+    if settings["test"] not in TESTS:
+        raise ValueError(f"{directory}: a run of {settings['test']!r}, a test this version "
+                         f"does not know ({', '.join(TESTS)})")
     wanted = None if genes is None else set(genes)
     parts = [rows if wanted is None else rows[rows["name"].isin(wanted)]
              for rows in store.loci()]
@@ -94,17 +87,19 @@ def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
     runs = [read_run(d, genes) for d in directories]  # every input checked first
     out = Path(out)
     files: list[Path] = []
+    # the tile profiles of several runs share one figure per gene
     profiles = {test: results for test, results, _ in runs
-                if test in ("necessity", "sufficiency")}
+                if TESTS[test].figure is not None and TESTS[test].figure_scope == "profile"}
     for test, results, summary in runs:
+        spec = TESTS[test]
         names = list(dict.fromkeys(results["name"].astype(str)))
-        if test in PER_GENE:
+        if spec.figure is not None and spec.figure_scope == "gene":
             for gene in names:
                 rows = results[results["name"] == gene]
-                fig = PER_GENE[test](rows)
+                fig = spec.figure(rows)
                 files += save(fig, out / f"{_file_name(gene)}.{test}", formats)
-        elif test == "context":
-            files += save(context_figure(results), out / "context", formats)
+        elif spec.figure is not None and spec.figure_scope == "run":
+            files += save(spec.figure(results), out / test, formats)
         if summary is not None and len(summary):
             if genes is not None:
                 summary = summary[summary["name"].isin(set(genes))]
@@ -115,7 +110,7 @@ def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
             frames = {t: r[r["name"] == gene] for t, r in profiles.items()}
             frames = {t: r for t, r in frames.items() if len(r)}
             kind = "_".join(frames)
-            files += save(tile_profile_figure(frames, [gene]),
-                          out / f"{_file_name(gene)}.{kind}", formats)
+            figure = TESTS[next(iter(frames))].figure
+            files += save(figure(frames, [gene]), out / f"{_file_name(gene)}.{kind}", formats)
     log.info("wrote %d figure files to %s", len(files), out)
     return files

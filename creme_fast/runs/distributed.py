@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from creme_fast.assays.spec import StepConfig
 from creme_fast.runs.executor import ChunkResult, ChunkTask, run_chunk
-from creme_fast.runs.steps import StepConfig
 
 __all__ = ["RayExecutor", "WorkerLost", "check_ray_address", "import_ray"]
 

@@ -15,8 +15,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from creme_fast.assays.registry import TESTS
+from creme_fast.assays.runner import run_design
+from creme_fast.assays.spec import StepConfig
 from creme_fast.errors import NonFiniteOutput
-from creme_fast.runs.steps import STEPS, StepConfig
+from creme_fast.pipeline.engine import Engine, fit_engine
 from creme_fast.runtime.incremental import incremental_of
 from creme_fast.schema.frames import LOCUS_COLUMNS
 
@@ -128,16 +131,19 @@ class _CountingIncremental:
         return out
 
 
-def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig) -> ChunkResult:
-    """Run one test's step on one chunk with ``predictor``.
+def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig,
+              engine: Engine | None = None) -> ChunkResult:
+    """Run one test on one chunk with ``predictor``.
 
     Parameters
     ----------
     predictor : Predictor
     test : str
-        A key of :data:`creme_fast.runs.steps.STEPS`.
+        A key of :data:`creme_fast.assays.registry.TESTS`.
     task : ChunkTask
     config : StepConfig
+    engine : Engine, optional
+        Fitted once for the run; default: fitted here from ``config``.
 
     Returns
     -------
@@ -147,8 +153,10 @@ def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig) ->
         results, their shuffles being keyed by locus).
     """
     counter = CountingPredictor(predictor)
+    if engine is None:
+        engine = fit_engine(counter, config.engine())
     try:
-        frame = _step(counter, test, task, config)
+        frame = _table(counter, test, task, config, engine)
         return ChunkResult(task=task, frame=frame, mutants=counter.count)
     except NonFiniteOutput as exc:
         if len(task.rows) == 1:
@@ -160,7 +168,7 @@ def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig) ->
     for i in range(len(task.rows)):
         one = ChunkTask(index=task.index, tokens=task.tokens[i:i + 1], keys=task.keys[i:i + 1],
                         rows=task.rows.iloc[i:i + 1].reset_index(drop=True))
-        result = run_chunk(counter, test, one, config)
+        result = run_chunk(counter, test, one, config, engine)
         frames.append(result.frame)
         failed += result.failed
     frames = [f for f in frames if len(f)]
@@ -168,10 +176,14 @@ def run_chunk(predictor: Any, test: str, task: ChunkTask, config: StepConfig) ->
     return ChunkResult(task=task, frame=frame, failed=failed, mutants=counter.count)
 
 
-def _step(predictor: Any, test: str, task: ChunkTask, config: StepConfig) -> pd.DataFrame:
-    """The step's table (the result schema: the loci's columns, original track
-    indices and names, genome coordinates come from the assays themselves)."""
-    return STEPS[test](predictor, task.tokens, task.keys, task.rows, config)
+def _table(predictor: Any, test: str, task: ChunkTask, config: StepConfig,
+           engine: Engine) -> pd.DataFrame:
+    """The chunk's result rows: the test's design(s) of the chunk through the engine,
+    each result as a table (the result schema: the loci's columns, original track
+    indices and names, genome coordinates)."""
+    designs = TESTS[test].designs(task.tokens, task.keys, task.rows, config)
+    return pd.concat([run_design(d, predictor, engine).to_frame() for d in designs],
+                     ignore_index=True)
 
 
 class Executor(Protocol):
@@ -187,14 +199,18 @@ class LocalExecutor:
     """Chunks one after another in this process, on one predictor.
 
     ``on_batch(n)``, if given, is called after each batch the model predicts
-    (progress finer than a chunk).
+    (progress finer than a chunk). ``engine``: fitted for the run (default: fitted
+    from the config once, when the run starts).
     """
 
-    def __init__(self, predictor: Any, on_batch: Callable[[int], None] | None = None) -> None:
+    def __init__(self, predictor: Any, on_batch: Callable[[int], None] | None = None,
+                 engine: Engine | None = None) -> None:
         self.predictor = predictor if on_batch is None else CountingPredictor(predictor,
                                                                               on_batch)
+        self.engine = engine
 
     def run(self, test: str, config: StepConfig,
             tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
+        engine = self.engine or fit_engine(self.predictor, config.engine())  # once a run
         for task in tasks:
-            yield run_chunk(self.predictor, test, task, config)
+            yield run_chunk(self.predictor, test, task, config, engine)

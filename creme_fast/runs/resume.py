@@ -13,9 +13,10 @@ import logging
 import pandas as pd
 import pyarrow.parquet as pq
 
+from creme_fast.assays.registry import TESTS
+from creme_fast.assays.spec import cre_of
 from creme_fast.io.store import RunSettingsMismatch, RunStore
 from creme_fast.runs.executor import LOCUS_COLUMNS
-from creme_fast.runs.steps import CRE_TESTS, cre_of
 
 __all__ = ["CONTENT_COLUMNS", "done_loci", "locus_content"]
 
@@ -29,7 +30,7 @@ def locus_content(table: pd.DataFrame, test: str) -> pd.DataFrame:
     """The rows that decide each locus's result: ``name, chrom, tss, strand`` and, for
     the CRE tests, ``cre_start, cre_end`` (as the step reads them)."""
     content = table[LOCUS_COLUMNS].copy()
-    if test in CRE_TESTS and len(table):
+    if TESTS[test].takes_cre and len(table):
         cres = [cre_of(row) for _, row in table.iterrows()]
         content["cre_start"] = [c[0] for c in cres]
         content["cre_end"] = [c[1] for c in cres]

@@ -11,17 +11,19 @@ import numpy as np
 import pandas as pd
 
 from creme_fast import __version__
+from creme_fast.assays.registry import TESTS
+from creme_fast.assays.spec import StepConfig
 from creme_fast.io.genome import Genome, GenomeError
 from creme_fast.io.store import RunStore
 from creme_fast.io.tables import atomic_write, write_table
+from creme_fast.pipeline.engine import Engine
 from creme_fast.pipeline.plan import name_key
-from creme_fast.progress import DEFAULT_INTERVAL
+from creme_fast.progress import DEFAULT_INTERVAL, RunProgress
+from creme_fast.runs.empty import empty_tables, with_locus_columns
 from creme_fast.runs.executor import ChunkTask, Executor, LocalExecutor
-from creme_fast.runs.progress import RunProgress, expected_mutants
 from creme_fast.runs.resume import done_loci
-from creme_fast.runs.schema import empty_tables, output_shape, with_locus_columns
-from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
 from creme_fast.plots.summary import summary_figure
+from creme_fast.runtime.base import output_shape
 from creme_fast.runtime.checksum import file_sha256
 from creme_fast.schema.bed import BED_COLUMNS, elements_bed, write_bed
 
@@ -35,7 +37,12 @@ locus_key = name_key  # a locus's shuffles depend on its name, not on its chunk 
 
 @dataclass
 class RunRequest:
-    """Everything a run needs besides the model, table and genome objects."""
+    """Everything a run needs besides the model, table and genome objects.
+
+    ``engine`` is the engine :func:`creme_fast.runs.checks.fit_run` fitted for
+    the run (None: fitted from ``config`` when the run starts); Ray workers fit
+    their own from ``config`` on their machine.
+    """
 
     test: str
     out: Path
@@ -50,6 +57,7 @@ class RunRequest:
     progress: bool = True
     progress_interval: float = DEFAULT_INTERVAL
     progress_bar: bool = True
+    engine: Engine | None = None
 
 
 @dataclass
@@ -124,8 +132,8 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
     ``executor`` computes the chunks (default: :class:`LocalExecutor` on
     ``predictor``); this process reads the genome and writes every file.
     """
-    if req.test not in STEPS:
-        raise ValueError(f"unknown test {req.test!r}; choose from {', '.join(STEPS)}")
+    if req.test not in TESTS:
+        raise ValueError(f"unknown test {req.test!r}; choose from {', '.join(TESTS)}")
     length = int(predictor.seq_length)
     store = RunStore(req.out)
     settings = {"creme_fast": __version__, "test": req.test, **_paths(req),
@@ -136,13 +144,13 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
         resumed = store.open(settings, identity, req.resume)
         done = done_loci(store, table, req.test) if resumed else set()
         pending = table[~table["name"].isin(done)].reset_index(drop=True)
-        progress = RunProgress(len(pending), expected_mutants(req.test, req.config, length),
-                               req.test, req.progress, req.progress_interval,
-                               req.progress_bar)
+        progress = RunProgress(len(pending),
+                               TESTS[req.test].expected_mutants(req.config, length), req.test,
+                               req.progress, req.progress_interval, req.progress_bar)
         with progress:
             failed = _run_pending(req, store, genome, pending, length, progress,
                                   executor if executor is not None
-                                  else LocalExecutor(predictor, progress.batch))
+                                  else LocalExecutor(predictor, progress.batch, req.engine))
         failed_frame = pd.DataFrame(failed, columns=["name", "error"])
         summary, files = write_outputs(req.test, store, table, failed_frame,
                                        lambda: empty_tables(req.test, req.config, predictor,
@@ -169,7 +177,7 @@ def write_outputs(test: str, store: RunStore, table: pd.DataFrame, failed: pd.Da
     else:
         for suffix in (".png", ".pdf"):
             (store.directory / "summary").with_suffix(suffix).unlink(missing_ok=True)
-    if test in ELEMENT_TESTS:
+    if TESTS[test].calls_elements:
         files.append(_write_elements(store, table))
     return summary, files
 
@@ -178,7 +186,7 @@ def _run_pending(req: RunRequest, store: RunStore, genome: Genome, pending: pd.D
                  length: int, progress: RunProgress,
                  executor: Executor) -> list[tuple[str, str]]:
     """Run the pending loci chunk by chunk; returns the failed ones with their reason."""
-    chunk = req.chunk_loci if req.test in MULTI_LOCUS else 1
+    chunk = req.chunk_loci if TESTS[req.test].multi_locus else 1
     failed: list[tuple[str, str]] = []
     part_index = len(store.parts())
 
@@ -214,16 +222,12 @@ def _summarise(test: str, store: RunStore, table: pd.DataFrame) -> pd.DataFrame:
         rows = rows[rows["name"].isin(wanted)]
         if not len(rows):
             continue
-        pieces.append(with_locus_columns(SUMMARIES[test](rows), rows))
+        pieces.append(with_locus_columns(TESTS[test].summary(rows), rows))
     if not pieces:
         return pd.DataFrame()
     order = {n: i for i, n in enumerate(table["name"])}
     return pd.concat(pieces, ignore_index=True).sort_values(
         "name", key=lambda s: s.map(order), kind="stable", ignore_index=True)
-
-
-# tests whose tiles are called enhancing/silencing at the paper's thresholds
-ELEMENT_TESTS = {"necessity", "sufficiency"}
 
 
 def _write_elements(store: RunStore, table: pd.DataFrame) -> Path:

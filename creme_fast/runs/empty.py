@@ -14,32 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from creme_fast.assays.registry import TESTS
+from creme_fast.assays.spec import StepConfig
 from creme_fast.runs.executor import LOCUS_COLUMNS, ChunkTask, run_chunk
-from creme_fast.runs.steps import SUMMARIES, StepConfig
 from creme_fast.sequence.tiles import tile_layout
 
-__all__ = ["ConstantPredictor", "empty_tables", "output_shape", "with_locus_columns"]
-
-
-def output_shape(predictor: Any) -> tuple[int, int]:
-    """(bins, tracks) of the model's output: from its metadata, its graph, or one
-    prediction of an all-N window."""
-    meta = getattr(predictor, "metadata", None)
-    if meta is not None:
-        return int(meta.n_bins), int(meta.n_tracks)
-    session = getattr(predictor, "session", None)
-    if session is not None:
-        shape = session.get_outputs()[0].shape
-        if len(shape) == 3 and all(isinstance(d, int) for d in shape[1:]):
-            return int(shape[1]), int(shape[2])
-    length = predictor.seq_length
-    probe = (np.zeros((1, length, 4), np.float32) if predictor.input_kind == "onehot"
-             else np.full((1, length), 4, np.uint8))
-    out = np.asarray(predictor.predict(probe))
-    if out.ndim != 3:
-        raise ValueError(f"{predictor}: the model returns shape {out.shape}; expected "
-                         "(batch, bins, tracks)")
-    return int(out.shape[1]), int(out.shape[2])
+__all__ = ["ConstantPredictor", "empty_tables", "with_locus_columns"]
 
 
 class ConstantPredictor:
@@ -80,7 +60,7 @@ def empty_tables(test: str, config: StepConfig, predictor: Any, n_bins: int,
     task = ChunkTask(index=0, tokens=tokens, keys=np.zeros(1, np.int64), rows=rows)
     frame = run_chunk(ConstantPredictor(predictor, n_bins, n_tracks), test, task,
                       config).frame
-    summary = with_locus_columns(SUMMARIES[test](frame), frame)
+    summary = with_locus_columns(TESTS[test].summary(frame), frame)
     return (frame.iloc[0:0].reset_index(drop=True), summary.iloc[0:0].reset_index(drop=True))
 
 
