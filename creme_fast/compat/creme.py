@@ -9,6 +9,14 @@ from a RandomState with the same seed gives the same mutants) and
 ``batch_size`` (mutants per model call). Shuffles, splicing and one-hot run
 natively; the model sees batches instead of one sequence per call.
 
+The mutants are built by the same plan functions as :mod:`creme_fast.assays`
+(``context_plan``, ``necessity_plan``, ``sufficiency_plan``, ``distance_plan``,
+``swap_plan``, ``multiplicity_controls``/``copies_plan``, ``subtiles_plan``), with a
+shuffle source that draws creme-nn's stream (:class:`_CremeSource`); this
+module keeps creme-nn's control flow (its greedy loops, the caller's own
+controls, positions and ``optimization`` callables, a direct ``model.predict``
+for the wild type) and reshapes predictions to creme-nn's returns.
+
 Reproducible runs: pass ``rng=``
 --------------------------------
 ``np.random.seed(0)`` makes neither creme-nn nor this layer reproducible:
@@ -91,6 +99,12 @@ Deliberate differences from creme-nn 0.2.5
   equally far from their mean) the tie can break the other way.
 - ``set_tile_range`` returns the centre tile as ints and the other tiles as
   ``numpy.int64``, as the reference.
+- Mutants reach the model in the assays' order, not the reference's:
+  ``sufficiency_test`` predicts every control, then every mutant (the
+  reference alternates them), ``multiplicity_test`` its copies position by
+  position (the reference background by background) and its two controls in
+  one pass. A model that predicts each sequence on its own gives the same
+  numbers either way.
 """
 from __future__ import annotations
 
@@ -105,10 +119,18 @@ import numpy as np
 
 from tqdm.auto import tqdm
 
+from creme_fast.assays.context import context_plan
+from creme_fast.assays.distance import distance_plan
+from creme_fast.assays.fine_tile import subtiles_plan
+from creme_fast.assays.multiplicity import copies_plan, multiplicity_controls
+from creme_fast.assays.necessity import necessity_plan
+from creme_fast.assays.shuffles import ShuffleSource
+from creme_fast.assays.sufficiency import sufficiency_plan
+from creme_fast.assays.swap import swap_plan
 from creme_fast.compat.custom_model import Enformer as CompatEnformer
 from creme_fast.compat.encoding import decode_one_hot, encode_one_hot
 from creme_fast.errors import CremeFastWarning
-from creme_fast.pipeline import PlanBuilder, run_plan
+from creme_fast.pipeline import DEFAULT_BATCH_SIZE, PlanBuilder, run_plan
 from creme_fast.runtime.callable import CallablePredictor
 from creme_fast.sequence.shuffle import dinuc_shuffle
 from creme_fast.sequence.tiles import tile_layout
@@ -193,6 +215,26 @@ class _Shuffles:
                       f"N): {shown}{more}; every shuffle of such a region is a copy",
                       CremeFastWarning, stacklevel=stacklevel)
         self.degenerate.clear()
+
+
+class _CremeSource(ShuffleSource):
+    """The assays' shuffle source drawing creme-nn's way: each new shuffle from
+    :class:`_Shuffles` (one stream, degenerate regions noted), or the next of
+    ``backgrounds`` when given (shuffles creme-nn draws otherwise: seeded per
+    background, or several in one call)."""
+
+    def __init__(self, shuffles: _Shuffles, backgrounds: Any = None) -> None:
+        super().__init__("creme", shuffles.rng)
+        self.shuffles = shuffles
+        self.backgrounds = None if backgrounds is None else iter(backgrounds)
+
+    def draw(self, tokens: np.ndarray, start: int, end: int) -> np.ndarray:
+        if self.backgrounds is not None:
+            return next(self.backgrounds)
+        return self.shuffles.one(tokens, start, end)
+
+
+_ONE_LOCUS = np.zeros(1, dtype=np.int64)  # the stream key of the one sequence a call takes
 
 
 def _clip(tile: Sequence[int], length: int, name: str) -> tuple[int, int]:
@@ -338,7 +380,8 @@ class _Runner:
 
 def context_dependence_test(model: Any, x: np.ndarray, tile_pos: Sequence[int], num_shuffle: int,
                             mean: bool = True, drop_wt: bool = False, *,
-                            rng: np.random.RandomState | None = None, batch_size: int = 8,
+                            rng: np.random.RandomState | None = None,
+                            batch_size: int = DEFAULT_BATCH_SIZE,
                             verbose: bool | None = None) -> tuple:
     """The TSS tile in ``num_shuffle`` dinucleotide-shuffled contexts.
 
@@ -348,12 +391,10 @@ def context_dependence_test(model: Any, x: np.ndarray, tile_pos: Sequence[int], 
     tokens, n_value = decode_one_hot(x)
     shuffles = _Shuffles(rng, len(tokens))
     pred_wt = [None] if drop_wt else model.predict(x[np.newaxis])
-    start, end = _clip(tile_pos, len(tokens), "tile_pos")
+    tile = _clip(tile_pos, len(tokens), "tile_pos")
     builder = PlanBuilder()
-    tile = builder.source(tokens[start:end])
-    for n in range(num_shuffle):
-        row = builder.rows(1, builder.base(shuffles.full(tokens)), shuffle=n)
-        builder.copy(row, start, end, tile)
+    context_plan(builder, tokens[None], _ONE_LOCUS, tile, num_shuffle, _CremeSource(shuffles),
+                 wild_type=False)
     shuffles.report()
     pred_mut = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)(builder, "context")
     if mean:
@@ -362,7 +403,7 @@ def context_dependence_test(model: Any, x: np.ndarray, tile_pos: Sequence[int], 
 
 
 def context_swap_test(model: Any, x_source: np.ndarray, x_target: np.ndarray,
-                      tile_pos: Sequence[int], *, batch_size: int = 8,
+                      tile_pos: Sequence[int], *, batch_size: int = DEFAULT_BATCH_SIZE,
                       verbose: bool | None = None) -> np.ndarray:
     """Target sequences with the source's tile ``[start, end)``; one prediction each."""
     source, n_source = decode_one_hot(x_source, "x_source")
@@ -371,14 +412,13 @@ def context_swap_test(model: Any, x_source: np.ndarray, x_target: np.ndarray,
     target = target[None] if target.ndim == 1 else target
     start, end = _clip(tile_pos, target.shape[1], "tile_pos")
     try:
-        tiles = np.broadcast_to(source[:, start:end], (target.shape[0], end - start))
+        np.broadcast_to(source[:, start:end], (target.shape[0], end - start))
     except ValueError:
         raise ValueError(f"{source.shape[0]} source sequences cannot be placed into "
                          f"{target.shape[0]} targets") from None
     builder = PlanBuilder()
-    for j in range(target.shape[0]):
-        row = builder.rows(1, builder.base(target[j]), target=j)
-        builder.copy(row, start, end, builder.source(tiles[j]))
+    swap_plan(builder, np.broadcast_to(source, (target.shape[0], source.shape[1])), target,
+              (start, end), pairwise=True)
     runner = _Runner(model, target.shape[1], batch_size, verbose, max(n_source, n_target))
     return runner(builder, "swap")
 
@@ -402,7 +442,8 @@ def generate_tile_shuffles(x: np.ndarray, tile_set: Sequence[Sequence[int]], num
 
 def necessity_test(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], num_shuffle: int,
                    mean: bool = True, return_seqs: bool = False, *,
-                   rng: np.random.RandomState | None = None, batch_size: int = 8,
+                   rng: np.random.RandomState | None = None,
+                   batch_size: int = DEFAULT_BATCH_SIZE,
                    verbose: bool | None = None) -> list:
     """Shuffle each tile ``num_shuffle`` times in the wild type.
 
@@ -424,11 +465,9 @@ def _necessity(model: Any, x: np.ndarray, tiles: Sequence[Sequence[int]], num_sh
     tiles = _clip_all(tiles, len(tokens), "tiles")
     pred_wt = model.predict(x[np.newaxis])
     builder = PlanBuilder()
-    base = builder.base(tokens)
-    for t, (start, end) in enumerate(tiles):
-        for n in range(num_shuffle):
-            row = builder.rows(1, base, tile=t, shuffle=n)
-            builder.copy(row, start, end, builder.source(shuffles.one(tokens, start, end)))
+    necessity_plan(builder, tokens[None], _ONE_LOCUS,
+                   np.array(tiles, dtype=np.int64).reshape(-1, 2), num_shuffle,
+                   _CremeSource(shuffles), wild_type=False)
     runner = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)
     pred = runner(builder, "necessity")
     pred_mut = pred.reshape((len(tiles), num_shuffle) + pred.shape[1:])
@@ -447,7 +486,7 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
                      tiles: Sequence[Sequence[int]], num_shuffle: int,
                      tile_seq: np.ndarray | None = None, mean: bool = True,
                      return_seqs: bool = False, *, rng: np.random.RandomState | None = None,
-                     batch_size: int = 8, verbose: bool | None = None) -> list:
+                     batch_size: int = DEFAULT_BATCH_SIZE, verbose: bool | None = None) -> list:
     """Each tile with the TSS tile in fresh shuffled backgrounds.
 
     Returns ``[pred_wt[0], mean_mut, std_mut, mean_control, std_control]`` or
@@ -463,40 +502,30 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
     if tile_seq is not None:
         insert, n_insert = decode_one_hot(tile_seq, "tile_seq")
         n_value = max(n_value, n_insert)
+    for start, end in tiles if insert is not None else ():
+        if insert.shape[0] != end - start:
+            raise ValueError(f"tile_seq has {insert.shape[0]} bp but tile [{start}, "
+                             f"{end}) has {end - start}")
+    # fresh backgrounds per tile (each shared by the tile's control and mutant)
     builder = PlanBuilder()
-    tss_src = builder.source(tokens[tss_tile[0]:tss_tile[1]])
-    wt_src = builder.source(tokens)
-    insert_src = None if insert is None else builder.source(insert)
-    last_controls: list[int] = []
-    for t, (start, end) in enumerate(tiles):
-        last_controls = []
-        for n in range(num_shuffle):
-            base = builder.base(shuffles.full(tokens))
-            control = builder.rows(1, base, tile=t, shuffle=n, role=0)
-            builder.copy(control, tss_tile[0], tss_tile[1], tss_src)
-            last_controls.append(int(control[0]))
-            mutant = builder.rows(1, base, tile=t, shuffle=n, role=1)
-            builder.copy(mutant, tss_tile[0], tss_tile[1], tss_src)
-            if insert_src is None:
-                builder.copy(mutant, start, end, wt_src + start)
-            else:
-                if insert.shape[0] != end - start:
-                    raise ValueError(f"tile_seq has {insert.shape[0]} bp but tile [{start}, "
-                                     f"{end}) has {end - start}")
-                builder.copy(mutant, start, end, insert_src)
+    controls = sufficiency_plan(builder, tokens[None], _ONE_LOCUS,
+                                np.array(tiles, dtype=np.int64).reshape(-1, 2), tss_tile,
+                                num_shuffle, False, _CremeSource(shuffles), wild_type=False,
+                                insert=insert)
     shuffles.report()
     plan = builder.build()
     pred = _Runner(model, tokens.shape[0], batch_size, verbose, n_value)(builder, "sufficiency")
-    pred = pred.reshape((len(tiles), num_shuffle, 2) + pred.shape[1:])
-    pred_control, pred_mut = pred[:, :, 0], pred[:, :, 1]
+    n_rows = len(tiles) * num_shuffle  # the controls, then the mutants
+    pred_control = pred[:n_rows].reshape((len(tiles), num_shuffle) + pred.shape[1:])
+    pred_mut = pred[n_rows:].reshape((len(tiles), num_shuffle) + pred.shape[1:])
     if mean:
         result = [pred_wt[0], np.mean(pred_mut, axis=1), np.std(pred_mut, axis=1),
                   np.mean(pred_control, axis=1), np.std(pred_control, axis=1)]
     else:
         result = [pred_wt, pred_mut, pred_control]
-    if return_seqs:
-        seqs = (np.stack([plan.materialize(r, r + 1)[0] for r in last_controls])
-                if last_controls else np.zeros((0, len(tokens)), np.uint8))
+    if return_seqs:  # the last tile's controls, as the reference
+        seqs = (plan.materialize_rows(controls[-1]) if controls
+                else np.zeros((0, len(tokens)), np.uint8))
         result.append(encode_one_hot(seqs, n_value))
     return result
 
@@ -504,7 +533,7 @@ def sufficiency_test(model: Any, x: np.ndarray, tss_tile: Sequence[int],
 def distance_test(model: Any, x: np.ndarray, tile_fixed_coord: Sequence[int],
                   tile_var_coord: Sequence[int], test_positions: Sequence[int], num_shuffle: int,
                   mean: bool = True, seed: bool = False, *,
-                  rng: np.random.RandomState | None = None, batch_size: int = 8,
+                  rng: np.random.RandomState | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                   verbose: bool | None = None) -> dict:
     """The variable tile at each test position, the fixed tile in place.
 
@@ -520,24 +549,13 @@ def distance_test(model: Any, x: np.ndarray, tile_fixed_coord: Sequence[int],
     width = var[1] - var[0]
     positions = [_check_place(s, width, length, f"test_positions[{p}]")
                  for p, s in enumerate(test_positions)]
+    # seed=True: background n is RandomState(n)'s, the same at every position; else a
+    # fresh background for every row
+    seeded = ((shuffles.full(tokens, np.random.RandomState(n)) for n in range(num_shuffle))
+              if seed else None)
     builder = PlanBuilder()
-    fixed_src = builder.source(tokens[fixed[0]:fixed[1]])
-    var_src = builder.source(tokens[var[0]:var[1]])
-    seeded = ([builder.base(shuffles.full(tokens, np.random.RandomState(n)))
-               for n in range(num_shuffle)] if seed else None)
-
-    def background(n: int) -> int:
-        return seeded[n] if seeded is not None else builder.base(shuffles.full(tokens))
-
-    for n in range(num_shuffle):
-        row = builder.rows(1, background(n), position=-1, shuffle=n)
-        builder.copy(row, fixed[0], fixed[1], fixed_src)
-        builder.copy(row, var[0], var[1], var_src)
-    for p, start in enumerate(positions):
-        for n in range(num_shuffle):
-            row = builder.rows(1, background(n), position=p, shuffle=n)
-            builder.copy(row, fixed[0], fixed[1], fixed_src)
-            builder.copy(row, start, start + width, var_src)
+    distance_plan(builder, tokens, 0, fixed, var, np.array(positions, dtype=np.int64),
+                  num_shuffle, bool(seed), _CremeSource(shuffles, seeded))
     shuffles.report()
     pred = _Runner(model, length, batch_size, verbose, n_value)(builder, "distance")
     control = pred[:num_shuffle]
@@ -552,7 +570,8 @@ def higher_order_interaction_test(model: Any, x: np.ndarray,
                                   cre_tiles_to_test: Sequence[Sequence[int]],
                                   optimization: Callable[[np.ndarray], Any],
                                   num_shuffle: int = 10, num_rounds: int | None = None, *,
-                                  rng: np.random.RandomState | None = None, batch_size: int = 8,
+                                  rng: np.random.RandomState | None = None,
+                                  batch_size: int = DEFAULT_BATCH_SIZE,
                                   verbose: bool | None = None) -> dict:
     """Greedy search over tile shuffles (``optimization``: ``np.argmin`` or ``np.argmax``).
 
@@ -607,7 +626,8 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
                       cre_tile_coord: Sequence[int], cre_tile_seq: np.ndarray,
                       test_coords: Sequence[Sequence[int]], num_shuffle: int, num_copies: int,
                       optimization: Callable[[np.ndarray], Any], *,
-                      rng: np.random.RandomState | None = None, batch_size: int = 8,
+                      rng: np.random.RandomState | None = None,
+                      batch_size: int = DEFAULT_BATCH_SIZE,
                       verbose: bool | None = None) -> dict:
     """Copies of a CRE inserted one at a time at the greedily best position.
 
@@ -631,34 +651,33 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
             raise ValueError(f"test_coords[{i}] [{start}, {end}) has {int(end) - int(start)} bp "
                              f"but cre_tile_seq has {width}")
     runner = _Runner(model, length, batch_size, verbose, max(n_value, n_cre))
-    shuffled = shuffles.region(tokens, 0, length, num_shuffle)
+    # the reference draws its backgrounds in one call (each shuffle builds on the last)
+    backgrounds = shuffles.region(tokens, 0, length, num_shuffle)
     shuffles.report()
-    shuffled[:, tss[0]:tss[1]] = tokens[tss[0]:tss[1]]
-    only_tss = runner.tokens(shuffled).mean()
-    with_cre = shuffled.copy()
-    with_cre[:, cre_at[0]:cre_at[1]] = cre
-    tss_and_cre = runner.tokens(with_cre).mean()
-    current = shuffled
+    builder = PlanBuilder()
+    tss_only, with_cre = multiplicity_controls(builder, tokens, 0, tss, cre_at, cre,
+                                               num_shuffle, _CremeSource(shuffles, backgrounds))
+    current = builder.build().materialize_rows(tss_only)
+    pred = runner(builder)
+    only_tss, tss_and_cre = pred[tss_only].mean(), pred[with_cre].mean()
     all_mutants, best_signal, order = [], [], []
     progress = _progress(num_copies, "multiplicity copies", verbose, "copy")
     for _ in range(num_copies):
         builder = PlanBuilder()
-        bases = [builder.base(s) for s in current]
-        cre_src = builder.source(cre)
-        for s, base in enumerate(bases):
-            for t, (start, end) in enumerate(positions):
-                builder.copy(builder.rows(1, base, background=s, position=t), int(start),
-                             int(end), cre_src)
+        starts = np.array([int(start) for start, _ in positions], dtype=np.int64)
+        rows = copies_plan(builder, current, cre, starts, range(len(positions)))
         plan = builder.build()
         pred = runner(builder, "multiplicity")
-        # float64 as the reference's prediction table, whatever the model returns
-        preds = pred.reshape(len(bases), len(positions), -1).astype(np.float64).mean(axis=-1)
+        # float64 as the reference's prediction table (background x position), whatever
+        # the model returns; the plan's rows are position-major
+        preds = np.ascontiguousarray(pred.reshape(len(positions), len(current), -1)
+                                     .astype(np.float64).mean(axis=-1).T)
         means = preds.mean(axis=0)
         best = int(optimization(means))
         best_signal.append(means[best])
         order.append(positions.pop(best))
         all_mutants.append(preds)
-        current = plan.materialize(0, plan.n_rows).reshape(len(bases), len(means), -1)[:, best]
+        current = plan.materialize_rows(rows[best * len(current):(best + 1) * len(current)])
         if progress is not None:
             progress.update(1)
     if progress is not None:
@@ -671,7 +690,7 @@ def multiplicity_test(model: Any, x: np.ndarray, tss_tile_coord: Sequence[int],
 def prune_sequence(model: Any, wt_seq: np.ndarray, control_sequences: np.ndarray, mut: float,
                    whole_tile_start: int, whole_tile_end: int, scales: Sequence[int],
                    thresholds: Sequence[float], frac: float, N_batches: Sequence[int],
-                   cre_type: str = "enhancer", *, batch_size: int = 8,
+                   cre_type: str = "enhancer", *, batch_size: int = DEFAULT_BATCH_SIZE,
                    verbose: bool | None = None) -> dict:
     """Greedy pruning of a CRE into the sub-tiles that keep its effect (see the reference).
 
@@ -711,12 +730,7 @@ def prune_sequence(model: Any, wt_seq: np.ndarray, control_sequences: np.ndarray
             if not test_coords:  # everything pruned: the reference crashes here
                 break
             builder = PlanBuilder()
-            bases = [builder.base(s) for s in pruned]
-            ctrl_src = [builder.source(c) for c in controls]
-            for i, (start, end) in enumerate(test_coords):
-                for n, base in enumerate(bases):
-                    row = builder.rows(1, base, coord=i, background=n)
-                    builder.copy(row, start, end, ctrl_src[n] + start)
+            subtiles_plan(builder, pruned, controls, test_coords)
             pred = runner(builder, "prune")
             results = pred.reshape(len(test_coords), -1).mean(axis=1)
             order = np.argsort(results)
