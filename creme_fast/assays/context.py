@@ -108,17 +108,9 @@ def context_plan(builder: PlanBuilder, tokens: np.ndarray, keys: np.ndarray, tss
 class ContextDependence:
     """The design of test 1: one plan, every locus's wild type and shuffled contexts.
 
-    Attributes
-    ----------
-    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
-    keys : numpy.ndarray of int64, shape=(n_loci,)
-        Stable per-locus stream keys.
-    tss : (start, end)
-    tile_size, num_shuffles, seed : int
-    shuffle : {"fast", "uniform", "creme"}
-    rng : numpy.random.RandomState or None
-    label : str
-    loci : pandas.DataFrame or None
+    Made by :meth:`of` from :func:`context_dependence`'s arguments, checked (sequences as
+    tokens, per-locus stream keys, tiles and regions in window coordinates,
+    the progress label, the loci's table).
     """
 
     tokens: np.ndarray
@@ -201,7 +193,6 @@ def context_dependence(predictor: Predictor, seqs: Any, *, tss_tile: Sequence[in
     -------
     ContextDependenceResult
     """
-    return run_assay(predictor, options, lambda: ContextDependence.of(
-        seqs, tss_tile=tss_tile, tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
-        shuffle=shuffle, rng=rng, locus_keys_=locus_keys_, names=names, loci=loci),
-        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng)
+    return run_assay(predictor, options, ContextDependence.of, seqs, tile_size=tile_size,
+                     num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng,
+                     tss_tile=tss_tile, locus_keys_=locus_keys_, names=names, loci=loci)

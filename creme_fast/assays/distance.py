@@ -124,18 +124,9 @@ def distance_plan(builder: PlanBuilder, wt: np.ndarray, key: int, tss: tuple[int
 class Distance:
     """The design of test 5: one plan, the CRE at home and at every position.
 
-    Attributes
-    ----------
-    wt : numpy.ndarray of uint8, shape=(L,)
-    key : int
-    tss, cre : (start, end)
-    positions : numpy.ndarray of int64
-    tile_size, num_shuffles, seed : int
-    shared_backgrounds : bool
-    shuffle : {"fast", "uniform", "creme"}
-    rng : numpy.random.RandomState or None
-    label : str
-    loci : pandas.DataFrame or None
+    Made by :meth:`of` from :func:`distance`'s arguments, checked (sequences as
+    tokens, per-locus stream keys, tiles and regions in window coordinates,
+    the progress label, the loci's table).
     """
 
     wt: np.ndarray
@@ -224,9 +215,7 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.context_dependence`.
     """
-    return run_assay(predictor, options, lambda: Distance.of(
-        seq, cre_tile, positions=positions, tss_tile=tss_tile, tile_size=tile_size,
-        num_shuffles=num_shuffles, seed=seed, shared_backgrounds=shared_backgrounds,
-        shuffle=shuffle, rng=rng, locus_key=locus_key, name=name, loci=loci),
-        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng,
-        locus_key=locus_key)
+    return run_assay(predictor, options, Distance.of, seq, cre_tile, tile_size=tile_size,
+                     num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng,
+                     locus_key=locus_key, positions=positions, tss_tile=tss_tile,
+                     shared_backgrounds=shared_backgrounds, name=name, loci=loci)

@@ -119,19 +119,9 @@ class FineTile:
     sequences, then per iteration every remaining sub-tile put back to background
     and the current sequences after the removal. See :func:`fine_tile_search`.
 
-    Attributes
-    ----------
-    wt : numpy.ndarray of uint8, shape=(L,)
-    key : int
-    tss, cre : (start, end)
-    scales, thresholds, n_batches : tuple
-    frac : float
-    cre_type : {"enhancer", "silencer"}
-    track : int or None
-    tile_size, num_shuffles, seed : int
-    shuffle : {"fast", "uniform", "creme"}
-    label : str
-    loci : pandas.DataFrame or None
+    Made by :meth:`of` from :func:`fine_tile_search`'s arguments, checked (sequences as
+    tokens, per-locus stream keys, tiles and regions in window coordinates,
+    the progress label, the loci's table).
     """
 
     wt: np.ndarray
@@ -306,10 +296,8 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
-    return run_assay(predictor, options, lambda: FineTile.of(
-        seq, cre_tile, scales=scales, thresholds=thresholds, n_batches=n_batches, frac=frac,
-        cre_type=cre_type, tss_tile=tss_tile, tile_size=tile_size, num_shuffles=num_shuffles,
-        track=track, seed=seed, shuffle=shuffle, locus_key=locus_key, name=name, loci=loci),
-        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle,
-        locus_key=locus_key, track=track, frac=frac, scales=scales, thresholds=thresholds,
-        n_batches=n_batches)
+    return run_assay(predictor, options, FineTile.of, seq, cre_tile, tile_size=tile_size,
+                     num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, locus_key=locus_key,
+                     track=track, frac=frac, scales=scales, thresholds=thresholds,
+                     n_batches=n_batches, cre_type=cre_type, tss_tile=tss_tile, name=name,
+                     loci=loci)

@@ -121,21 +121,9 @@ class HigherOrder:
     is the wild type; later rounds add the current sequence as a parent row only
     when the incremental path will run.
 
-    Attributes
-    ----------
-    wt : numpy.ndarray of uint8, shape=(L,)
-    key : int
-    tiles : numpy.ndarray, shape=(n_tiles, 2)
-    num_rounds : int
-        At most the number of tiles.
-    optimization : {"min", "max"}
-    track : int or None
-        The model's original index of the track followed (None: the first).
-    tile_size, num_shuffles, seed : int
-    shuffle : {"fast", "uniform", "creme"}
-    rng : numpy.random.RandomState or None
-    label : str
-    loci : pandas.DataFrame or None
+    Made by :meth:`of` from :func:`higher_order`'s arguments, checked (sequences as
+    tokens, per-locus stream keys, tiles and regions in window coordinates,
+    the progress label, the loci's table).
     """
 
     wt: np.ndarray
@@ -255,9 +243,7 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
     Other parameters as in :func:`creme_fast.assays.necessity`. The next round
     starts from the shuffle whose activity is closest to the chosen tile's mean.
     """
-    return run_assay(predictor, options, lambda: HigherOrder.of(
-        seq, tiles=tiles, tile_size=tile_size, num_shuffles=num_shuffles, num_rounds=num_rounds,
-        optimization=optimization, track=track, seed=seed, shuffle=shuffle, rng=rng,
-        locus_key=locus_key, name=name, loci=loci),
-        tile_size=tile_size, num_shuffles=num_shuffles, num_rounds=num_rounds, seed=seed,
-        shuffle=shuffle, rng=rng, locus_key=locus_key, track=track)
+    return run_assay(predictor, options, HigherOrder.of, seq, tile_size=tile_size,
+                     num_shuffles=num_shuffles, num_rounds=num_rounds, seed=seed, shuffle=shuffle,
+                     rng=rng, locus_key=locus_key, track=track, tiles=tiles,
+                     optimization=optimization, name=name, loci=loci)

@@ -131,20 +131,9 @@ class Multiplicity:
     background, and the position that moves the followed track most
     (``optimization``) is kept.
 
-    Attributes
-    ----------
-    wt : numpy.ndarray of uint8, shape=(L,)
-    key : int
-    tss, cre : (start, end)
-    positions : numpy.ndarray of int64
-    num_copies : int
-        At most the number of positions.
-    optimization : {"min", "max"}
-    track : int or None
-    tile_size, num_shuffles, seed : int
-    shuffle : {"fast", "uniform", "creme"}
-    label : str
-    loci : pandas.DataFrame or None
+    Made by :meth:`of` from :func:`multiplicity`'s arguments, checked (sequences as
+    tokens, per-locus stream keys, tiles and regions in window coordinates,
+    the progress label, the loci's table).
     """
 
     wt: np.ndarray
@@ -260,9 +249,7 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         window and settings give a CLI run's result exactly. The bars name it.
     Other parameters as in :func:`creme_fast.assays.sufficiency`.
     """
-    return run_assay(predictor, options, lambda: Multiplicity.of(
-        seq, cre_tile, positions=positions, tss_tile=tss_tile, tile_size=tile_size,
-        num_shuffles=num_shuffles, num_copies=num_copies, optimization=optimization,
-        track=track, seed=seed, shuffle=shuffle, locus_key=locus_key, name=name, loci=loci),
-        tile_size=tile_size, num_shuffles=num_shuffles, num_copies=num_copies, seed=seed,
-        shuffle=shuffle, locus_key=locus_key, track=track)
+    return run_assay(predictor, options, Multiplicity.of, seq, cre_tile, tile_size=tile_size,
+                     num_shuffles=num_shuffles, num_copies=num_copies, seed=seed, shuffle=shuffle,
+                     locus_key=locus_key, track=track, positions=positions, tss_tile=tss_tile,
+                     optimization=optimization, name=name, loci=loci)

@@ -97,16 +97,9 @@ def necessity_plan(builder: PlanBuilder, tokens: np.ndarray, keys: np.ndarray,
 class Necessity:
     """The design of test 3: one plan, every locus's wild type and tile shuffles.
 
-    Attributes
-    ----------
-    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
-    keys : numpy.ndarray of int64, shape=(n_loci,)
-    tiles : numpy.ndarray, shape=(n_tiles, 2)
-    tile_size, num_shuffles, seed : int
-    shuffle : {"fast", "uniform", "creme"}
-    rng : numpy.random.RandomState or None
-    label : str
-    loci : pandas.DataFrame or None
+    Made by :meth:`of` from :func:`necessity`'s arguments, checked (sequences as
+    tokens, per-locus stream keys, tiles and regions in window coordinates,
+    the progress label, the loci's table).
     """
 
     tokens: np.ndarray
@@ -169,7 +162,6 @@ def necessity(predictor: Predictor, seqs: Any, *, tiles: Any = None, tile_size: 
     **options
         Engine options.
     """
-    return run_assay(predictor, options, lambda: Necessity.of(
-        seqs, tiles=tiles, tile_size=tile_size, num_shuffles=num_shuffles, seed=seed,
-        shuffle=shuffle, rng=rng, locus_keys_=locus_keys_, names=names, loci=loci),
-        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng)
+    return run_assay(predictor, options, Necessity.of, seqs, tile_size=tile_size,
+                     num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng, tiles=tiles,
+                     locus_keys_=locus_keys_, names=names, loci=loci)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from creme_fast.assays.checks import check_arguments, check_predictor
+from creme_fast.assays.checks import ARGUMENT_CHECKS, check_arguments, check_predictor
 from creme_fast.assays.design import Design
 from creme_fast.pipeline.engine import Engine, fit_engine
 from creme_fast.runtime.base import Predictor
@@ -43,8 +43,8 @@ def run_design(design: Design[R], predictor: Predictor, engine: Engine) -> R:
     return result if design.loci is None else result.with_loci(design.loci)
 
 
-def run_assay(predictor: Predictor, options: Mapping[str, Any],
-              design: Callable[[], Design[R]], **arguments: Any) -> R:
+def run_assay(predictor: Predictor, options: Mapping[str, Any], make: Callable[..., Design[R]],
+              *inputs: Any, **arguments: Any) -> R:
     """Run a test: checks, design, plans through the engine, result.
 
     Parameters
@@ -53,12 +53,13 @@ def run_assay(predictor: Predictor, options: Mapping[str, Any],
     options : mapping
         The engine options the test was given (``batch_size``, ``bins``,
         ``tracks``, ...), checked and fitted once.
-    design : callable
-        Makes the design from the test's inputs (its own checks: sequences,
-        tiles, loci, names).
-    **arguments
-        The test's arguments checked by name before anything else
-        (:func:`~creme_fast.assays.checks.check_arguments`).
+    make : callable
+        The design's constructor (``Necessity.of``): the design's own checks of
+        its inputs (sequences, tiles, loci, names).
+    *inputs, **arguments
+        What ``make`` takes. The arguments with a check by name
+        (:data:`~creme_fast.assays.checks.ARGUMENT_CHECKS`, ``track``) are
+        checked first, in the order given.
 
     Returns
     -------
@@ -66,5 +67,6 @@ def run_assay(predictor: Predictor, options: Mapping[str, Any],
     """
     check_predictor(predictor)
     engine = fit_engine(predictor, options)
-    check_arguments(predictor, engine, **arguments)
-    return run_design(design(), predictor, engine)
+    check_arguments(predictor, engine, **{k: v for k, v in arguments.items()
+                                          if k in ARGUMENT_CHECKS or k == "track"})
+    return run_design(make(*inputs, **arguments), predictor, engine)

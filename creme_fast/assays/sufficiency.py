@@ -132,18 +132,9 @@ def sufficiency_plan(builder: PlanBuilder, tokens: np.ndarray, keys: np.ndarray,
 class Sufficiency:
     """The design of test 4: one plan, every locus's wild type, controls and tiles.
 
-    Attributes
-    ----------
-    tokens : numpy.ndarray of uint8, shape=(n_loci, L)
-    keys : numpy.ndarray of int64, shape=(n_loci,)
-    tiles : numpy.ndarray, shape=(n_tiles, 2)
-    tss : (start, end)
-    tile_size, num_shuffles, seed : int
-    shared_backgrounds : bool
-    shuffle : {"fast", "uniform", "creme"}
-    rng : numpy.random.RandomState or None
-    label : str
-    loci : pandas.DataFrame or None
+    Made by :meth:`of` from :func:`sufficiency`'s arguments, checked (sequences as
+    tokens, per-locus stream keys, tiles and regions in window coordinates,
+    the progress label, the loci's table).
     """
 
     tokens: np.ndarray
@@ -222,8 +213,7 @@ def sufficiency(predictor: Predictor, seqs: Any, *, tiles: Any = None,
     shuffle, rng, locus_keys_, names, loci, **options
         As in :func:`creme_fast.assays.context_dependence`.
     """
-    return run_assay(predictor, options, lambda: Sufficiency.of(
-        seqs, tiles=tiles, tss_tile=tss_tile, tile_size=tile_size, num_shuffles=num_shuffles,
-        seed=seed, shared_backgrounds=shared_backgrounds, shuffle=shuffle, rng=rng,
-        locus_keys_=locus_keys_, names=names, loci=loci),
-        tile_size=tile_size, num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng)
+    return run_assay(predictor, options, Sufficiency.of, seqs, tile_size=tile_size,
+                     num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, rng=rng, tiles=tiles,
+                     tss_tile=tss_tile, shared_backgrounds=shared_backgrounds,
+                     locus_keys_=locus_keys_, names=names, loci=loci)

@@ -89,15 +89,9 @@ def swap_plan(builder: PlanBuilder, sources: np.ndarray, targets: np.ndarray,
 class ContextSwap:
     """The design of test 2: one plan, every source's TSS tile in every target.
 
-    Attributes
-    ----------
-    sources, targets : numpy.ndarray of uint8, shape=(n, L)
-    tss : (start, end)
-    tile_size : int
-    names : dict or None
-        ``{"source": [...], "target": [...]}`` (either may be None).
-    loci : None
-        The swap's rows name sources and targets, not loci.
+    Made by :meth:`of` from :func:`context_swap`'s arguments, checked (sequences as
+    tokens, per-locus stream keys, tiles and regions in window coordinates,
+    the progress label, the loci's table).
     """
 
     sources: np.ndarray
@@ -156,9 +150,8 @@ def context_swap(predictor: Predictor, sources: Any, targets: Any | None = None,
     **options
         Engine options.
     """
-    return run_assay(predictor, options, lambda: ContextSwap.of(
-        sources, targets, tss_tile=tss_tile, tile_size=tile_size, names=names,
-        target_names=target_names), tile_size=tile_size)
+    return run_assay(predictor, options, ContextSwap.of, sources, targets, tile_size=tile_size,
+                     tss_tile=tss_tile, names=names, target_names=target_names)
 
 
 def _names(names: Sequence[str] | None, n: int, option: str) -> list[str] | None:
