@@ -10,6 +10,7 @@ import pandas as pd
 
 from creme_fast.cli.common import add_threads_option, progress_wanted, record
 from creme_fast.cli.options import positive_int
+from creme_fast.pipeline.engine import DEFAULT_BATCH_SIZE
 
 log = logging.getLogger("creme_fast.cli")
 
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile-size", type=positive_int, default=5000,
                    help="tile width in bp (default: 5000, the paper's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     add_threads_option(p)
     p.set_defaults(handler=run)
 

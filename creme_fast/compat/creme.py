@@ -27,10 +27,10 @@ stream per call, or one shared stream for a whole notebook run in order).
 
 Memory: ``batch_size``
 ----------------------
-``batch_size=8`` (the default) hands the model 8 sequences per call. A model
-written for one sequence at a time pays for that: creme-nn's tutorial
-``make_a_prediction`` on enformer-pytorch keeps autograd state (no
-``torch.no_grad``), and a small Enformer's peak memory rose from 0.9 GB to
+``batch_size=8`` (the default, the engine's ``DEFAULT_BATCH_SIZE``) hands the model 8
+sequences per call. A model written for one sequence at a time pays for that:
+creme-nn's tutorial ``make_a_prediction`` on enformer-pytorch keeps autograd
+state (no ``torch.no_grad``), and a small Enformer's peak memory rose from 0.9 GB to
 3.5 GB at batch 8. When a model's first batched call raises the process's
 peak resident memory (its high-water mark, so a process that has already
 peaked higher is not warned) by more than ``MEMORY_WARNING_BYTES`` (1 GiB) a

@@ -2,10 +2,10 @@
 
 A run whose selection matches no locus (or whose every locus failed) still writes
 ``summary.{parquet,csv}`` with the full schema, so the next step of a pipeline can
-read it. The schema is taken from the step itself: the step runs on one random
+read it. The schema is taken from the test itself: its design runs on one random
 locus with a constant model of the real model's output shape (no model pass), and
-the rows are dropped. Whatever columns a step or summary gains, the empty tables
-gain them too.
+the rows are dropped. Whatever columns a test's result or summary gains, the empty
+tables gain them too.
 """
 from __future__ import annotations
 
