@@ -399,6 +399,7 @@ class OnnxPredictor:
         data = self.path.read_bytes()
         if self.metadata is not None and self.metadata.checksum:
             check_weights(data, self.metadata.checksum, self.path)
+        current = self.placement.get(self.path.name)
         try:
             return self._make_session(self.path, data, fixed_batch=fixed, cuda_graph=True)
         except ValueError as exc:
@@ -408,6 +409,7 @@ class OnnxPredictor:
         except ValueError as exc:
             refused += f"; {exc}"
         placement = self.placement.get(self.path.name)
+        self.placement[self.path.name] = current  # the session in use is unchanged
         off = "" if placement is None else f" ({placement.describe()})"
         raise CudaGraphError(f"{self.path}: ONNX Runtime refused CUDA graphs at batch "
                              f"{bucket}: they need every node on CUDA{off}: {refused}")

@@ -47,7 +47,7 @@ class CpuNodesError(ValueError):
 
 @dataclass(frozen=True)
 class Placement:
-    """Nodes and FLOPs per provider of one session, at batch 1.
+    """Nodes and FLOPs per provider of one session (at batch 1 unless its batch is fixed).
 
     Attributes
     ----------
@@ -63,6 +63,8 @@ class Placement:
         unknown size).
     costs_known : str
         Empty when every node's cost was counted; else why not.
+    batch : int
+        The batch size the costs are counted at (1, or a fixed batch).
     """
 
     graph: str
@@ -70,6 +72,7 @@ class Placement:
     flops: dict[str, float]
     cpu_work: list[tuple[str, str, float, int | None]] = field(default_factory=list)
     costs_known: str = ""
+    batch: int = 1
 
     @property
     def total_flops(self) -> float:
@@ -89,7 +92,7 @@ class Placement:
             flops = self.flops.get(provider, 0.0)
             share = f" ({100 * flops / total:.1f}%)" if total else ""
             parts.append(f"{provider} {count} nodes, {flops / 1e9:,.3f} GFLOP{share}")
-        text = f"{self.graph}: node placement at batch 1: {'; '.join(parts)}"
+        text = f"{self.graph}: node placement at batch {self.batch}: {'; '.join(parts)}"
         shape_nodes = self.nodes.get(CPU, 0) - len(self.cpu_work)
         if shape_nodes:
             text += f"; {shape_nodes} CPU node(s) are shape arithmetic"
@@ -211,8 +214,9 @@ def placement_of(assignment: Mapping[str, list[tuple[str, str]]], model: Any,
             if node_flops > 0 or values is None or values > SHAPE_VALUES:
                 cpu_work.append((name, op_type, node_flops, values))
         flops[provider] = total
+    batch = next((int(shape[0]) for shape in shapes.values() if shape), 1)
     return Placement(graph=graph, nodes=nodes, flops=flops, cpu_work=cpu_work,
-                     costs_known=why)
+                     costs_known=why, batch=batch)
 
 
 def check_placement(placement: Placement | None, *, strict: bool, provider: str,
