@@ -157,6 +157,8 @@ def _tile_panel(ax: Any, rows: pd.DataFrame, test: str, gene: str,
     for x in marks:
         reference(ax.axvline(x, color="#E69F00", lw=2.5, alpha=0.35, zorder=0,
                              label="planted element"))
+    if np.nanmax(np.abs(rows["effect"].to_numpy(np.float64))) < 1e-6:
+        empty_panel(ax, "no tile changes activity: every effect is 0")
 
 
 
@@ -294,8 +296,8 @@ def distance_figure(frame: pd.DataFrame, expected: Mapping[str, Any] | None = No
                         mean["mean"] + mean["std"], color=colour(k), alpha=0.2, lw=0)
     if expected is not None:
         curve = np.asarray(expected["activity"], dtype=np.float64)
-        reference(ax.plot(expected["distance_kb"], curve / curve.max(), color="k", lw=1,
-                          ls="--", label=expected.get("label", "expected"))[0])
+        reference(ax.plot(expected["distance_kb"], curve / curve.max(), color="k", lw=0.9,
+                          ls="--", zorder=4, label=expected.get("label", "expected"))[0])
     reference(ax.axvline(0, color="k", lw=0.8, ls=":", label="TSS"))
     if {"cre_tss_offset", "cre_start", "cre_end"} <= set(frame.columns) and len(genes) == 1:
         home = (frame["cre_tss_offset"].iloc[0] + (frame["cre_end"].iloc[0]

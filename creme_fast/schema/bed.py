@@ -120,6 +120,10 @@ def read_elements_bed(path: str | Path) -> pd.DataFrame:
     name's parts as ``gene``, ``call``, ``effect`` (float) and ``track`` (int)."""
     bed = pd.read_csv(path, sep="\t", header=None, names=BED_COLUMNS, dtype=BED_DTYPES,
                       skiprows=_data_lines(path))
+    if not len(bed):  # no element called: the columns, typed
+        return bed.astype(BED_DTYPES).assign(
+            gene=pd.Series(dtype=object), call=pd.Series(dtype=object),
+            effect=pd.Series(dtype=np.float64), track=pd.Series(dtype=np.int64))
     parts = bed["name"].str.split("|", expand=True, n=3).reindex(columns=range(4))
     bed["gene"], bed["call"] = parts[0], parts[1]
     bed["effect"] = parts[2].str.removeprefix("effect=").astype(np.float64)
