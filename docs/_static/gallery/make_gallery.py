@@ -33,7 +33,7 @@ DEMO = {"context": "demo_context", "necessity_sufficiency": "demo_necessity_suff
         "multiplicity": "demo_multiplicity", "fine_tile": "demo_fine_tile"}
 # the run figures: file written by `creme-fast plot` -> gallery name
 RUNS = {
-    "context": "run_context", "context.summary": "run_context_summary",
+    "context": "run_context",  # the same figure as context.summary.png
     "activity.summary": "run_activity_summary",
     "enhancing_edge.necessity_sufficiency": "run_edge_necessity_sufficiency",
     "necessity.summary": "run_necessity_summary",
