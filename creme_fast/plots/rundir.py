@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from typing import Any
 
 import pandas as pd
 
@@ -20,12 +22,9 @@ from creme_fast.plots.figures import (
 from creme_fast.plots.style import FORMATS, save
 from creme_fast.plots.summary import draw_summary
 
-__all__ = ["plot_run", "read_run"]
+__all__ = ["RUN_FIGURES", "plot_run", "read_run"]
 
 log = logging.getLogger(__name__)
-
-PER_GENE = {"distance": distance_figure, "higher-order": higher_order_figure,
-            "multiplicity": multiplicity_figure, "fine-tile": fine_tile_figure}
 
 
 def read_run(directory: str | Path, genes: Sequence[str] | None = None
@@ -61,6 +60,53 @@ def _file_name(gene: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", gene)
 
 
+def _per_gene(results: pd.DataFrame, test: str, draw: Callable[..., Any], out: Path,
+              formats: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for gene in dict.fromkeys(results["name"].astype(str)):
+        rows = results[results["name"].astype(str) == gene]
+        files += save(draw(rows), out / f"{_file_name(gene)}.{test}", formats)
+    return files
+
+
+def _with_across(test: str, draw: Callable[..., Any]) -> RunFigures:
+    """Per gene, and across genes (mean and spread) when the run holds several."""
+    def figures(results: pd.DataFrame, out: Path, formats: Sequence[str]) -> list[Path]:
+        files = _per_gene(results, test, draw, out, formats)
+        if results["name"].nunique() > 1:
+            files += save(draw(results), out / test, formats)
+        return files
+    return figures
+
+
+def context_figures(results: pd.DataFrame, out: Path, formats: Sequence[str]) -> list[Path]:
+    """``context.png``: every gene's context effect with the paper's categories."""
+    return save(context_figure(results), out / "context", formats)
+
+
+def higher_order_figures(results: pd.DataFrame, out: Path,
+                         formats: Sequence[str]) -> list[Path]:
+    """``GENE.higher-order.png``: each gene's greedy rounds against the expectations."""
+    return _per_gene(results, "higher-order", higher_order_figure, out, formats)
+
+
+def fine_tile_figures(results: pd.DataFrame, out: Path, formats: Sequence[str]) -> list[Path]:
+    """``GENE.fine-tile.png``: each gene's kept sub-tiles and the effect they retain."""
+    return _per_gene(results, "fine-tile", fine_tile_figure, out, formats)
+
+
+RunFigures = Callable[[pd.DataFrame, Path, Sequence[str]], list]
+# per test: the figures of a run's results (necessity and sufficiency are drawn
+# together, per gene, by plot_run: one figure holds both when both runs are given)
+RUN_FIGURES: dict[str, RunFigures] = {
+    "context": context_figures,
+    "distance": _with_across("distance", distance_figure),
+    "multiplicity": _with_across("multiplicity", multiplicity_figure),
+    "higher-order": higher_order_figures,
+    "fine-tile": fine_tile_figures,
+}
+
+
 def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
              genes: Sequence[str] | None = None,
              formats: Sequence[str] = FORMATS) -> list[Path]:
@@ -69,8 +115,10 @@ def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
     Per gene: the necessity and sufficiency profile (one figure holding both when
     both runs are given), the distance curve, the higher-order trajectory, the
     multiplicity curve and the fine-tile sub-tiles; across genes: the context
-    histogram and each run's summary figure. Files are ``GENE.TEST.png``/``.pdf``
-    and ``TEST.summary.png``/``.pdf``.
+    effects, the distance and multiplicity curves' mean and spread (``TEST.png``,
+    with more than one gene) and each run's summary figure (one point per gene).
+    Files are ``GENE.TEST.png``/``.pdf``, ``TEST.png``/``.pdf`` and
+    ``TEST.summary.png``/``.pdf``.
 
     Parameters
     ----------
@@ -97,14 +145,8 @@ def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
     profiles = {test: results for test, results, _ in runs
                 if test in ("necessity", "sufficiency")}
     for test, results, summary in runs:
-        names = list(dict.fromkeys(results["name"].astype(str)))
-        if test in PER_GENE:
-            for gene in names:
-                rows = results[results["name"] == gene]
-                fig = PER_GENE[test](rows)
-                files += save(fig, out / f"{_file_name(gene)}.{test}", formats)
-        elif test == "context":
-            files += save(context_figure(results), out / "context", formats)
+        if test in RUN_FIGURES:
+            files += RUN_FIGURES[test](results, out, formats)
         if summary is not None and len(summary):
             if genes is not None:
                 summary = summary[summary["name"].isin(set(genes))]
