@@ -180,16 +180,19 @@ def test_cli_run_matches_the_python_api(tmp_path, genome):
     # the enhancer 12 kb upstream is the top tile for the genes that have one in range
     top = summary[(summary["name"] == "geneA") & (summary["track"] == 2)].iloc[0]
     assert top["top_effect"] > 0.3 and top["enhancer_tiles"] == 1
-    # the enhancing/silencing tiles as BED6 + effect, track: typed, in genome coordinates
+    # the enhancing/silencing tiles as BED9 (gene, call, effect, track in the name):
+    # typed, in genome coordinates
     bed = read_elements_bed(out / "elements.bed")
-    assert list(bed.columns) == BED_COLUMNS
+    assert list(bed.columns) == BED_COLUMNS + ["gene", "call", "effect", "track"]
     assert all(pd.api.types.is_string_dtype(bed[c]) for c in ("chrom", "name", "strand"))
-    assert {c: bed[c].dtype for c in ("start", "end", "score", "track", "effect")} == {
-        "start": np.int64, "end": np.int64, "score": np.int64, "track": np.int64,
-        "effect": np.float64}
+    assert {c: bed[c].dtype for c in ("start", "end", "score", "thickStart", "track",
+                                      "effect")} == {
+        "start": np.int64, "end": np.int64, "score": np.int64, "thickStart": np.int64,
+        "track": np.int64, "effect": np.float64}
     called = got[got["effect"].abs() > 0.3].dropna(subset=["start"])
     assert len(bed) == len(called) > 0
-    a_bed = bed[(bed["name"] == "geneA:enhancing") & (bed["track"] == 2)].iloc[0]
+    a_bed = bed[(bed["gene"] == "geneA") & (bed["call"] == "enhancing")
+                & (bed["track"] == 2)].iloc[0]
     a_top = top  # geneA is on +: its upstream-12 kb enhancer tile is the BED interval
     assert (a_bed["start"], a_bed["end"]) == (a_top["top_tile_genome_start"],
                                               a_top["top_tile_genome_end"])

@@ -46,6 +46,10 @@ class FineTileResult(AssayResult):
     note : str
         Why nothing was pruned, when the CRE's effect cannot be normalised
         (empty otherwise).
+    tss_only : float
+        Mean activity of the backgrounds with the TSS tile alone (no CRE).
+    kept_activity : float
+        Mean activity with only the kept sub-tiles of the CRE.
     """
 
     kind: ClassVar[str] = "fine_tile"
@@ -63,6 +67,20 @@ class FineTileResult(AssayResult):
     track: int
     seed: int
     note: str = ""
+    tss_only: float = float("nan")
+    kept_activity: float = float("nan")
+
+    @property
+    def cre_effect(self) -> float:
+        """The whole CRE's effect over the TSS tile alone: ``full_cre / tss_only - 1``."""
+        return _ratio(self.full_cre - self.tss_only, self.tss_only)
+
+    @property
+    def effect_retained(self) -> float:
+        """Fraction of the whole CRE's effect the kept sub-tiles retain:
+        ``(kept_activity - tss_only) / (full_cre - tss_only)`` (NaN when the CRE has
+        no effect)."""
+        return _ratio(self.kept_activity - self.tss_only, self.full_cre - self.tss_only)
 
     def raw_frame(self) -> pd.DataFrame:
         """Every sub-tile decided on: the kept ones and the removed ones."""
@@ -71,8 +89,16 @@ class FineTileResult(AssayResult):
         return pd.DataFrame({"track": track_column(self.settings, self.track),
                              "cre_start": self.cre_tile[0], "cre_end": self.cre_tile[1],
                              "tile_start": tiles[:, 0], "tile_end": tiles[:, 1], "kept": kept,
+                             "tss_only_activity": self.tss_only, "cre_activity": self.full_cre,
+                             "kept_activity": self.kept_activity,
+                             "cre_effect": self.cre_effect,
+                             "effect_retained": self.effect_retained,
                              "note": self.note}).sort_values(["tile_start", "tile_end"],
                                                              ignore_index=True)
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den != 0 and np.isfinite(den) else float("nan")
 
 
 def _subtiles(intervals: list[tuple[int, int]], window: int, step: int) -> list[tuple[int, int]]:
@@ -115,9 +141,10 @@ def _mean_activity(seqs: np.ndarray, seed: int, label: str) -> Stage:
 class FineTile:
     """The design of test 8: greedy pruning of a CRE in stages of shrinking sub-tiles.
 
-    Plans, in order: the backgrounds with the whole CRE; per stage, the current
-    sequences, then per iteration every remaining sub-tile put back to background
-    and the current sequences after the removal. See :func:`fine_tile_search`.
+    Plans, in order: the backgrounds with the TSS tile alone and with the whole
+    CRE; per stage, the current sequences, then per iteration every remaining
+    sub-tile put back to background and the current sequences after the removal.
+    See :func:`fine_tile_search`.
 
     Made by :meth:`of` from :func:`fine_tile_search`'s arguments, checked (sequences as
     tokens, per-locus stream keys, tiles and regions in window coordinates,
@@ -191,8 +218,10 @@ class FineTile:
 
         with_cre = controls.copy()
         with_cre[:, cre[0]:cre[1]] = wt[cre[0]:cre[1]]
-        full = float(mean_activity((yield _mean_activity(with_cre, seed,
-                                                         f"{label}: whole CRE"))).mean())
+        both = mean_activity((yield _mean_activity(np.concatenate([controls, with_cre]), seed,
+                                                   f"{label}: TSS tile alone and whole CRE")))
+        n = self.num_shuffles
+        tss_only, full = float(both[:n].mean()), float(both[n:].mean())
         if full == 0 or not np.isfinite(full):
             note = (f"activity with the whole CRE is {full}: its effect cannot be normalised, "
                     "nothing was pruned")
@@ -203,7 +232,7 @@ class FineTile:
                 stage_windows=np.array(self.scales), scores=np.zeros(0),
                 score_stage=np.zeros(0, dtype=np.int64), removed=np.zeros((0, 2), dtype=np.int64),
                 full_cre=full, cre_type=self.cre_type, track=settings["tracks"][column],
-                seed=seed, note=note, settings=settings)
+                seed=seed, note=note, tss_only=tss_only, kept_activity=full, settings=settings)
         keep_going = (lambda s, t: s > t) if self.cre_type == "enhancer" else (lambda s, t: s < t)
         intervals = [cre]
         pruned = with_cre
@@ -215,9 +244,9 @@ class FineTile:
             score = float(mean_activity((yield _mean_activity(
                 pruned, seed, f"{label}: stage {stage + 1} start"))).mean()) / full
             removed_stage: list[tuple[int, int]] = []
-            accepted = pruned
+            accepted, accepted_score = pruned, score
             while keep_going(score, threshold) and candidates:
-                accepted = pruned
+                accepted, accepted_score = pruned, score
                 b = PlanBuilder(seed)
                 rows = subtiles_plan(b, pruned, controls, candidates, parents=engine.incremental)
                 act = activity((yield Stage(b.build(), f"{label}: stage {stage + 1}")))
@@ -241,7 +270,7 @@ class FineTile:
                 last = removed_stage[-len(drop_set):]
                 candidates = sorted(candidates + last)
                 removed_stage = removed_stage[:-len(drop_set)]
-                pruned = accepted
+                pruned, score = accepted, accepted_score
             removed_all += removed_stage
             intervals = candidates
         kept = np.array(sorted(intervals), dtype=np.int64).reshape(-1, 2)
@@ -253,7 +282,7 @@ class FineTile:
             scores=np.array(scores), score_stage=np.array(score_stage),
             removed=np.array(removed_all, dtype=np.int64).reshape(-1, 2), full_cre=full,
             cre_type=self.cre_type, track=settings["tracks"][column], seed=seed,
-            settings=settings)
+            tss_only=tss_only, kept_activity=score * full, settings=settings)
 
 
 def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,

@@ -21,10 +21,11 @@ from creme_fast.assays.necessity import Necessity
 from creme_fast.assays.spec import FigureRef, StepConfig, TestSpec, cre_of
 from creme_fast.assays.sufficiency import Sufficiency
 from creme_fast.schema.summaries import (
-    by_cre_summary,
     context_summary,
+    distance_summary,
     fine_tile_summary,
     higher_order_summary,
+    multiplicity_summary,
     tile_summary,
 )
 from creme_fast.sequence.tiles import tile_layout
@@ -104,39 +105,40 @@ def _fine_tile_passes(cfg: StepConfig, length: int) -> int:
     return (2 + 2 * _tiles(length, cfg)) * cfg.num_shuffles  # depends on how much is pruned
 
 
-def _value(column: str, label: str) -> FigureRef:
-    return FigureRef(f"{_SUMMARY}:value_summary", {"column": column, "label": label})
+def _summary_figure(name: str, **kwargs: object) -> FigureRef:
+    return FigureRef(f"{_SUMMARY}:{name}", kwargs)
 
 
 #: Every test ``creme-fast run`` offers, by its CLI name.
 TESTS: dict[str, TestSpec] = {spec.name: spec for spec in (
     TestSpec("activity", _activity, summary=lambda f: f, multi_locus=True,
-             summary_figure=_value("activity", "TSS activity (mean over bins)")),
+             summary_figure=_summary_figure("activity_summary")),
     TestSpec("context", _context, summary=context_summary, multi_locus=True,
              figure=FigureRef(f"{_FIGURES}:context_figure"), figure_scope="run",
-             summary_figure=FigureRef(f"{_SUMMARY}:context_summary"), bench=True),
+             summary_figure=_summary_figure("context_summary"), bench=True),
     TestSpec("necessity", _necessity, summary=tile_summary, multi_locus=True, tiled=True,
              calls_elements=True, figure=FigureRef(f"{_FIGURES}:tile_profile_figure"),
-             figure_scope="profile", summary_figure=FigureRef(f"{_SUMMARY}:tile_summary"),
+             figure_scope="profile", summary_figure=_summary_figure("tile_summary",
+                                                                    test="necessity"),
              bench=True),
     TestSpec("sufficiency", _sufficiency, summary=tile_summary, multi_locus=True, tiled=True,
              calls_elements=True, figure=FigureRef(f"{_FIGURES}:tile_profile_figure"),
-             figure_scope="profile", summary_figure=FigureRef(f"{_SUMMARY}:tile_summary"),
+             figure_scope="profile", summary_figure=_summary_figure("tile_summary",
+                                                                    test="sufficiency"),
              bench=True),
     TestSpec("higher-order", _higher_order, summary=higher_order_summary, tiled=True,
              follows_track=True, mutants=_higher_order_passes,
              figure=FigureRef(f"{_FIGURES}:higher_order_figure"),
-             summary_figure=FigureRef(f"{_SUMMARY}:interaction_summary")),
-    TestSpec("distance", _distance, summary=by_cre_summary("activity", "max"), tiled=True,
-             takes_cre=True, moves_cre=True, figure=FigureRef(f"{_FIGURES}:distance_figure"),
-             summary_figure=_value("activity", "highest TSS activity over CRE positions")),
-    TestSpec("multiplicity", _multiplicity, summary=by_cre_summary("activity", "max"),
-             tiled=True, takes_cre=True, moves_cre=True, follows_track=True,
-             mutants=_multiplicity_passes,
-             figure=FigureRef(f"{_FIGURES}:multiplicity_figure"),
-             summary_figure=_value("activity", "highest TSS activity over copy numbers")),
+             summary_figure=_summary_figure("higher_order_summary")),
+    TestSpec("distance", _distance, summary=distance_summary, tiled=True, takes_cre=True,
+             moves_cre=True, figure=FigureRef(f"{_FIGURES}:distance_figure"),
+             figure_scope="gene+run", summary_figure=_summary_figure("distance_summary")),
+    TestSpec("multiplicity", _multiplicity, summary=multiplicity_summary, tiled=True,
+             takes_cre=True, moves_cre=True, follows_track=True, mutants=_multiplicity_passes,
+             figure=FigureRef(f"{_FIGURES}:multiplicity_figure"), figure_scope="gene+run",
+             summary_figure=_summary_figure("multiplicity_summary")),
     TestSpec("fine-tile", _fine_tile, summary=fine_tile_summary, takes_cre=True,
              follows_track=True, mutants=_fine_tile_passes,
              figure=FigureRef(f"{_FIGURES}:fine_tile_figure"),
-             summary_figure=_value("kept_bp", "bp of the CRE kept by the fine-tile search")),
+             summary_figure=_summary_figure("fine_tile_summary")),
 )}

@@ -122,10 +122,12 @@ class TestSpec:
         from the plan built on a blank locus.
     figure : FigureRef, optional
         The test's figure from result rows: per gene (``figure_scope="gene"``),
-        of the whole run (``"run"``), or a tile profile that shares one figure per
-        gene with the other profile tests of the runs plotted (``"profile"``).
+        across the run's genes (``"run"``), per gene and, when the run holds
+        several, across them (``"gene+run"``), or a tile profile that shares one
+        figure per gene with the other profile tests of the runs plotted
+        (``"profile"``: ``(frames by test, genes) -> Figure``).
     summary_figure : FigureRef, optional
-        ``(test, summary) -> Figure``: the run's summary figure.
+        ``(summary) -> Figure``: the run's summary figure.
     bench : bool
         ``creme-fast bench --test`` offers it.
     """

@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 from creme_fast.bench import TESTS
-from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted
+from creme_fast.cli.common import (
+    add_threads_option,
+    check_gpu_options,
+    progress_bar,
+    progress_wanted,
+)
 from creme_fast.cli.options import int_list
 
 log = logging.getLogger(__name__)
@@ -26,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shuffles", type=int, default=10)
     p.add_argument("--tile-size", type=int, default=5000)
     p.add_argument("--provider", help="ONNX Runtime provider (default: best available)")
+    p.add_argument("--allow-cpu-nodes", action="store_true",
+                   help="with --provider cuda or tensorrt: measure even when ONNX Runtime "
+                   "leaves model work to the CPU (default: refuse, naming the nodes)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", dest="json_path", help="also write the figures to this file")
     add_threads_option(p)
@@ -34,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from creme_fast import bench
+
+    args.provider = args.provider or "auto"
+    check_gpu_options(args)
 
     report: dict = {"test": args.test}
     if args.model == "none":
@@ -50,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         from creme_fast.synthetic.model import synthetic_model_path
 
         path = synthetic_model_path() if args.model == "synthetic" else args.model
-        model = load_predictor(path, providers=args.provider, threads=args.threads)
+        options = {"allow_cpu_nodes": True} if args.allow_cpu_nodes else {}
+        model = load_predictor(path, providers=args.provider, threads=args.threads, **options)
         report["model"] = str(args.model)
         report["generation"] = [bench.generation_rate(
             args.test, seq_length=model.seq_length, num_shuffles=args.shuffles,

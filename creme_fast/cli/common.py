@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 from creme_fast.cli.options import non_negative_float
+from creme_fast.runtime.providers import ALIASES, GPU_PROVIDERS
 
 __all__ = ["GLOBAL_DEFAULTS", "RECORD_LOGGER", "add_global_options", "add_threads_option",
-           "configure_logging", "progress_bar", "progress_wanted", "record"]
+           "check_gpu_options", "configure_logging", "progress_bar", "progress_wanted",
+           "record"]
 
 RECORD_LOGGER = "creme_fast.record"
 GLOBAL_DEFAULTS = {"log_level": "INFO", "quiet": False, "log_file": None,
@@ -115,3 +117,15 @@ def progress_wanted(args: argparse.Namespace) -> bool:
 def progress_bar(args: argparse.Namespace) -> bool:
     """Whether a bar may be drawn (on a terminal); under ``-q`` only log lines."""
     return not args.quiet
+
+
+def check_gpu_options(args: argparse.Namespace) -> None:
+    """``--allow-cpu-nodes`` and ``--cuda-graph``: refused where they cannot apply."""
+    named = [ALIASES.get(p.strip().lower(), p.strip()) for p in str(args.provider).split(",")]
+    if getattr(args, "allow_cpu_nodes", False) and named[0] not in GPU_PROVIDERS:
+        raise ValueError(f"--allow-cpu-nodes relaxes --provider cuda or tensorrt; with "
+                         f"--provider {args.provider} nothing is strict (auto only warns)")
+    for option in ("allow_cpu_nodes", "cuda_graph"):
+        if getattr(args, option, False) and getattr(args, "ray", None) is not None:
+            raise ValueError(f"--{option.replace('_', '-')} is not passed to Ray workers yet; "
+                             "run without --ray")

@@ -38,17 +38,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", dest="input_kind", choices=["onehot", "tokens"],
                    default="onehot", help="graph input: float one-hot (B, L, 4) or uint8 "
                    "tokens (B, L) one-hot encoded inside the graph")
-    p.add_argument("--fp16", action="store_true", help="float16 weights and compute")
+    p.add_argument("--fp16", action="store_true",
+                   help="deprecated alias of --precision fp16 (now behind the fidelity gate)")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
     p.add_argument("--atol", type=float, help="verification absolute tolerance")
     p.add_argument("--rtol", type=float, help="verification relative tolerance")
     p.add_argument("--verify-batch", type=int, default=2, help="sequences compared (>= 2)")
-    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32",
-                   help="number format of the graphs: int8 quantizes the transformer's and "
-                   "head's MatMul/Gemm weights (ONNX Runtime dynamic quantization) behind a "
-                   "fidelity gate; bf16 is refused where no runtime here has bf16 kernels "
-                   "(default: fp32)")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16", "int8"], default="fp32",
+                   help="number format of the graphs, each reduced one behind a fidelity gate "
+                   "run on these weights: fp16/bf16 convert every graph for a GPU, softmax, "
+                   "layer norms and the output softplus kept fp32 (bf16 needs the CUDA "
+                   "provider: refused elsewhere); int8 quantizes the transformer's and head's "
+                   "MatMul/Gemm weights (ONNX Runtime dynamic quantization) (default: fp32)")
     p.add_argument("--calibration-fasta", type=Path, help="gate loci: centre windows of "
                    "this FASTA's records (default: random genome-like sequence)")
     p.add_argument("--calibration-loci", type=int, default=2,
@@ -95,9 +97,12 @@ def run(args: argparse.Namespace) -> int:
                              "--no-tf-gamma")
         log.warning("--use-tf-gamma is deprecated; use --tf-gamma")
         tf_gamma = True
+    if args.fp16:
+        if args.precision != "fp32":
+            raise ValueError("--precision and --fp16 exclude each other")
+        log.warning("--fp16 is deprecated: it now means --precision fp16 (gated)")
+        args.precision = "fp16"
     check_precision(args.precision)
-    if args.precision != "fp32" and args.fp16:
-        raise ValueError("--precision and --fp16 exclude each other")
     if args.calibration_loci < 1:
         raise ValueError(f"--calibration-loci must be at least 1, got {args.calibration_loci}")
     if not 0 < args.min_spearman <= 1:
@@ -107,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.precision != "fp32":
         if tf_gamma is not None:
-            raise ValueError("--tf-gamma/--no-tf-gamma with --precision int8 are not wired "
-                             "together yet: export fp32 with the gamma choice")
+            raise ValueError(f"--tf-gamma/--no-tf-gamma with --precision {args.precision} are "
+                             "not wired together yet: export fp32 with the gamma choice")
         return _reduced(args, hparams, out, calibration_loci, reduce_export)
     start = time.perf_counter()
     log.info("loading %s (the whole export takes minutes on a CPU for Enformer)",
@@ -117,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         result = export_enformer(
             args.checkpoint, args.out, head=args.head, seq_length=args.seq_length,
             tracks=args.tracks, bins=args.bins, hparams=hparams, input_kind=args.input_kind,
-            fp16=args.fp16, opset=args.opset, exporter=args.exporter, atol=args.atol,
+            opset=args.opset, exporter=args.exporter, atol=args.atol,
             rtol=args.rtol, verify_batch=args.verify_batch, bin_reduce=args.bin_reduce,
             incremental=args.incremental, targets=args.targets, tf_gamma=tf_gamma)
     except ExportError as exc:

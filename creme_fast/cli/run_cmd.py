@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from creme_fast.assays.registry import TESTS
-from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted, record
+from creme_fast.cli.common import (
+    add_threads_option,
+    check_gpu_options,
+    progress_bar,
+    progress_wanted,
+    record,
+)
 from creme_fast.cli.options import int_list, positive_int, seed
 from creme_fast.pipeline.engine import DEFAULT_BATCH_SIZE
 from creme_fast.runs.shard import parse_shard, shard_rows
@@ -52,7 +58,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="recompute only the trunk rows a tile changes (default: when the "
                    "model has the pieces; --incremental: required, --no-incremental: never)")
     p.add_argument("--provider", default="auto",
-                   help="auto (TensorRT > CUDA > CPU), tensorrt, cuda or cpu")
+                   help="auto (TensorRT > CUDA > CPU; says why a better one was skipped), "
+                   "tensorrt, cuda or cpu")
+    p.add_argument("--allow-cpu-nodes", action="store_true",
+                   help="with --provider cuda or tensorrt: run even when ONNX Runtime leaves "
+                   "model work (FLOPs, activations) to the CPU (default: refuse, naming the "
+                   "nodes; auto only warns)")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="run the model as a CUDA graph at --batch-size (CUDA provider; the "
+                   "last batch of a locus is padded, padding never reaches results); refused, "
+                   "with the reason, where ONNX Runtime cannot capture every node on CUDA")
     p.add_argument("--track", type=int, default=None,
                    help="higher-order, multiplicity, fine-tile: the track they follow, as "
                    "the model's original index (default: the first of --tracks)")
@@ -153,7 +168,8 @@ def _load_model(args: argparse.Namespace, files: dict[str, bytes], provider: str
     path = _model_path(args)
     threads = getattr(args, "threads", None)
     predictor = OnnxPredictor(path, providers=provider or args.provider,
-                              seq_length=args.length, threads=threads, files=files)
+                              seq_length=args.length, threads=threads, files=files,
+                              allow_cpu_nodes=getattr(args, "allow_cpu_nodes", False))
     if provider is None:  # with Ray the workers run the model (--threads-per-worker)
         log.info("model threads: %s", threads or "all cores (ONNX Runtime's default)")
     if args.length is not None and predictor.seq_length != args.length:
@@ -229,6 +245,7 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.threads is not None and args.ray is not None:
         raise ValueError("--threads sets this process's model threads; with --ray give "
                          "--threads-per-worker")
+    check_gpu_options(args)
     try:
         if args.max_batch_memory != "auto":
             parse_bytes(args.max_batch_memory)
@@ -258,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
     names = _option_names(args)
     config, engine = fit_run(args.test, _config(args), predictor, default_bins=default_bins,
                              names=names)
+    if args.cuda_graph:  # the batch size is fitted now: capture at it
+        predictor.use_buckets([config.batch_size], cuda_graph=True)
     with Genome(args.fasta) as genome, executor or contextlib.nullcontext():
         check_against_genome(table, genome, args.tss)
         check_cres(args.test, table, predictor.seq_length, args.tss, args.tile_size,

@@ -36,7 +36,9 @@ __all__ = ["MARKER", "RunLocked", "RunSettingsMismatch", "RunStore", "check_run_
 
 MARKER = ".creme-fast-run"
 OUTPUTS = ("failed.tsv", "summary.parquet", "summary.csv", "summary.png", "summary.pdf",
-           "elements.bed")
+           "elements.bed", "igv_session.xml")
+# outputs named per track (creme_fast.schema.bed.BEDGRAPH_GLOB)
+OUTPUT_GLOBS = ("tile_effects.track*.bedGraph",)
 # identity keys of earlier versions that no longer decide a resume (the TSS table is
 # now identified locus by locus: creme_fast.runs.resume)
 RETIRED_IDENTITY = ("tss", "selection")
@@ -141,7 +143,8 @@ class RunStore:
     def _remove_leftovers(self) -> None:
         """Temporary files of a run that was killed while writing (SIGKILL, SIGTERM):
         nothing reads them, and with the lock held nothing is writing them."""
-        patterns = [(self.directory, f".{name}.*.tmp") for name in ("settings.json", *OUTPUTS)]
+        patterns = [(self.directory, f".{name}.*.tmp")
+                    for name in ("settings.json", *OUTPUTS, *OUTPUT_GLOBS)]
         patterns.append((self.results, ".part-*.tmp"))
         for folder, pattern in patterns:
             for leftover in folder.glob(pattern):
@@ -224,6 +227,9 @@ class RunStore:
                 part.unlink()
             for name in OUTPUTS:
                 (self.directory / name).unlink(missing_ok=True)
+            for pattern in OUTPUT_GLOBS:
+                for path in self.directory.glob(pattern):
+                    path.unlink()
         self.results.mkdir(parents=True, exist_ok=True)
         self._opened = True
         text = json.dumps({**settings, "identity": identity}, indent=2, sort_keys=True)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from typing import Any
 
 import pandas as pd
 
@@ -13,7 +15,7 @@ from creme_fast.io.store import RunStore
 from creme_fast.plots.style import FORMATS, save
 from creme_fast.plots.summary import draw_summary
 
-__all__ = ["plot_run", "read_run"]
+__all__ = ["plot_run", "read_run", "run_figures"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,34 @@ def _file_name(gene: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", gene)
 
 
+def _per_gene(results: pd.DataFrame, test: str, draw: Callable[..., Any], out: Path,
+              formats: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for gene in dict.fromkeys(results["name"].astype(str)):
+        rows = results[results["name"].astype(str) == gene]
+        files += save(draw(rows), out / f"{_file_name(gene)}.{test}", formats)
+    return files
+
+
+def run_figures(test: str, results: pd.DataFrame, out: Path,
+                formats: Sequence[str]) -> list[Path]:
+    """The figures of a run's results, as the test's spec says (``figure_scope``):
+    ``GENE.TEST`` per gene, ``TEST`` across genes, or per gene and, when the run
+    holds several genes, across them (mean and spread). The tile profiles
+    (necessity, sufficiency) are drawn by :func:`plot_run`: one figure per gene
+    holds every profile run given."""
+    spec = TESTS[test]
+    if spec.figure is None or spec.figure_scope == "profile":
+        return []
+    files: list[Path] = []
+    if spec.figure_scope in ("gene", "gene+run"):
+        files += _per_gene(results, test, spec.figure, out, formats)
+    if spec.figure_scope == "run" or (spec.figure_scope == "gene+run"
+                                      and results["name"].nunique() > 1):
+        files += save(spec.figure(results), out / test, formats)
+    return files
+
+
 def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
              genes: Sequence[str] | None = None,
              formats: Sequence[str] = FORMATS) -> list[Path]:
@@ -62,8 +92,10 @@ def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
     Per gene: the necessity and sufficiency profile (one figure holding both when
     both runs are given), the distance curve, the higher-order trajectory, the
     multiplicity curve and the fine-tile sub-tiles; across genes: the context
-    histogram and each run's summary figure. Files are ``GENE.TEST.png``/``.pdf``
-    and ``TEST.summary.png``/``.pdf``.
+    effects, the distance and multiplicity curves' mean and spread (``TEST.png``,
+    with more than one gene) and each run's summary figure (one point per gene).
+    Files are ``GENE.TEST.png``/``.pdf``, ``TEST.png``/``.pdf`` and
+    ``TEST.summary.png``/``.pdf``.
 
     Parameters
     ----------
@@ -87,19 +119,10 @@ def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
     runs = [read_run(d, genes) for d in directories]  # every input checked first
     out = Path(out)
     files: list[Path] = []
-    # the tile profiles of several runs share one figure per gene
     profiles = {test: results for test, results, _ in runs
                 if TESTS[test].figure is not None and TESTS[test].figure_scope == "profile"}
     for test, results, summary in runs:
-        spec = TESTS[test]
-        names = list(dict.fromkeys(results["name"].astype(str)))
-        if spec.figure is not None and spec.figure_scope == "gene":
-            for gene in names:
-                rows = results[results["name"] == gene]
-                fig = spec.figure(rows)
-                files += save(fig, out / f"{_file_name(gene)}.{test}", formats)
-        elif spec.figure is not None and spec.figure_scope == "run":
-            files += save(spec.figure(results), out / test, formats)
+        files += run_figures(test, results, out, formats)
         if summary is not None and len(summary):
             if genes is not None:
                 summary = summary[summary["name"].isin(set(genes))]
@@ -110,7 +133,7 @@ def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
             frames = {t: r[r["name"] == gene] for t, r in profiles.items()}
             frames = {t: r for t, r in frames.items() if len(r)}
             kind = "_".join(frames)
-            figure = TESTS[next(iter(frames))].figure
-            files += save(figure(frames, [gene]), out / f"{_file_name(gene)}.{kind}", formats)
+            profile = TESTS[next(iter(frames))].figure
+            files += save(profile(frames, [gene]), out / f"{_file_name(gene)}.{kind}", formats)
     log.info("wrote %d figure files to %s", len(files), out)
     return files

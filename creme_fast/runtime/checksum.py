@@ -13,10 +13,13 @@ from typing import Any
 __all__ = ["WeightsUnreadable", "file_sha256", "weights_sha256", "weights_sha256_of_bytes"]
 
 # ONNX TensorProto.DataType -> numpy dtype name, for the types stored as plain bytes
+# (bfloat16: numpy_helper gives ml_dtypes' "bfloat16" arrays of the same bytes)
 _DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
-           7: "int64", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64"}
+           7: "int64", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+           16: "bfloat16"}
 _ITEMSIZE = {"float32": 4, "uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "int32": 4,
-             "int64": 8, "bool": 1, "float16": 2, "float64": 8, "uint32": 4, "uint64": 8}
+             "int64": 8, "bool": 1, "float16": 2, "float64": 8, "uint32": 4, "uint64": 8,
+             "bfloat16": 2}
 # TensorProto fields holding values in typed (not raw) form, and the external-data ones
 _TYPED_FIELDS = {3, 4, 5, 6, 7, 10, 11, 13}
 _GRAPH, _INITIALIZER = 7, 5  # ModelProto.graph, GraphProto.initializer

@@ -43,8 +43,8 @@ class ModelMetadata:
     bin_reduce : {"none", "mean"}
         Whether the kept bins are averaged inside the graph (then n_bins == 1).
     dtype : str
-        Compute dtype of the weights (``"float32"`` or ``"float16"``); the
-        output is always float32.
+        Compute dtype of the weights (``"float32"``, ``"float16"`` or
+        ``"bfloat16"``); the output is always float32.
     head : str or None
         Enformer head (``"human"``/``"mouse"``) when relevant.
     checksum : str

@@ -8,15 +8,13 @@ writes as ``summary.{parquet,csv}``; a test's spec names its summary
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 
 from creme_fast.schema.frames import genome_columns
 
-__all__ = ["NOTHING_KEPT", "NOT_NORMALISED", "by_cre_summary", "context_summary",
-           "fine_tile_summary", "higher_order_summary", "tile_summary"]
+__all__ = ["NOTHING_KEPT", "NOT_NORMALISED", "context_summary", "distance_summary",
+           "fine_tile_summary", "higher_order_summary", "multiplicity_summary", "tile_summary"]
 
 
 CRE_COLUMNS = ["cre_start", "cre_end", *genome_columns("cre", primary=False)]
@@ -62,15 +60,44 @@ def fine_tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].fillna("")
         out.loc[noted, col] = ""
     out.loc[nothing, "note"] = NOTHING_KEPT
-    return out[keys + ["kept_bp", "kept_tiles", "kept_genome", "note"]]
+    explained = _present(frame, FINE_TILE_EXPLAINED)  # absent in runs made before them
+    out = out.merge(frame.drop_duplicates("name")[["name"] + explained], on="name", how="left")
+    return out[keys + ["kept_bp", "kept_tiles", "kept_genome"] + explained + ["note"]]
 
 
-def by_cre_summary(value: str, how: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """A summary: ``value`` aggregated by ``how`` per locus, track and CRE."""
-    def summary(frame: pd.DataFrame) -> pd.DataFrame:
-        keys = _track_keys(frame) + _present(frame, CRE_COLUMNS)
-        return frame.groupby(keys, sort=False, dropna=False)[value].agg(how).reset_index()
-    return summary
+# what the kept sub-tiles explain (constant per locus in the results)
+FINE_TILE_EXPLAINED = ["tss_only_activity", "cre_activity", "kept_activity", "cre_effect",
+                       "effect_retained"]
+
+
+def _at_best(frame: pd.DataFrame, picks: dict[str, str],
+             spans: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Per locus, track and CRE: the row of the highest ``activity`` (its columns
+    ``picks``, renamed) and, per ``spans`` entry ``out: (column, how)``, an aggregate
+    over the locus's rows."""
+    keys = _track_keys(frame) + _present(frame, CRE_COLUMNS)
+    groups = frame.groupby(keys, sort=False, dropna=False)
+    extra = {out: groups[col].transform(how) for out, (col, how) in spans.items()}
+    frame = frame.assign(**extra)
+    best = frame["activity"] == groups["activity"].transform("max")
+    rows = frame[best.to_numpy()].drop_duplicates(keys)
+    return rows[keys + ["activity", *picks, *spans]].rename(columns=picks).reset_index(drop=True)
+
+
+def distance_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per locus, track and CRE: the highest activity over positions, the distance
+    that gives it and the lowest fold change (how much distance costs)."""
+    return _at_best(frame, {"distance_bp": "best_distance_bp"},
+                    {"min_fold_change": ("fold_change", "min")})
+
+
+def multiplicity_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per locus: the highest activity over copy numbers (saturation), the copies
+    that give it, its fold over the TSS tile alone, and one copy's fold."""
+    one = frame["fold_over_tss_only"].where(frame["copies"] == 1)
+    return _at_best(frame.assign(_one=one),
+                    {"copies": "best_copies", "fold_over_tss_only": "saturation_fold"},
+                    {"one_copy_fold": ("_one", "max")})
 
 
 NOT_NORMALISED = "wild-type activity is 0: effects cannot be normalised (NaN)"
