@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from creme_fast.runtime.checksum import file_sha256, weights_sha256
+from creme_fast.runtime.checksum import CHECKSUM_VERSION, file_sha256, weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata, describe_gate
 
 log = logging.getLogger(__name__)
@@ -268,6 +268,7 @@ def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
                                  "min_spearman": float(min_spearman),
                                  "calibration_loci": int(len(loci))}
         meta = dataclasses.replace(meta, incremental=pieces, checksum=weights_sha256(model),
+                                   checksum_version=CHECKSUM_VERSION,
                                    extra={**meta.extra, "precision": entry})
         prop = model.metadata_props.add()
         prop.key, prop.value = METADATA_KEY, meta.to_json()

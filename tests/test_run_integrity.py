@@ -201,9 +201,13 @@ def test_resume_refuses_another_genome_with_the_same_lengths(tmp_path, genome, c
 
 
 def _edited_synthetic(path: Path, scale: float) -> Path:
-    """The synthetic graph (no initializers) with one constant scaled."""
+    """The synthetic graph (no initializers) with one constant scaled and its checksum
+    recorded again: another export of the same shape, not an altered file."""
     import onnx
     from onnx import numpy_helper
+
+    from creme_fast.runtime.checksum import weights_sha256
+    from creme_fast.runtime.metadata import METADATA_KEY
 
     model = onnx.load(str(load_synthetic().path))
     assert not model.graph.initializer
@@ -213,6 +217,8 @@ def _edited_synthetic(path: Path, scale: float) -> Path:
             if value.dtype.kind == "f" and value.size > 1:
                 node.attribute[0].t.CopyFrom(numpy_helper.from_array(value * scale))
                 break
+    prop = next(p for p in model.metadata_props if p.key == METADATA_KEY)
+    prop.value = json.dumps({**json.loads(prop.value), "checksum": weights_sha256(model)})
     onnx.save(model, str(path))
     return path
 
