@@ -448,9 +448,12 @@ def test_annotation_hints(tmp_path):
     gff = tmp_path / "ensembl.gff3"
     gff.write_text(GFF3)
     table = read_tss(gff)  # Ensembl's mRNA features and biotype= need no flags
-    assert list(table["name"]) == ["T1", "T3"] and list(table["tss"]) == [120_000, 150_000]
+    # two transcripts of gene ONE (named on its gene record): GENE|transcript id
+    assert list(table["name"]) == ["ONE|T1", "ONE|T3"]
+    assert list(table["tss"]) == [120_000, 150_000]
+    assert list(table["transcript_id"]) == ["T1", "T3"] and list(table["gene_id"]) == ["G1"] * 2
     genes = read_tss(gff, gtf_feature="gene")
-    assert list(genes["name"]) == ["G1"] and list(genes["gene_name"]) == ["ONE"]
+    assert list(genes["name"]) == ["ONE"] and list(genes["gene_id"]) == ["G1"]
 
 
 def _wait_for_import(pid: int, library: str, timeout: float = 60) -> None:

@@ -299,7 +299,7 @@ def test_parquet_columns_are_type_checked(tmp_path, column, value):
     tsv = tmp_path / "t.tsv"
     pd.DataFrame([row]).to_csv(tsv, sep="\t", index=False)
     if value is True:
-        with pytest.raises(TssTableError, match=f"t.parquet: row 1: {column} True is not an "
+        with pytest.raises(TssTableError, match=f"t.parquet: line 1: {column} True is not an "
                            "integer"):
             read_tss(path)
         with pytest.raises(TssTableError, match=f"t.tsv: line 2: {column} 'True' is not an "
