@@ -168,11 +168,11 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
     whose every non-empty value is a number becomes numeric (empty cells NaN), one of
     only True/False becomes bool; ``chrom``, ``strand`` and ``name`` stay text."""
     for column in table.columns:
-        if column in COLUMNS or column in POSITION_COLUMNS or column == "line":
+        if column in COLUMNS or column == "line":
             continue
         values = table[column]
         text = values.str.strip()
-        if text.isin(["True", "False"]).all() and len(text):
+        if text.isin(["True", "False"]).all() and len(text) and column not in POSITION_COLUMNS:
             table[column] = text == "True"
             continue
         present = text != ""
@@ -248,14 +248,18 @@ def _booleans(values: pd.Series) -> pd.Series:
 
 def _check_positions(table: pd.DataFrame, path: Path) -> None:
     """Position columns besides tss (``cre_start``, ``cre_end``) hold numbers or
-    nothing: a True/False or a word is refused by line, as in tss."""
+    nothing: a True/False or a word is refused by line, as in tss (whole numbers are
+    checked where the CRE is read, :func:`creme_fast.runs.steps.cre_of`)."""
     for column in POSITION_COLUMNS:
         if column not in table:
             continue
         values = table[column]
         present = values.notna() & (values.astype(str).str.strip() != "")
-        if present.any():
-            _ints(values[present], path, table.loc[present, "line"], column)
+        bad = present & (_booleans(values) | pd.to_numeric(values, errors="coerce").isna())
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise TssTableError(f"{path}: line {table['line'].iloc[i]}: {column} "
+                                f"{_plain(values.iloc[i])!r} is not an integer")
 
 
 # characters a name cannot hold: it becomes a field of tab-separated files (BED, TSV)
