@@ -506,8 +506,8 @@ def test_targets_tables_are_read_by_line(tmp_path):
     path.write_text(header + "0\t0\tX\tf\t1\t1\tsum\tCAGE:a\t\n1\t0\tY\tf\t1\t1\tsum\tCAGE:b\t\n")
     assert read_targets(path) == {0: "CAGE:a", 1: "CAGE:b"}  # trailing tabs are no column
     path.write_text(header + "0\t0\tX\tf\t1\t1\tsum\t \n")
-    with pytest.raises(TargetsError, match=r"targets.txt: line 2, column 8 \(description\): "
-                       "empty"):
+    with pytest.raises(TargetsError, match=r"targets.txt: line 2, column 8: empty "
+                       "description"):
         read_targets(path)
 
 

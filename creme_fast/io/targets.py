@@ -61,17 +61,17 @@ def read_targets(path: str | Path) -> dict[int, str]:
         try:
             key = int(cells["index"])
         except ValueError:
-            raise TargetsError(f"{where}, column {at['index'] + 1} (index): "
+            raise TargetsError(f"{where}, column {at['index'] + 1}: index "
                                f"{cells['index']!r} is not an integer") from None
         if key < 0:
-            raise TargetsError(f"{where}, column {at['index'] + 1} (index): {key} is "
+            raise TargetsError(f"{where}, column {at['index'] + 1}: index {key} is "
                                "negative")
         if key in names:
-            raise TargetsError(f"{where}, column {at['index'] + 1} (index): index {key} "
-                               "appears twice")
+            raise TargetsError(f"{where}, column {at['index'] + 1}: index {key} appears "
+                               "twice")
         if not cells["description"]:
-            raise TargetsError(f"{where}, column {at['description'] + 1} (description): "
-                               "empty (every track needs a name)")
+            raise TargetsError(f"{where}, column {at['description'] + 1}: empty "
+                               "description (every track needs a name)")
         names[key] = cells["description"]
     return names
 
