@@ -133,8 +133,10 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
                 "chunk_loci": req.chunk_loci, "n_loci": len(table)}
     identity = _identity(req, length)
     with store.session():  # exclusive: a second run on DIR is refused, naming this one
+        # every check before the first write: a refused resume leaves DIR as it was
+        done = done_loci(store, table, req.test) if store.check(identity, req.resume) \
+            else set()
         resumed = store.open(settings, identity, req.resume)
-        done = done_loci(store, table, req.test) if resumed else set()
         pending = table[~table["name"].isin(done)].reset_index(drop=True)
         progress = RunProgress(len(pending), expected_mutants(req.test, req.config, length),
                                req.test, req.progress, req.progress_interval,
