@@ -12,7 +12,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from creme_fast.cli.common import RECORD_LOGGER, add_global_options, configure_logging
+from creme_fast.cli.common import (
+    RECORD_LOGGER,
+    add_global_options,
+    configure_logging,
+    warn_threads,
+)
 from creme_fast.errors import NonFiniteOutput
 
 __all__ = ["main"]
@@ -29,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 run_cmd)
 
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
-                                     "in-silico perturbation tests.")
+                                     "in-silico perturbation tests.", allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"creme-fast {__version__}")
     add_global_options(parser, in_subcommand=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -42,7 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.add_parser(sub)
     for subparser in sub.choices.values():  # -q etc. after the subcommand too
         add_global_options(subparser, in_subcommand=True)
+        _no_abbreviations(subparser)
     return parser
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """An option must be spelled out: ``--shuf`` is not taken for ``--shuffles`` (nor
+    ``--thread`` for whichever option starts so), here and in nested subcommands."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                _no_abbreviations(nested)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,6 +89,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser = build_parser()  # imports the subcommands' modules: Ctrl-C may land here
         args = parser.parse_args(argv)
         configure_logging(args)
+        warn_threads(args)
         return args.handler(args)
     except KeyboardInterrupt:
         log.error("interrupted")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def int_list(text: str) -> list[int]:
@@ -48,6 +49,39 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+THREADS_PER_CORE = 4  # beyond this many threads per core a --threads is a typo
+
+
+def thread_count(text: str) -> int:
+    """``--threads``: at least 1, at most ``THREADS_PER_CORE`` x the available cores
+    (more is refused: ONNX Runtime would start them all and crawl, or overflow);
+    above the core count :func:`creme_fast.cli.common.warn_threads` warns."""
+    value = positive_int(text)
+    cores = available_cores()
+    limit = THREADS_PER_CORE * cores
+    if value > limit:
+        raise argparse.ArgumentTypeError(f"at most {limit} ({THREADS_PER_CORE} x the {cores} "
+                                         f"cores this machine offers), got {value}")
+    return value
+
+
+def worker_threads(text: str) -> int:
+    """``--threads-per-worker``: threads on a Ray worker (another machine, so only a
+    sanity bound applies)."""
+    value = positive_int(text)
+    if value > 4096:
+        raise argparse.ArgumentTypeError(f"at most 4096, got {value}")
     return value
 
 

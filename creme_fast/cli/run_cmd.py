@@ -90,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     """``--ray [ADDRESS]``, ``--workers``, ``--gpus-per-worker``, ``--threads-per-worker``."""
-    from creme_fast.cli.options import non_negative_float
+    from creme_fast.cli.options import non_negative_float, worker_threads
 
     ray = p.add_argument_group("scale-out on Ray (pip install 'creme-fast[ray]')")
     ray.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
@@ -102,7 +102,7 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     ray.add_argument("--gpus-per-worker", type=non_negative_float, metavar="G",
                      help="GPUs per worker, at most 1; fractions share a GPU, 0 runs CPU "
                      "workers (default: 0)")
-    ray.add_argument("--threads-per-worker", type=positive_int, metavar="T",
+    ray.add_argument("--threads-per-worker", type=worker_threads, metavar="T",
                      help="CPUs (ONNX Runtime threads) per worker (default: 1)")
 
 
