@@ -105,3 +105,19 @@ def seed(text: str) -> int:
     if not 0 <= value < 2**64:
         raise argparse.ArgumentTypeError(f"must be in 0..{2**64 - 1}, got {value}")
     return value
+
+
+class ExclusiveBoolean(argparse.BooleanOptionalAction):
+    """``--x``/``--no-x`` where giving both is an error, not "the last one wins"."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        seen = f"_given_{self.dest}"
+        given = getattr(namespace, seen, set())
+        given.add(option_string)
+        setattr(namespace, seen, given)
+        if len({o.startswith("--no-") for o in given if o}) > 1:
+            positive = next(o for o in self.option_strings if not o.startswith("--no-"))
+            negative = next(o for o in self.option_strings if o.startswith("--no-"))
+            parser.error(f"{positive} and {negative} contradict each other: give one")
+        super().__call__(parser, namespace, values, option_string)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted, record
-from creme_fast.cli.options import int_list, positive_int, seed
+from creme_fast.cli.options import ExclusiveBoolean, int_list, positive_int, seed
 from creme_fast.runs.shard import parse_shard, shard_rows
 from creme_fast.runtime.metadata import describe_precision
 
@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="refuse a --batch-size whose engine buffers plus the model's working "
                    "memory (measured at export) would exceed SIZE (e.g. 512M, 16G; default "
                    "auto: the machine's available memory); the run logs what its batch costs")
-    p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--incremental", action=ExclusiveBoolean, default=None,
                    help="recompute only the trunk rows a tile changes (default: when the "
                    "model has the pieces; --incremental: required, --no-incremental: never)")
     p.add_argument("--provider", default="auto",
