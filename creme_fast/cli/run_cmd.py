@@ -226,14 +226,20 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
         raise ValueError(f"the model records TSS bins {bins} outside its {n_bins} output "
                          "bins; give --bins")
     _check_tracks(args, predictor, n_tracks)
-    try:
-        layout = tile_layout(length, args.tile_size)
-    except ValueError as exc:
-        raise ValueError(f"--tile-size {args.tile_size}: {exc}") from None
-    if args.test in TILED_TESTS and not layout.n_tiles:
-        raise ValueError(f"--tile-size {args.tile_size} leaves no tile beside the TSS tile "
-                         f"in a {length:,} bp window: {args.test} would have nothing to "
-                         "test; give a smaller --tile-size")
+    if args.test != "activity":  # the one test that reads no tile
+        try:
+            layout = tile_layout(length, args.tile_size)
+        except ValueError as exc:
+            raise ValueError(f"--tile-size {args.tile_size}: {exc}") from None
+        if args.test in TILED_TESTS and not layout.n_tiles:
+            raise ValueError(f"--tile-size {args.tile_size} leaves no tile beside the TSS "
+                             f"tile in a {length:,} bp window: {args.test} would have nothing "
+                             "to test; give a smaller --tile-size")
+        if args.test == "higher-order" and args.rounds > layout.n_tiles:
+            n = layout.n_tiles
+            raise ValueError(f"--rounds {args.rounds}: a {length:,} bp window has {n} "
+                             f"tile{'s' if n > 1 else ''} beside the TSS tile with --tile-size "
+                             f"{args.tile_size}, so at most {n} round{'s' if n > 1 else ''}")
     budget = None if args.max_batch_memory == "auto" else parse_bytes(args.max_batch_memory)
     n_out = (len(bins) if bins is not None else n_bins) * (
         len(args.tracks) if args.tracks is not None else n_tracks)
@@ -315,6 +321,24 @@ def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return table, selection
 
 
+def _follow_table_track(args: argparse.Namespace, table: Any) -> None:
+    """A test that follows one track reads a table whose rows are all of one track (a
+    summary narrowed with --query "track == 1") on that track, unless --track says
+    otherwise (which is then said)."""
+    from creme_fast.io.tss import table_track
+
+    track = table_track(table) if args.test in TRACK_TESTS else None
+    if track is None:
+        return
+    if args.track is None:
+        log.info("%s: every row is of track %d: %s follows track %d (give --track to "
+                 "follow another)", args.tss, track, args.test, track)
+        args.track = track
+    elif args.track != track:
+        log.warning("--track %d is not the track of the table's rows (%d): %s follows "
+                    "track %d as asked", args.track, track, args.test, args.track)
+
+
 def _check_args(args: argparse.Namespace) -> None:
     """Checks that need no file."""
     from creme_fast.io.store import check_run_directory
@@ -343,6 +367,7 @@ def run(args: argparse.Namespace) -> int:
     table = read_tss(args.tss, gtf_feature=args.gtf_feature,
                      protein_coding=not args.all_biotypes, query=args.query)
     table, selection = _select(table, args)
+    _follow_table_track(args, table)
     model = _model_path(args)
     files = {model.name: model.read_bytes()}  # read once: hashed, checked, loaded, sent
     executor = ray_executor(args, model, files)

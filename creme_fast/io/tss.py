@@ -15,7 +15,7 @@ import pandas as pd
 from creme_fast.io.annotations import AnnotationError, read_annotation_tss
 from creme_fast.io.genome import Genome, GenomeError
 
-__all__ = ["COLUMNS", "TssTableError", "check_against_genome", "read_tss"]
+__all__ = ["COLUMNS", "TssTableError", "check_against_genome", "read_tss", "table_track"]
 
 COLUMNS = ("chrom", "tss", "strand", "name")
 ALIASES = {"chromosome": "chrom", "chr": "chrom", "start": "tss", "gene_name": "name",
@@ -324,3 +324,18 @@ def check_against_genome(table: pd.DataFrame, genome: Genome, path: str | Path) 
             raise TssTableError(f"{path}: line {row['line']}: tss {chrom}:{row['tss']} is "
                                 f"beyond the end of {chrom} ({size} bp in "
                                 f"{genome.path.name})")
+
+
+def table_track(table: pd.DataFrame) -> int | None:
+    """The track every row of ``table`` is of, when it has a ``track`` column holding
+    one value (an earlier run's per-track summary narrowed with ``--query "track ==
+    1"``); None otherwise."""
+    if "track" not in table or not len(table):
+        return None
+    tracks = pd.unique(table["track"].dropna())
+    if len(tracks) != 1:
+        return None
+    try:
+        return int(tracks[0])
+    except (TypeError, ValueError):
+        return None
