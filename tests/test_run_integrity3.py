@@ -597,3 +597,40 @@ def test_abbreviated_options_are_refused(tmp_path, genome, capsys):
     assert stop.value.code == 2
     assert "unrecognized arguments: --shuf" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+# --- issue 32 item 3: names users search by ------------------------------------------------
+
+def test_gtf_loci_are_named_by_gene_and_plot_finds_them(tmp_path, genome, caplog):
+    gtf = tmp_path / "genes.gtf"
+    record = ('chr1\tsrc\ttranscript\t{start}\t{end}\t.\t{strand}\t.\tgene_id "{gid}"; '
+              'transcript_id "{tid}"; gene_name "{name}"; gene_type "protein_coding";\n')
+    gtf.write_text(
+        record.format(start=120_001, end=125_000, strand="+", gid="ENSG1", tid="ENST1",
+                      name="MYC")
+        + record.format(start=120_101, end=125_000, strand="+", gid="ENSG1", tid="ENST2",
+                        name="MYC")
+        + record.format(start=140_001, end=150_001, strand="-", gid="ENSG2", tid="ENST3",
+                        name="TP53"))
+    runs = {}
+    for test, source in (("higher-order", gtf), ("multiplicity", None)):
+        runs[test] = tmp_path / test
+        args = _args(genome, runs[test], test, tss=gtf)
+        args[args.index("--tile-size") + 1] = "40000"
+        if test == "multiplicity":  # a run that holds TP53 only
+            table = read_tss(gtf).query("gene_name == 'TP53'").assign(
+                cre_start=110_000, cre_end=110_500).drop(columns="line")
+            args[args.index("--tss") + 1] = str(tmp_path / "tp53.parquet")
+            table.to_parquet(tmp_path / "tp53.parquet")
+        assert main(["-q", *args, *(["--rounds", "1"] if test == "higher-order" else [])]) == 0
+    summary = pd.read_parquet(runs["higher-order"] / "summary.parquet")
+    assert list(summary["name"].unique()) == ["MYC|ENST1", "MYC|ENST2", "TP53"]
+    figures = tmp_path / "figures"
+    assert main(["plot", *map(str, runs.values()), "--gene", "MYC", "--gene", "TP53",
+                 "--out", str(figures), "--format", "png"]) == 0
+    index = pd.read_csv(figures / "index.tsv", sep="\t", keep_default_na=False)
+    per_gene = index[index["gene"] != ""]
+    assert set(zip(per_gene["test"], per_gene["gene"])) == {
+        ("higher-order", "MYC|ENST1"), ("higher-order", "MYC|ENST2"),
+        ("higher-order", "TP53"), ("multiplicity", "TP53")}
+    assert f"{runs['multiplicity']}: no results for gene MYC" in caplog.text

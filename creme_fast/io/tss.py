@@ -142,8 +142,12 @@ def _read_delimited(path: Path) -> pd.DataFrame:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise TssTableError(f"{path}: cannot read as a table: {exc}") from None
         table["line"] = range(2, len(table) + 2)
+    # the paper's names (Chromosome, Start, Strand, gene_name) stand in for the columns
+    # a table lacks; beside a ``name`` column, ``gene_name`` is just another column
+    present = {c for c in table.columns if c in COLUMNS}
     renamed = {c: ALIASES[c.strip().lower()] for c in table.columns
-               if c.strip().lower() in ALIASES}
+               if c.strip().lower() in ALIASES and c not in present
+               and ALIASES[c.strip().lower()] not in present}
     if len(set(renamed.values())) < len(renamed):
         raise TssTableError(f"{path}: several columns mean the same thing: "
                             f"{', '.join(renamed)}")
