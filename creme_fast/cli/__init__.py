@@ -1,4 +1,5 @@
-"""The ``creme-fast`` command line: ``creme-fast demo | run | merge | export | info | bench``.
+"""The ``creme-fast`` command line: ``creme-fast demo | run | merge | plot | export | info |
+bench | workflow``.
 
 Exit codes: 0 success, 1 the work failed (e.g. an export disagreed with
 PyTorch, a model returned NaN, a disk filled up, some loci of a run failed),
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     this module stays quick and a Ctrl-C while starting lands inside :func:`main`)."""
     from creme_fast import __version__
     from creme_fast.cli import (bench_cmd, demo_cmd, export_cmd, info_cmd, merge_cmd, plot_cmd,
-                                run_cmd)
+                                run_cmd, workflow_cmd)
 
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
                                      "in-silico perturbation tests.", allow_abbrev=False)
@@ -45,20 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.add_parser(sub)
     info_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)
-    for subparser in sub.choices.values():  # -q etc. after the subcommand too
-        add_global_options(subparser, in_subcommand=True)
-        _no_abbreviations(subparser)
+    workflow_cmd.add_parser(sub)
+    for subparser in sub.choices.values():
+        _finish(subparser)
     return parser
 
 
-def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
-    """An option must be spelled out: ``--shuf`` is not taken for ``--shuffles`` (nor
-    ``--thread`` for whichever option starts so), here and in nested subcommands."""
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """A subcommand (and any nested one, e.g. ``workflow init``) takes the output
+    options after its name too (-q etc.), and options must be spelled out: ``--shuf``
+    is not taken for ``--shuffles``."""
+    add_global_options(parser, in_subcommand=True)
     parser.allow_abbrev = False
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for nested in action.choices.values():
-                _no_abbreviations(nested)
+                _finish(nested)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

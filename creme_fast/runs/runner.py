@@ -25,7 +25,7 @@ from creme_fast.plots.summary import summary_figure
 from creme_fast.runtime.checksum import file_sha256
 from creme_fast.schema.bed import BED_COLUMNS, elements_bed, write_bed
 
-__all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
+__all__ = ["RunOutcome", "RunRequest", "locus_key", "output_names", "run_over_genome"]
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,14 @@ def _summarise(test: str, store: RunStore, table: pd.DataFrame) -> pd.DataFrame:
 
 # tests whose tiles are called enhancing/silencing at the paper's thresholds
 ELEMENT_TESTS = {"necessity", "sufficiency"}
+
+
+def output_names(test: str) -> list[str]:
+    """The files every finished run (or merge) of ``test`` writes in its directory,
+    whatever its loci (a workflow declares them); ``summary.png``/``.pdf`` are drawn
+    only when the summary has rows."""
+    return ["summary.parquet", "summary.csv", "failed.tsv",
+            *(["elements.bed"] if test in ELEMENT_TESTS else [])]
 
 
 def _write_elements(store: RunStore, table: pd.DataFrame) -> Path:
