@@ -148,7 +148,7 @@ def _check_positions(fields: list[str], where: str) -> None:
     values = []
     for column in (3, 4):
         text = fields[column]
-        if not re.fullmatch(r"\d+", text):
+        if not (text.isascii() and text.isdigit()):
             raise AnnotationError(f"{where}, column {column + 1}: {COLUMN_NAMES[column]} "
                                   f"{text!r} is not a whole number")
         values.append(int(text))
