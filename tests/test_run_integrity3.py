@@ -19,7 +19,7 @@ from genome_fixtures import GENES
 from test_run_integrity import FAST, _args, genome  # noqa: F401  (the first round's helpers)
 
 from creme_fast.cli import main
-from creme_fast.io.genome import Genome, GenomeError
+from creme_fast.io.genome import Genome
 from creme_fast.io.tss import TssTableError, read_tss
 from creme_fast.runtime import OnnxPredictor
 from creme_fast.synthetic.model import synthetic_model_path

@@ -13,7 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-from creme_fast.runtime.checksum import _GRAPH_NODE, _MODEL_GRAPH, _fields, weights_sha256_of_bytes
+from creme_fast.runtime.checksum import (
+    _GRAPH_NODE,
+    _MODEL_GRAPH,
+    _fields,
+    weights_sha256_of_bytes,
+)
 
 
 def _nodes(data: bytes) -> int:

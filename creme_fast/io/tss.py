@@ -39,7 +39,8 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
     ----------
     path : str or Path
         ``.bed`` (BED6: the TSS is ``start`` on + and ``end - 1`` on -),
-        ``.gtf``/``.gff``/``.gff3`` (TSSs of ``gtf_feature`` records),
+        ``.gtf``/``.gff``/``.gff3`` (TSSs of ``gtf_feature`` records, named by gene:
+        see :mod:`creme_fast.io.annotations`),
         ``.parquet``, or CSV/TSV with a header naming ``chrom, tss, strand, name``
         (``Chromosome, Start, Strand, gene_name`` are accepted too). gzip is fine.
     gtf_feature : {"transcript", "gene"}, default="transcript"
@@ -226,13 +227,15 @@ def _ints(values: pd.Series, path: Path, lines: pd.Series, column: str) -> pd.Se
     bad |= _booleans(values)  # True is not position 1 (a parquet bool column)
     if bad.any():
         i = bad.to_numpy().nonzero()[0][0]
-        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {_plain(values.iloc[i])!r} is "
-                            "not an integer")
+        value = _plain(values.iloc[i])
+        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {value!r} is not an "
+                            "integer")
     huge = as_float.abs() >= MAX_POSITION
     if huge.any():
         i = huge.to_numpy().nonzero()[0][0]
-        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {_plain(values.iloc[i])!r} is "
-                            f"too large for a position (at most {MAX_POSITION - 1})")
+        value = _plain(values.iloc[i])
+        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {value!r} is too large "
+                            f"for a position (at most {MAX_POSITION - 1})")
     return out.astype("int64")
 
 
