@@ -314,10 +314,11 @@ def test_fine_tile_of_a_cre_without_effect_does_not_crash(tmp_path, genome):
     (["--track", "-1"], "--track -1 is out of range"),
     (["--tracks", "0,1", "--track", "2"], "--track 2 is not among --tracks 0,1"),
     (["--tile-size", "300000"], "--tile-size 300000: tile_size 300000 is longer"),
-    (["--batch-size", "100000", "--max-batch-memory", "4G"],
-     "--batch-size 100000 needs 54.9 GiB of batch buffers "
-     "(576.0 KiB per sequence at 196,608 bp), over --max-batch-memory 4G; the largest "
-     "batch that fits is 7281"),
+    (["--batch-size", "100000", "--max-batch-memory", "4G"],  # the shipped export's figures
+     "--batch-size 100000 needs 1054.8 GiB of batch buffers and model working memory "
+     "(10.8 MiB per sequence at 196,608 bp, 10.2 MiB of it the model's as measured at "
+     "export + 8.2 MiB shared), over --max-batch-memory 4G; the largest batch that fits "
+     "is 378"),
     (["--max-batch-memory", "lots"], "--max-batch-memory: not a size: 'lots'"),
 ])
 def test_bad_options_exit_2_and_write_nothing(tmp_path, genome, caplog, extra, message):
