@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     init = actions.add_parser("init", help="write DIR/Snakefile and DIR/config.yaml",
                               description="Write the workflow's Snakefile and a config to "
                               "edit (paths in it are relative to the config file).")
-    init.add_argument("directory", type=Path, metavar="DIR")
+    init.add_argument("directory", type=Path, metavar="DIR",
+                      help="where the workflow goes (created if missing)")
     init.add_argument("--force", action="store_true",
                       help="replace a Snakefile or config.yaml already in DIR")
     p.set_defaults(handler=run)

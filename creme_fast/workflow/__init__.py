@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from creme_fast.runs.runner import output_names
+from creme_fast.runtime.checksum import WeightsUnreadable, read_metadata_value
+from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
+from creme_fast.synthetic.model import synthetic_model_path
 
 __all__ = ["DEFAULT_STEPS", "TESTS", "WorkflowConfigError", "WorkflowSettings", "check_keys",
            "init", "output_names", "schema_path", "settings"]
@@ -239,10 +242,6 @@ def _check_cycles(inputs: dict[str, str], source: str) -> None:
 def _check_track(model: str, track: int, source: str) -> None:
     """``track`` must be a track the model outputs (an original index of an export
     pruned to some tracks); read from the export's metadata without loading it."""
-    from creme_fast.runtime.checksum import WeightsUnreadable, read_metadata_value
-    from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
-    from creme_fast.synthetic.model import synthetic_model_path
-
     path = synthetic_model_path() if model == "synthetic" else Path(model)
     try:
         text = read_metadata_value(path, METADATA_KEY)
