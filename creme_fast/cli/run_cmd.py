@@ -57,8 +57,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="auto (TensorRT > CUDA > CPU), tensorrt, cuda or cpu")
     p.add_argument("--track", type=int, default=None,
                    help="higher-order, multiplicity, fine-tile: the track they follow, as "
-                   "the model's original index (default: the first of --tracks)")
-    p.add_argument("--rounds", type=positive_int, default=2, help="higher-order: rounds")
+                   "the model's original index (default: the track of the table's rows "
+                   "when all are of one, e.g. a summary narrowed with --query \"track == "
+                   "1\"; else the first of --tracks)")
+    p.add_argument("--rounds", type=positive_int, default=2,
+                   help="higher-order: rounds (at most the tiles beside the TSS tile)")
     p.add_argument("--optimization", choices=["min", "max"], default="min",
                    help="higher-order: min for enhancers, max for silencers (multiplicity "
                    "and fine-tile read min as an enhancer CRE, max as a silencer)")
