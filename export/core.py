@@ -36,7 +36,7 @@ from creme_fast.export.working_memory import (
 )
 from torch import nn
 
-from creme_fast.runtime.checksum import weights_sha256
+from creme_fast.runtime.checksum import CHECKSUM_VERSION, weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
 from creme_fast.io.tables import atomic_write
 from creme_fast.io.targets import read_targets, track_names
@@ -325,7 +325,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
                 input_dtype="uint8" if input_kind == "tokens" else dtype_name,
                 n_bins=int(expected.shape[1]), n_tracks=int(expected.shape[2]), tracks=tracks,
                 bins=bins, bin_reduce=bin_reduce, dtype=dtype_name, head=head,
-                checksum=weights_sha256(model), versions=_versions(),
+                checksum=weights_sha256(model), checksum_version=CHECKSUM_VERSION,
+                versions=_versions(),
                 verification=verification.as_dict(), incremental=pieces,
                 extra={"opset": opset, "exporter": exporter, **(extra or {}),
                        "working_memory": working_memory_entry(memory)})

@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from creme_fast.cli.options import head_sizes, int_list
+from creme_fast.cli.options import ExclusiveBoolean, head_sizes, int_list
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MIN_SPEARMAN = 0.999  # the gate's default per-track rank correlation
 
 _HPARAMS = ("dim", "depth", "heads", "output_heads", "target_length", "num_downsamples",
             "dim_divisible_by", "attn_dim_key")
@@ -55,19 +57,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "this FASTA's records (default: random genome-like sequence)")
     p.add_argument("--calibration-loci", type=int, default=2,
                    help="loci the gate runs the necessity plan on (default: 2)")
-    p.add_argument("--min-spearman", type=float, default=0.999,
+    p.add_argument("--min-spearman", type=float, default=None,
                    help="refuse a reduced export whose tile effects correlate less with "
-                   "the fp32 export's, per track (default: 0.999)")
+                   f"the fp32 export's, per track (default: {DEFAULT_MIN_SPEARMAN})")
     p.add_argument("--force", action="store_true",
                    help="write a reduced export that fails its gate anyway, marked")
-    p.add_argument("--tf-gamma", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--tf-gamma", action=ExclusiveBoolean, default=None,
                    help="gamma positional features: enformer-pytorch's precomputed "
                    "TensorFlow values (--tf-gamma, as its from_pretrained uses for the "
                    "official weights; exist only at 196,608 bp with dim/heads = 192) or "
                    "PyTorch-computed ones (--no-tf-gamma, for models trained in PyTorch). "
                    "Default: TF gammas for the published architecture at 196,608 bp, "
                    "else the checkpoint config's use_tf_gamma")
-    p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--incremental", action=ExclusiveBoolean, default=True,
                    help="also write NAME.trunk.onnx and NAME.tower.onnx for incremental "
                    "evaluation of tile tests (default: yes)")
     hp = p.add_argument_group("hyperparameters (when the checkpoint has no config.json)")
@@ -103,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning("--fp16 is deprecated: it now means --precision fp16 (gated)")
         args.precision = "fp16"
     check_precision(args.precision)
+    _gate_options(args)
     if args.calibration_loci < 1:
         raise ValueError(f"--calibration-loci must be at least 1, got {args.calibration_loci}")
     if not 0 < args.min_spearman <= 1:
@@ -134,6 +137,21 @@ def run(args: argparse.Namespace) -> int:
              result.verification.describe())
     log.info("export done in %.1f s", time.perf_counter() - start)
     return 0
+
+
+def _gate_options(args: argparse.Namespace) -> None:
+    """The fidelity gate's options act on a reduced export only: with fp32 they are
+    refused rather than ignored; ``--min-spearman`` gets its default otherwise."""
+    if args.precision == "fp32":
+        given = [option for option, value in (("--force", args.force),
+                                              ("--min-spearman", args.min_spearman),
+                                              ("--calibration-fasta", args.calibration_fasta))
+                 if value not in (None, False)]
+        if given:
+            raise ValueError(f"{given[0]} applies to --precision int8 (the fidelity gate of a "
+                             "reduced export); an fp32 export has no gate")
+    if args.min_spearman is None:
+        args.min_spearman = DEFAULT_MIN_SPEARMAN
 
 
 def _reduced(args: argparse.Namespace, hparams: dict, out: Path, loci_of: Any,

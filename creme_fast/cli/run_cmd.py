@@ -14,7 +14,7 @@ from creme_fast.cli.common import (
     progress_wanted,
     record,
 )
-from creme_fast.cli.options import int_list, positive_int, seed
+from creme_fast.cli.options import ExclusiveBoolean, int_list, positive_int, seed
 from creme_fast.runs.shard import parse_shard, shard_rows
 from creme_fast.runtime.metadata import describe_precision
 
@@ -56,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="refuse a --batch-size whose engine buffers plus the model's working "
                    "memory (measured at export) would exceed SIZE (e.g. 512M, 16G; default "
                    "auto: the machine's available memory); the run logs what its batch costs")
-    p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--incremental", action=ExclusiveBoolean, default=None,
                    help="recompute only the trunk rows a tile changes (default: when the "
                    "model has the pieces; --incremental: required, --no-incremental: never)")
     p.add_argument("--provider", default="auto",
@@ -72,8 +72,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "with the reason, where ONNX Runtime cannot capture every node on CUDA")
     p.add_argument("--track", type=int, default=None,
                    help="higher-order, multiplicity, fine-tile: the track they follow, as "
-                   "the model's original index (default: the first of --tracks)")
-    p.add_argument("--rounds", type=positive_int, default=2, help="higher-order: rounds")
+                   "the model's original index (default: the track of the table's rows "
+                   "when all are of one, e.g. a summary narrowed with --query \"track == "
+                   "1\"; else the first of --tracks)")
+    p.add_argument("--rounds", type=positive_int, default=2,
+                   help="higher-order: rounds (at most the tiles beside the TSS tile)")
     p.add_argument("--optimization", choices=["min", "max"], default="min",
                    help="higher-order: min for enhancers, max for silencers (multiplicity "
                    "and fine-tile read min as an enhancer CRE, max as a silencer)")
@@ -105,7 +108,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     """``--ray [ADDRESS]``, ``--workers``, ``--gpus-per-worker``, ``--threads-per-worker``."""
-    from creme_fast.cli.options import non_negative_float
+    from creme_fast.cli.options import non_negative_float, worker_threads
 
     ray = p.add_argument_group("scale-out on Ray (pip install 'creme-fast[ray]')")
     ray.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
@@ -117,7 +120,7 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     ray.add_argument("--gpus-per-worker", type=non_negative_float, metavar="G",
                      help="GPUs per worker, at most 1; fractions share a GPU, 0 runs CPU "
                      "workers (default: 0)")
-    ray.add_argument("--threads-per-worker", type=positive_int, metavar="T",
+    ray.add_argument("--threads-per-worker", type=worker_threads, metavar="T",
                      help="CPUs (ONNX Runtime threads) per worker (default: 1)")
 
 
@@ -242,14 +245,20 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
         raise ValueError(f"the model records TSS bins {bins} outside its {n_bins} output "
                          "bins; give --bins")
     _check_tracks(args, predictor, n_tracks)
-    try:
-        layout = tile_layout(length, args.tile_size)
-    except ValueError as exc:
-        raise ValueError(f"--tile-size {args.tile_size}: {exc}") from None
-    if args.test in TILED_TESTS and not layout.n_tiles:
-        raise ValueError(f"--tile-size {args.tile_size} leaves no tile beside the TSS tile "
-                         f"in a {length:,} bp window: {args.test} would have nothing to "
-                         "test; give a smaller --tile-size")
+    if args.test != "activity":  # the one test that reads no tile
+        try:
+            layout = tile_layout(length, args.tile_size)
+        except ValueError as exc:
+            raise ValueError(f"--tile-size {args.tile_size}: {exc}") from None
+        if args.test in TILED_TESTS and not layout.n_tiles:
+            raise ValueError(f"--tile-size {args.tile_size} leaves no tile beside the TSS "
+                             f"tile in a {length:,} bp window: {args.test} would have nothing "
+                             "to test; give a smaller --tile-size")
+        if args.test == "higher-order" and args.rounds > layout.n_tiles:
+            n = layout.n_tiles
+            raise ValueError(f"--rounds {args.rounds}: a {length:,} bp window has {n} "
+                             f"tile{'s' if n > 1 else ''} beside the TSS tile with --tile-size "
+                             f"{args.tile_size}, so at most {n} round{'s' if n > 1 else ''}")
     budget = None if args.max_batch_memory == "auto" else parse_bytes(args.max_batch_memory)
     n_out = (len(bins) if bins is not None else n_bins) * (
         len(args.tracks) if args.tracks is not None else n_tracks)
@@ -331,6 +340,24 @@ def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return table, selection
 
 
+def _follow_table_track(args: argparse.Namespace, table: Any) -> None:
+    """A test that follows one track reads a table whose rows are all of one track (a
+    summary narrowed with --query "track == 1") on that track, unless --track says
+    otherwise (which is then said)."""
+    from creme_fast.io.tss import table_track
+
+    track = table_track(table) if args.test in TRACK_TESTS else None
+    if track is None:
+        return
+    if args.track is None:
+        log.info("%s: every row is of track %d: %s follows track %d (give --track to "
+                 "follow another)", args.tss, track, args.test, track)
+        args.track = track
+    elif args.track != track:
+        log.warning("--track %d is not the track of the table's rows (%d): %s follows "
+                    "track %d as asked", args.track, track, args.test, args.track)
+
+
 def _check_args(args: argparse.Namespace) -> None:
     """Checks that need no file."""
     from creme_fast.io.store import check_run_directory
@@ -360,6 +387,7 @@ def run(args: argparse.Namespace) -> int:
     table = read_tss(args.tss, gtf_feature=args.gtf_feature,
                      protein_coding=not args.all_biotypes, query=args.query)
     table, selection = _select(table, args)
+    _follow_table_track(args, table)
     model = _model_path(args)
     files = {model.name: model.read_bytes()}  # read once: hashed, checked, loaded, sent
     executor = ray_executor(args, model, files)
