@@ -583,7 +583,7 @@ def export_borzoi(model: nn.Module | str | Path, out: str | Path, *, head: str =
         except ValueError as exc:
             if targets is not None:
                 raise
-            log.warning("no track names: borzoi-pytorch's targets table does not fit this "
+            log.info("no track names: borzoi-pytorch's targets table does not fit this "
                         "head (%s)", exc)
     exported = functools.partial(export_module, body, out, seq_length=seq_length,
                                  tracks=tracks, bins=bins, model_name="borzoi", head=head,
