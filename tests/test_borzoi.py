@@ -159,6 +159,8 @@ def test_onehot_input_and_the_mouse_head(tmp_path, loci):
         export_borzoi(make_small_borzoi(), tmp_path / "x.onnx", seq_length=L, head="mouse")
     with pytest.raises(ValueError, match="bins index 128 is out of range"):
         export_borzoi(model, tmp_path / "x.onnx", seq_length=L, bins=[128])
+    with pytest.raises(FileNotFoundError, match="the output folder .*absent does not exist"):
+        export_borzoi(model, tmp_path / "absent" / "x.onnx", seq_length=L)
     with pytest.raises(ValueError, match="fewer than the model's bins_to_return"):
         export_borzoi(model, tmp_path / "x.onnx", seq_length=2048)
     assert not (tmp_path / "x.onnx").exists()
@@ -332,3 +334,58 @@ def test_the_eight_tests_run_on_a_borzoi_export(exports, loci):
                                    thresholds=(0.9, 0.9), n_batches=(1, 2), **opts)
     for result in (dist, mult, high, fine):
         assert len(result.to_frame())
+
+
+# ---------------------------------------------------------------- the paper's Borzoi branches
+
+@pytest.fixture(scope="module")
+def replicates(tmp_path_factory):
+    """Two replicates laid out as the paper's '../data/borzoi/*/*' glob finds them."""
+    root = tmp_path_factory.mktemp("paper") / "borzoi"
+    for seed in (0, 1):
+        (root / f"f{seed}").mkdir(parents=True)
+        export_borzoi(make_small_borzoi(seed), root / f"f{seed}" / "model.onnx", seq_length=L,
+                      tracks=TRACKS, bins=TSS_BINS, input_kind="tokens")
+    return root
+
+
+def test_the_papers_borzoi_branches_run_on_compat(replicates, loci):
+    """sufficiency_test, context_dependence_test and distance_test as the paper's scripts call
+    them with Borzoi (window 5,000 bp -> 512 here), then process_borzoi_results' readout."""
+    from creme_fast.compat import creme, custom_model, utils
+
+    x = np.eye(4, dtype=np.float32)[loci[0]]
+    glob_path = str(replicates / "*" / "*")
+    # sufficiency_test.py: aggregate=True, the 8 central bins set after construction
+    model = custom_model.Borzoi(glob_path, track_index=TRACKS, aggregate=True)
+    assert len(model.replicates) == 2 and model.seq_length == L
+    model.bin_index = list(np.arange(model.target_lengths // 2 - 4,
+                                     model.target_lengths // 2 + 4, 1))
+    assert model.bin_index == TSS_BINS
+    tss_tile, cre_tiles = utils.set_tile_range(model.seq_length, 512)
+    wt, mut, mut_std, control, control_std = creme.sufficiency_test(
+        model, x, tss_tile, cre_tiles, 2, mean=True)
+    assert wt.shape == (8, 3) and mut.shape == (len(cre_tiles), 8, 3)
+    one = [r.predict(loci[:1], TSS_BINS, TRACKS) for r in model.replicates]
+    np.testing.assert_allclose(wt, (one[0][0] + one[1][0]) / 2, rtol=1e-5)
+    assert input_spread(one[0], one[1]) > 0.01  # the replicates differ: the mean is seen
+    readout = (wt.sum(axis=0) / 2)[[0, 1]].sum()  # process_borzoi_results: bins, tracks
+    assert np.isfinite(readout) and readout > 0
+    # context_dependence_test.py: aggregate=False, mean=False, drop_wt=True
+    model = custom_model.Borzoi(glob_path, track_index=TRACKS, aggregate=False)
+    model.bin_index = TSS_BINS
+    half = model.seq_length // 2
+    _, pred_mut = creme.context_dependence_test(model, x, [half - 256, half + 256], 3,
+                                                mean=False, drop_wt=True)
+    assert pred_mut.shape == (3, 2, 8, 3)  # shuffles, replicates, bins, tracks
+    per_model = (pred_mut.mean(axis=0).sum(axis=-2) / 2)[:, [0, 1]].sum(axis=-1)
+    assert per_model.shape == (2,) and np.all(per_model > 0)
+    # distance_test.py: aggregate=True, mean=False
+    model = custom_model.Borzoi(glob_path, track_index=TRACKS, aggregate=True)
+    model.bin_index = TSS_BINS
+    starts = np.array(cre_tiles)[:3, 0]
+    res = creme.distance_test(model, x, tss_tile, cre_tiles[0], starts, 2, mean=False)
+    test = (res["mut"].mean(axis=1).sum(axis=1) / 2).sum(axis=-1)
+    assert test.shape == (3,) and np.all(np.isfinite(test))
+    with pytest.raises(ValueError, match="keeps only bins"):
+        custom_model.Borzoi(glob_path, track_index=TRACKS).predict(x)  # bin_index=None
