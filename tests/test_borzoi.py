@@ -389,3 +389,47 @@ def test_the_papers_borzoi_branches_run_on_compat(replicates, loci):
     assert test.shape == (3,) and np.all(np.isfinite(test))
     with pytest.raises(ValueError, match="keeps only bins"):
         custom_model.Borzoi(glob_path, track_index=TRACKS).predict(x)  # bin_index=None
+
+
+# ---------------------------------------------------------------- two models side by side
+
+def test_plot_compare_matches_two_models_by_gene_and_tile(exports, tmp_path, caplog):
+    """Necessity and context runs of Borzoi and Flashzoi on one genome, drawn against each
+    other: rows matched by gene and by tile in genome coordinates."""
+    import pandas as pd
+    from genome_fixtures import make_genome, write_tss
+
+    from creme_fast.plots.compare import match_runs
+
+    fasta, _ = make_genome(tmp_path)
+    genes = [("gA", "chr1", 120_000, "+"), ("gB", "chr1", 150_000, "-"),
+             ("gC", "chr2", 100_000, "+"), ("gD", "chr2", 60_000, "-")]
+    tss = write_tss(tmp_path, genes)
+    runs = {}
+    for test in ("necessity", "context"):
+        for name in FAMILIES:
+            runs[test, name] = tmp_path / f"{test}_{name}"
+            assert main(["-q", "run", test, "--model", str(exports[name]), "--fasta",
+                         str(fasta), "--tss", str(tss), "--out", str(runs[test, name]),
+                         "--tile-size", "512", "--shuffles", "2", "--tracks", "3,7"]) == 0
+    out = tmp_path / "figs"
+    assert main(["plot", "--compare", str(runs["necessity", "borzoi"]),
+                 str(runs["necessity", "flashzoi"]), "--compare-tracks", "7,3",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(out / "compare.necessity.csv")
+    assert (out / "compare.necessity.png").stat().st_size > 10_000
+    a = pd.read_parquet(next((runs["necessity", "borzoi"] / "results").glob("*.parquet")))
+    n_tiles = a[(a["name"] == a["name"].iloc[0]) & (a["track"] == 7)].shape[0]
+    assert len(table) == 4 * n_tiles and table["name"].nunique() == 4
+    assert table["effect_a"].abs().max() > 1e-3  # effects exist, so the match is seen
+    # each matched row holds run A's effect of that gene and genome tile at track 7
+    row = table.iloc[5]
+    src = a[(a["name"] == row["name"]) & (a["start"] == row["start"]) & (a["track"] == 7)]
+    assert float(src["effect"].iloc[0]) == pytest.approx(row["effect_a"])
+    test, matched, labels = match_runs(runs["context", "borzoi"], runs["context", "flashzoi"])
+    assert test == "context" and len(matched) == 4 and "track 3" in labels[0]
+    assert main(["plot", "--compare", str(runs["context", "borzoi"]),
+                 str(runs["necessity", "flashzoi"]), "--out", str(out)]) == 2
+    assert "compare runs of the same test" in caplog.text
+    assert main(["plot", "--compare-tracks", "1,2", str(runs["context", "borzoi"]),
+                 "--out", str(out)]) == 2
