@@ -87,7 +87,7 @@ def _check_range(values: list[int] | None, size: int, name: str) -> None:
 def _versions() -> dict[str, str]:
     out = {}
     for package in ("creme-fast", "torch", "onnx", "onnxruntime", "onnxruntime-gpu",
-                    "enformer-pytorch", "onnxscript"):
+                    "enformer-pytorch", "borzoi-pytorch", "onnxscript"):
         try:
             out[package] = importlib_metadata.version(package)
         except importlib_metadata.PackageNotFoundError:

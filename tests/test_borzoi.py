@@ -339,13 +339,17 @@ def test_the_eight_tests_run_on_a_borzoi_export(exports, loci):
 # ---------------------------------------------------------------- the paper's Borzoi branches
 
 @pytest.fixture(scope="module")
-def replicates(tmp_path_factory):
-    """Two replicates laid out as the paper's '../data/borzoi/*/*' glob finds them."""
+def replicates(exports, tmp_path_factory):
+    """Two replicates laid out as the paper's '../data/borzoi/*/*' glob finds them (the
+    first is the module's Borzoi export with its pieces)."""
     root = tmp_path_factory.mktemp("paper") / "borzoi"
     for seed in (0, 1):
         (root / f"f{seed}").mkdir(parents=True)
-        export_borzoi(make_small_borzoi(seed), root / f"f{seed}" / "model.onnx", seq_length=L,
-                      tracks=TRACKS, bins=TSS_BINS, input_kind="tokens")
+    for suffix in (".onnx", ".trunk.onnx", ".tower.onnx"):  # the names its metadata records
+        source = exports["borzoi"].with_suffix(suffix)
+        (root / "f0" / source.name).write_bytes(source.read_bytes())
+    export_borzoi(make_small_borzoi(1), root / "f1" / "model.onnx", seq_length=L,
+                  tracks=TRACKS, bins=TSS_BINS, input_kind="tokens")
     return root
 
 

@@ -25,7 +25,6 @@ parameters), and :class:`ExportRotaryAttention` traces it as MatMul/softmax.
 """
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from importlib import resources
@@ -37,7 +36,9 @@ from torch import nn
 
 from creme_fast.export.attention import ExportAttention, ExportTransformer
 from creme_fast.export.checkpoint import _locate, _read_state_dict
+from creme_fast.export.core import ExportResult, _check_range, _int_list, export_module
 from creme_fast.export.modules import local_layers
+from creme_fast.io.targets import read_targets, track_names
 
 log = logging.getLogger(__name__)
 
@@ -503,7 +504,7 @@ def _out_channels(module: nn.Module) -> int:
 def export_borzoi(model: nn.Module | str | Path, out: str | Path, *, head: str = "human",
                   seq_length: int = BORZOI_LENGTH, tracks: Sequence[int] | None = None,
                   bins: Sequence[int] | None = None, targets: str | Path | None = None,
-                  **options: Any) -> Any:
+                  **options: Any) -> ExportResult:
     """Export Borzoi or Flashzoi (a model or a borzoi-pytorch snapshot) with a pruned head.
 
     Parameters
@@ -532,9 +533,6 @@ def export_borzoi(model: nn.Module | str | Path, out: str | Path, *, head: str =
         Its metadata records ``tss_bins`` (the paper's 8 central bins, as
         positions of the graph's output) where the export keeps them.
     """
-    from creme_fast.export.core import _check_range, _int_list, export_module
-    from creme_fast.io.targets import read_targets, track_names
-
     names_from = None if targets is None else Path(targets)
     if names_from is not None:
         read_targets(names_from)  # a bad table fails before the weights load
@@ -585,11 +583,9 @@ def export_borzoi(model: nn.Module | str | Path, out: str | Path, *, head: str =
                 raise
             log.info("no track names: borzoi-pytorch's targets table does not fit this "
                         "head (%s)", exc)
-    exported = functools.partial(export_module, body, out, seq_length=seq_length,
-                                 tracks=tracks, bins=bins, model_name="borzoi", head=head,
-                                 selection_in_body=True, extra=extra, graph_module=graph_body,
-                                 release_weights=loaded_here)
-    return exported(**options)
+    return export_module(body, out, seq_length=seq_length, tracks=tracks, bins=bins,
+                         model_name="borzoi", head=head, selection_in_body=True, extra=extra,
+                         graph_module=graph_body, release_weights=loaded_here, **options)
 
 
 #: The family's entry points for ``creme-fast export --model borzoi``.
