@@ -87,7 +87,7 @@ def _check_range(values: list[int] | None, size: int, name: str) -> None:
 def _versions() -> dict[str, str]:
     out = {}
     for package in ("creme-fast", "torch", "onnx", "onnxruntime", "onnxruntime-gpu",
-                    "enformer-pytorch", "onnxscript"):
+                    "enformer-pytorch", "borzoi-pytorch", "onnxscript"):
         try:
             out[package] = importlib_metadata.version(package)
         except importlib_metadata.PackageNotFoundError:
@@ -211,6 +211,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
     out = Path(out)
     if out.suffix != ".onnx":
         raise ValueError(f"{out}: the output file must end in .onnx")
+    if not out.parent.is_dir():  # found out before minutes of tracing, not after
+        raise FileNotFoundError(f"{out}: the output folder {out.parent} does not exist")
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter must be one of {', '.join(EXPORTERS)}, got {exporter!r}")
     if verify_batch < 2:

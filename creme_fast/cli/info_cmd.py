@@ -11,7 +11,7 @@ from typing import Any
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata, describe_precision
 
 _PACKAGES = ("creme-fast", "numpy", "onnxruntime", "onnxruntime-gpu", "onnx", "torch",
-             "enformer-pytorch", "pyfaidx", "pandas", "pyarrow")
+             "enformer-pytorch", "borzoi-pytorch", "pyfaidx", "pandas", "pyarrow")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -129,6 +129,12 @@ def run(args: argparse.Namespace) -> int:
                          f", max rel {meta['verification'].get('max_rel')}")
             precision = meta.get("extra", {}).get("precision")
             lines.append(f"  {'precision':18s} {describe_precision(precision)}")
+            extra = meta.get("extra", {})
+            if "architecture" in extra:
+                lines.append(f"  {'architecture':18s} {extra['architecture']}")
+            if "tss_bins" in extra:
+                lines.append(f"  {'TSS bins':18s} {extra['tss_bins']} (positions in the "
+                             "output: run's default --bins)")
             positional = meta.get("extra", {}).get("positional_features")
             if positional:
                 lines.append(f"  {'gammas':18s} "
