@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from creme_fast.export.half import HALF_FORMATS, half_method, write_half
-from creme_fast.runtime.checksum import file_sha256, weights_sha256
+from creme_fast.runtime.checksum import CHECKSUM_VERSION, file_sha256, weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata, describe_gate
 
 log = logging.getLogger(__name__)
@@ -304,7 +304,8 @@ def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
                                  "calibration_loci": int(len(loci))}
         dtype = HALF_FORMATS.get(precision, meta.dtype)
         meta = dataclasses.replace(meta, incremental=pieces, checksum=weights_sha256(model),
-                                   dtype=dtype, extra={**meta.extra, "precision": entry})
+                                   dtype=dtype, checksum_version=CHECKSUM_VERSION,
+                                   extra={**meta.extra, "precision": entry})
         prop = model.metadata_props.add()
         prop.key, prop.value = METADATA_KEY, meta.to_json()
         onnx.save(model, str(stage))

@@ -148,7 +148,7 @@ def test_plot_cli_writes_png_and_pdf_per_gene(runs, tmp_path):
     assert not (tmp_path / "x").exists()
     assert main(["-q", "plot", dirs[0], "--format", "gif", "--out", str(tmp_path / "y")]) == 2
     files = plots.plot_run(runs["context"], tmp_path / "py", formats=["svg"])
-    assert [p.suffix for p in files] == [".svg", ".svg"]
+    assert [p.suffix for p in files] == [".svg", ".svg", ".tsv"]  # the figures, index.tsv
     assert pd.read_parquet(runs["necessity"] / "summary.parquet")["track"].dtype.kind == "i"
 
 

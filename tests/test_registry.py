@@ -72,7 +72,8 @@ def test_the_cli_runs_progress_and_plots_pick_up_a_ninth_test(registered, genome
     figures = tmp_path / "figures"
     assert main(["plot", str(out), "--out", str(figures), "--format", "png"]) == 0
     names = sorted(p.name for p in figures.iterdir())
-    assert names == ["geneA.tile-swap.png", "geneB.tile-swap.png", "tile-swap.summary.png"]
+    assert names == ["geneA.tile-swap.png", "geneB.tile-swap.png", "index.tsv",
+                     "tile-swap.summary.png"]
 
 
 def test_the_cli_checks_a_ninth_test_by_its_spec(registered, genome, tmp_path, caplog):

@@ -115,9 +115,11 @@ def test_tss_table_formats(tmp_path):
         'chr1\tx\ttranscript\t201\t800\t.\t-\t.\tgene_id "g2"; transcript_id "t2"; gene_name "B"; gene_type "protein_coding";\n'
         'chr1\tx\ttranscript\t301\t700\t.\t+\t.\tgene_id "g3"; transcript_id "t3"; gene_name "C"; gene_type "lncRNA";\n')
     t = read_tss(gtf)
-    assert list(t["name"]) == ["t1", "t2"] and list(t["tss"]) == [100, 799]
+    assert list(t["name"]) == ["A", "B"] and list(t["tss"]) == [100, 799]  # gene names
+    assert list(t["transcript_id"]) == ["t1", "t2"] and list(t["gene_id"]) == ["g1", "g2"]
     assert len(read_tss(gtf, protein_coding=False)) == 3
-    assert list(read_tss(gtf, gtf_feature="gene")["name"]) == ["g1"]
+    genes = read_tss(gtf, gtf_feature="gene")
+    assert list(genes["name"]) == ["A"] and list(genes["gene_id"]) == ["g1"]
 
 
 @pytest.mark.parametrize("text, message", [

@@ -142,7 +142,7 @@ def pruned(tmp_path_factory):
 def test_targets_table_errors(tmp_path):
     bad = tmp_path / "t.txt"
     bad.write_text("index\tgenome\tdescription\n0\t0\ta\nx\t0\tb\n")
-    with pytest.raises(TargetsError, match="line 3: index 'x' is not an integer"):
+    with pytest.raises(TargetsError, match="line 3, column 1: index 'x' is not an integer"):
         read_targets(bad)
     bad.write_text("index\tgenome\n0\t0\n")
     with pytest.raises(TargetsError, match="no description column"):
@@ -156,7 +156,7 @@ def test_export_checks_the_targets_table_before_loading_the_checkpoint(tmp_path,
     bad.write_text("index\tdescription\n0\ta\n0\tb\n")
     code = main(["export", "--checkpoint", str(tmp_path / "absent"), "--out",
                  str(tmp_path / "m.onnx"), "--targets", str(bad)])
-    assert code == 2 and "line 3: index 0 appears twice" in capsys.readouterr().err
+    assert code == 2 and "line 3, column 1: index 0 appears twice" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
 
 

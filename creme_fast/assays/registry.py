@@ -8,6 +8,8 @@ here; see ``docs/architecture.md``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -105,13 +107,23 @@ def _fine_tile_passes(cfg: StepConfig, length: int) -> int:
     return (2 + 2 * _tiles(length, cfg)) * cfg.num_shuffles  # depends on how much is pruned
 
 
+def _check_rounds(cfg: StepConfig, length: int, names: Mapping[str, str]) -> None:
+    """Higher-order: at most one round per tile beside the TSS tile."""
+    n = _tiles(length, cfg)
+    if cfg.rounds > n:
+        raise ValueError(f"{names['rounds']} {cfg.rounds}: a {length:,} bp window has {n} "
+                         f"tile{'s' if n > 1 else ''} beside the TSS tile with "
+                         f"{names['tile_size']} {cfg.tile_size}, so at most {n} "
+                         f"round{'s' if n > 1 else ''}")
+
+
 def _summary_figure(name: str, **kwargs: object) -> FigureRef:
     return FigureRef(f"{_SUMMARY}:{name}", kwargs)
 
 
 #: Every test ``creme-fast run`` offers, by its CLI name.
 TESTS: dict[str, TestSpec] = {spec.name: spec for spec in (
-    TestSpec("activity", _activity, summary=lambda f: f, multi_locus=True,
+    TestSpec("activity", _activity, summary=lambda f: f, multi_locus=True, reads_tiles=False,
              summary_figure=_summary_figure("activity_summary")),
     TestSpec("context", _context, summary=context_summary, multi_locus=True,
              figure=FigureRef(f"{_FIGURES}:context_figure"), figure_scope="run",
@@ -127,7 +139,7 @@ TESTS: dict[str, TestSpec] = {spec.name: spec for spec in (
                                                                     test="sufficiency"),
              bench=True),
     TestSpec("higher-order", _higher_order, summary=higher_order_summary, tiled=True,
-             follows_track=True, mutants=_higher_order_passes,
+             check=_check_rounds, follows_track=True, mutants=_higher_order_passes,
              figure=FigureRef(f"{_FIGURES}:higher_order_figure"),
              summary_figure=_summary_figure("higher_order_summary")),
     TestSpec("distance", _distance, summary=distance_summary, tiled=True, takes_cre=True,

@@ -111,9 +111,16 @@ class TestSpec:
         The CRE is moved to every tile start (it must fit there too).
     follows_track : bool
         The test follows one track (``--track``).
+    reads_tiles : bool
+        It reads tiles of ``tile_size`` (the TSS tile at least), so the tile size
+        must fit the window; False for activity.
     tiled : bool
         Its mutants are the tiles beside the TSS tile (a tile size that leaves
         none is refused).
+    check : callable, optional
+        ``(config, length, names)``: the test's own check of a run's settings
+        against the window (higher-order: at most one round per tile), a
+        ValueError naming the setting as ``names`` does.
     calls_elements : bool
         Its tiles are called enhancing/silencing (``elements.bed``).
     mutants : callable, optional
@@ -138,6 +145,8 @@ class TestSpec:
     design: MakeDesign
     summary: Callable[[pd.DataFrame], pd.DataFrame]
     multi_locus: bool = False
+    reads_tiles: bool = True
+    check: Callable[[StepConfig, int, Mapping[str, str]], None] | None = None
     takes_cre: bool = False
     moves_cre: bool = False
     follows_track: bool = False
@@ -162,10 +171,11 @@ class TestSpec:
         an estimate for the greedy tests."""
         if self.mutants is not None:
             return int(self.mutants(config, length))
-        tiles = tile_layout(length, config.tile_size).tiles
-        cre = tiles[0] if len(tiles) else (0, min(config.tile_size, length))
-        rows = pd.DataFrame({"name": ["blank"], "cre_start": [int(cre[0])],
-                             "cre_end": [int(cre[1])]})
+        rows = pd.DataFrame({"name": ["blank"]})
+        if self.takes_cre:  # the layout's first tile, which fits at every tile start
+            tiles = tile_layout(length, config.tile_size).tiles
+            cre = tiles[0] if len(tiles) else (0, min(config.tile_size, length))
+            rows = rows.assign(cre_start=int(cre[0]), cre_end=int(cre[1]))
         return count_rows(self.design(np.zeros((1, length), dtype=np.uint8),
                                       np.zeros(1, np.int64), rows, config))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from creme_fast.runtime.providers import ALIASES, GPU_PROVIDERS
 
 __all__ = ["GLOBAL_DEFAULTS", "RECORD_LOGGER", "add_global_options", "add_threads_option",
            "check_gpu_options", "configure_logging", "progress_bar", "progress_wanted",
-           "record"]
+           "record", "warn_threads"]
 
 RECORD_LOGGER = "creme_fast.record"
 GLOBAL_DEFAULTS = {"log_level": "INFO", "quiet": False, "log_file": None,
@@ -50,12 +49,25 @@ def add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) 
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: ONNX Runtime's intra-op threads (the engine's own work is one
     producer thread beside the model)."""
-    from creme_fast.cli.options import positive_int
+    from creme_fast.cli.options import THREADS_PER_CORE, available_cores, thread_count
 
-    parser.add_argument("--threads", type=positive_int, metavar="N",
+    parser.add_argument("--threads", type=thread_count, metavar="N",
                         help="CPU threads for the model (ONNX Runtime intra-op threads; "
-                        f"default: all cores, here {os.cpu_count()}); give a workflow "
-                        "manager's thread count (Snakemake: --threads {threads})")
+                        f"default: all cores, here {available_cores()}; at most "
+                        f"{THREADS_PER_CORE} per core, a warning above one per core); give "
+                        "a workflow manager's thread count (Snakemake: --threads {threads})")
+
+
+def warn_threads(args: argparse.Namespace) -> None:
+    """Warn when ``--threads`` asks for more threads than the machine has cores."""
+    from creme_fast.cli.options import available_cores
+
+    threads, cores = getattr(args, "threads", None), available_cores()
+    if threads is not None and threads > cores:
+        logging.getLogger("creme_fast.cli").warning(
+            "--threads %d is more than the %d cores this machine offers: the model's "
+            "threads will wait for each other (slower than --threads %d)", threads, cores,
+            cores)
 
 
 def configure_logging(args: argparse.Namespace) -> None:
@@ -73,7 +85,7 @@ def configure_logging(args: argparse.Namespace) -> None:
     if args.log_file is not None:
         try:
             args.log_file.parent.mkdir(parents=True, exist_ok=True)
-            file_handler = logging.FileHandler(args.log_file, mode="a", encoding="utf-8")
+            file_handler = _LogFile(args.log_file)
         except OSError as exc:
             reason = exc.strerror or exc
             raise ValueError(f"--log-file {args.log_file}: cannot write it ({reason})") from None
@@ -85,6 +97,44 @@ def configure_logging(args: argparse.Namespace) -> None:
     package_log.setLevel(lowest)
     package_log.propagate = False
     logging.getLogger(RECORD_LOGGER).setLevel(min(lowest, logging.INFO))
+
+
+class _LogFile(logging.FileHandler):
+    """The ``--log-file`` handler: a write that fails (a full disk, ``/dev/full``) is
+    reported once on stderr, and the file is then left alone (the terminal log goes
+    on), instead of a traceback per log line."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.shown = str(path)
+        self.failed = False
+
+    def emit(self, entry: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(entry)
+
+    def flush(self) -> None:
+        if self.failed:
+            return
+        try:
+            super().flush()
+        except OSError:
+            self.handleError(None)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the buffered bytes a closing file still writes
+            self.handleError(None)
+
+    def handleError(self, entry: logging.LogRecord | None) -> None:  # noqa: N802 (logging's)
+        if self.failed:
+            return
+        self.failed = True
+        exc = sys.exc_info()[1]
+        reason = getattr(exc, "strerror", None) or exc or "unknown error"
+        sys.stderr.write(f"creme-fast: --log-file {self.shown}: cannot write ({reason}); "
+                         "nothing more is written to it\n")
 
 
 class _RecordsPass(logging.Filter):

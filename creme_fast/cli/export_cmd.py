@@ -7,24 +7,33 @@ import time
 from pathlib import Path
 from typing import Any
 
-from creme_fast.cli.options import head_sizes, int_list
+from creme_fast.cli.options import ExclusiveBoolean, head_sizes, int_list
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MIN_SPEARMAN = 0.999  # the gate's default per-track rank correlation
+
+_MODEL_NAMES = ("enformer", "borzoi")
 _HPARAMS = ("dim", "depth", "heads", "output_heads", "target_length", "num_downsamples",
             "dim_divisible_by", "attn_dim_key")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export an Enformer checkpoint to a verified ONNX graph",
-                       description="Export Enformer from a local checkpoint (a save_pretrained "
+    p = sub.add_parser("export", help="export an Enformer or Borzoi checkpoint to a verified "
+                       "ONNX graph",
+                       description="Export Enformer (enformer-pytorch) or Borzoi/Flashzoi "
+                       "(borzoi-pytorch) from a local checkpoint (a save_pretrained "
                        "directory or a state-dict file) to ONNX, verified against PyTorch "
                        "before it is written.")
+    p.add_argument("--model", choices=sorted(_MODEL_NAMES), default="enformer",
+                   help="model family: enformer (enformer-pytorch) or borzoi (borzoi-pytorch "
+                   "snapshots: Borzoi, Flashzoi; default: enformer)")
     p.add_argument("--checkpoint", required=True, help="save_pretrained directory, "
                    ".safetensors, or torch state-dict file")
     p.add_argument("--out", required=True, help="the .onnx file to write")
-    p.add_argument("--head", default="human", help="Enformer head (default: human)")
-    p.add_argument("--seq-length", type=int, default=196_608, help="input length in bp")
+    p.add_argument("--head", default="human", help="output head (default: human)")
+    p.add_argument("--seq-length", type=int, help="input length in bp (default: the "
+                   "model's published window: 196,608 for Enformer, 524,288 for Borzoi)")
     p.add_argument("--tracks", type=int_list, help="head rows to keep, e.g. 5110,5111 "
                    "(default: all)")
     p.add_argument("--targets", type=Path, metavar="TXT",
@@ -55,19 +64,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "this FASTA's records (default: random genome-like sequence)")
     p.add_argument("--calibration-loci", type=int, default=2,
                    help="loci the gate runs the necessity plan on (default: 2)")
-    p.add_argument("--min-spearman", type=float, default=0.999,
+    p.add_argument("--min-spearman", type=float, default=None,
                    help="refuse a reduced export whose tile effects correlate less with "
-                   "the fp32 export's, per track (default: 0.999)")
+                   f"the fp32 export's, per track (default: {DEFAULT_MIN_SPEARMAN})")
     p.add_argument("--force", action="store_true",
                    help="write a reduced export that fails its gate anyway, marked")
-    p.add_argument("--tf-gamma", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--tf-gamma", action=ExclusiveBoolean, default=None,
                    help="gamma positional features: enformer-pytorch's precomputed "
                    "TensorFlow values (--tf-gamma, as its from_pretrained uses for the "
                    "official weights; exist only at 196,608 bp with dim/heads = 192) or "
                    "PyTorch-computed ones (--no-tf-gamma, for models trained in PyTorch). "
                    "Default: TF gammas for the published architecture at 196,608 bp, "
                    "else the checkpoint config's use_tf_gamma")
-    p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--incremental", action=ExclusiveBoolean, default=True,
                    help="also write NAME.trunk.onnx and NAME.tower.onnx for incremental "
                    "evaluation of tile tests (default: yes)")
     hp = p.add_argument_group("hyperparameters (when the checkpoint has no config.json)")
@@ -90,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     from creme_fast.export.precision import calibration_loci, check_precision, reduce_export
 
     hparams = {name: getattr(args, name) for name in _HPARAMS}
+    if args.model == "borzoi":
+        return _borzoi(args, hparams)
+    if args.seq_length is None:
+        args.seq_length = 196_608
     tf_gamma = args.tf_gamma
     if args.use_tf_gamma:
         if tf_gamma is False:
@@ -103,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning("--fp16 is deprecated: it now means --precision fp16 (gated)")
         args.precision = "fp16"
     check_precision(args.precision)
+    _gate_options(args)
     if args.calibration_loci < 1:
         raise ValueError(f"--calibration-loci must be at least 1, got {args.calibration_loci}")
     if not 0 < args.min_spearman <= 1:
@@ -136,6 +150,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate_options(args: argparse.Namespace) -> None:
+    """The fidelity gate's options act on a reduced export only: with fp32 they are
+    refused rather than ignored; ``--min-spearman`` gets its default otherwise."""
+    if args.precision == "fp32":
+        given = [option for option, value in (("--force", args.force),
+                                              ("--min-spearman", args.min_spearman),
+                                              ("--calibration-fasta", args.calibration_fasta))
+                 if value not in (None, False)]
+        if given:
+            raise ValueError(f"{given[0]} applies to --precision int8 (the fidelity gate of a "
+                             "reduced export); an fp32 export has no gate")
+    if args.min_spearman is None:
+        args.min_spearman = DEFAULT_MIN_SPEARMAN
+
+
 def _reduced(args: argparse.Namespace, hparams: dict, out: Path, loci_of: Any,
              reduce: Any) -> int:
     """The fp32 export into a scratch folder, then its reduced version gated into ``out``."""
@@ -164,4 +193,44 @@ def _reduced(args: argparse.Namespace, hparams: dict, out: Path, loci_of: Any,
     log.info("wrote %s (%s%s); export done in %.1f s", out, args.precision,
              ", FAILED its gate, forced" if entry["forced"] else ", gate passed",
              time.perf_counter() - start)
+    return 0
+
+
+def _borzoi(args: argparse.Namespace, hparams: dict) -> int:
+    """``--model borzoi``: options that are Enformer's alone are refused by name."""
+    from creme_fast.export import ExportError
+    from creme_fast.export.models import borzoi
+
+    given = [f"--{name.replace('_', '-')}" for name, value in hparams.items()
+             if value is not None]
+    if args.tf_gamma is not None or args.use_tf_gamma:
+        given.append("--tf-gamma/--no-tf-gamma")
+    if args.precision != "fp32":
+        given.append("--precision")
+    if given:
+        raise ValueError(f"{', '.join(given)}: Enformer options; a Borzoi snapshot's "
+                         "config.json gives its hyperparameters, and --precision is "
+                         "Enformer's only for now")
+    if args.head not in ("human", "mouse"):
+        raise ValueError(f"--head {args.head!r}: Borzoi has a human and (where the snapshot "
+                         "has it) a mouse head")
+    start = time.perf_counter()
+    log.info("loading %s (the whole export of the published Borzoi takes minutes on a CPU)",
+             args.checkpoint)
+    try:
+        result = borzoi.export(
+            args.checkpoint, args.out, head=args.head,
+            seq_length=args.seq_length or borzoi.DEFAULT_LENGTH, tracks=args.tracks,
+            bins=args.bins, targets=args.targets, input_kind=args.input_kind, fp16=args.fp16,
+            opset=args.opset, exporter=args.exporter, atol=args.atol, rtol=args.rtol,
+            verify_batch=args.verify_batch, bin_reduce=args.bin_reduce,
+            incremental=args.incremental)
+    except ExportError as exc:
+        log.error("%s", exc)
+        return 1
+    meta = result.metadata
+    log.info("%s: %s (%s) input %s, output (batch, %d bins, %d tracks); %s", result.path,
+             meta.extra.get("architecture", "borzoi"), meta.input_kind, meta.input_dtype,
+             meta.n_bins, meta.n_tracks, result.verification.describe())
+    log.info("export done in %.1f s", time.perf_counter() - start)
     return 0

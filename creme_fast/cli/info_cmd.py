@@ -11,7 +11,7 @@ from typing import Any
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata, describe_precision
 
 _PACKAGES = ("creme-fast", "numpy", "onnxruntime", "onnxruntime-gpu", "onnx", "torch",
-             "enformer-pytorch", "pyfaidx", "pandas", "pyarrow")
+             "enformer-pytorch", "borzoi-pytorch", "pyfaidx", "pandas", "pyarrow")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +80,7 @@ def model_info(path: Path) -> dict[str, Any]:
         checksum_ok = None
         if text is not None:
             meta = ModelMetadata.from_json(text, str(path))
-            checksum_ok = weights_sha256(model) == meta.checksum
+            checksum_ok = weights_sha256(model, meta.checksum_version) == meta.checksum
     if text is None:
         return {"path": str(path), "creme_fast_metadata": None}
     meta = ModelMetadata.from_json(text, str(path))
@@ -129,13 +129,23 @@ def run(args: argparse.Namespace) -> int:
                          f", max rel {meta['verification'].get('max_rel')}")
             precision = meta.get("extra", {}).get("precision")
             lines.append(f"  {'precision':18s} {describe_precision(precision)}")
+            extra = meta.get("extra", {})
+            if "architecture" in extra:
+                lines.append(f"  {'architecture':18s} {extra['architecture']}")
+            if "tss_bins" in extra:
+                lines.append(f"  {'TSS bins':18s} {extra['tss_bins']} (positions in the "
+                             "output: run's default --bins)")
             positional = meta.get("extra", {}).get("positional_features")
             if positional:
                 lines.append(f"  {'gammas':18s} "
                              + ("TensorFlow's (enformer-pytorch's TF gammas)"
                                 if positional["tf_gamma"] else "computed by PyTorch")
                              + f": {positional['reason']}")
-            state = {True: "ok", False: "MISMATCH", None: "not checked (onnx not installed)"}
+            state = {True: "ok (every tensor and node)", False: "MISMATCH",
+                     None: "not checked (onnx not installed)"}
+            if meta.get("checksum_version", 1) < 2:
+                state[True] = ("ok, initializers only (an export from before the checksum "
+                               "covered Constant values: re-export it to cover them)")
             lines.append(f"  {'weights checksum':18s} {state[info['checksum_ok']]}")
             pieces = info["pieces"]
             if pieces is None:

@@ -15,7 +15,7 @@ from creme_fast.cli.common import (
     progress_wanted,
     record,
 )
-from creme_fast.cli.options import int_list, positive_int, seed
+from creme_fast.cli.options import ExclusiveBoolean, int_list, positive_int, seed
 from creme_fast.pipeline.engine import DEFAULT_BATCH_SIZE
 from creme_fast.runs.shard import parse_shard, shard_rows
 from creme_fast.runtime.metadata import describe_precision
@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="refuse a --batch-size whose engine buffers plus the model's working "
                    "memory (measured at export) would exceed SIZE (e.g. 512M, 16G; default "
                    "auto: the machine's available memory); the run logs what its batch costs")
-    p.add_argument("--incremental", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--incremental", action=ExclusiveBoolean, default=None,
                    help="recompute only the trunk rows a tile changes (default: when the "
                    "model has the pieces; --incremental: required, --no-incremental: never)")
     p.add_argument("--provider", default="auto",
@@ -70,8 +70,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "with the reason, where ONNX Runtime cannot capture every node on CUDA")
     p.add_argument("--track", type=int, default=None,
                    help="higher-order, multiplicity, fine-tile: the track they follow, as "
-                   "the model's original index (default: the first of --tracks)")
-    p.add_argument("--rounds", type=positive_int, default=2, help="higher-order: rounds")
+                   "the model's original index (default: the track of the table's rows "
+                   "when all are of one, e.g. a summary narrowed with --query \"track == "
+                   "1\"; else the first of --tracks)")
+    p.add_argument("--rounds", type=positive_int, default=2,
+                   help="higher-order: rounds (at most the tiles beside the TSS tile)")
     p.add_argument("--optimization", choices=["min", "max"], default="min",
                    help="higher-order: min for enhancers, max for silencers (multiplicity "
                    "and fine-tile read min as an enhancer CRE, max as a silencer)")
@@ -103,7 +106,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     """``--ray [ADDRESS]``, ``--workers``, ``--gpus-per-worker``, ``--threads-per-worker``."""
-    from creme_fast.cli.options import non_negative_float
+    from creme_fast.cli.options import non_negative_float, worker_threads
 
     ray = p.add_argument_group("scale-out on Ray (pip install 'creme-fast[ray]')")
     ray.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
@@ -115,7 +118,7 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     ray.add_argument("--gpus-per-worker", type=non_negative_float, metavar="G",
                      help="GPUs per worker, at most 1; fractions share a GPU, 0 runs CPU "
                      "workers (default: 0)")
-    ray.add_argument("--threads-per-worker", type=positive_int, metavar="T",
+    ray.add_argument("--threads-per-worker", type=worker_threads, metavar="T",
                      help="CPUs (ONNX Runtime threads) per worker (default: 1)")
 
 
@@ -206,7 +209,7 @@ def _config(args: argparse.Namespace) -> Any:
 def _option_names(args: argparse.Namespace) -> dict[str, str]:
     """How the run's checks name the settings: as this command's options."""
     return {"bins": "--bins", "tracks": "--tracks", "track": "--track",
-            "tile_size": "--tile-size", "batch_size": "--batch-size",
+            "tile_size": "--tile-size", "rounds": "--rounds", "batch_size": "--batch-size",
             "max_batch_bytes": f"--max-batch-memory {args.max_batch_memory}"}
 
 
@@ -233,6 +236,24 @@ def _select(table: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         log.warning("%s: no TSS rows left after the selection (%s): writing an empty run "
                     "(summary with no rows)", args.tss, what)
     return table, selection
+
+
+def _follow_table_track(args: argparse.Namespace, table: Any) -> None:
+    """A test that follows one track reads a table whose rows are all of one track (a
+    summary narrowed with --query "track == 1") on that track, unless --track says
+    otherwise (which is then said)."""
+    from creme_fast.io.tss import table_track
+
+    track = table_track(table) if TESTS[args.test].follows_track else None
+    if track is None:
+        return
+    if args.track is None:
+        log.info("%s: every row is of track %d: %s follows track %d (give --track to "
+                 "follow another)", args.tss, track, args.test, track)
+        args.track = track
+    elif args.track != track:
+        log.warning("--track %d is not the track of the table's rows (%d): %s follows "
+                    "track %d as asked", args.track, track, args.test, args.track)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -265,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
     table = read_tss(args.tss, gtf_feature=args.gtf_feature,
                      protein_coding=not args.all_biotypes, query=args.query)
     table, selection = _select(table, args)
+    _follow_table_track(args, table)
     model = _model_path(args)
     files = {model.name: model.read_bytes()}  # read once: hashed, checked, loaded, sent
     executor = ray_executor(args, model, files)

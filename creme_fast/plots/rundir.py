@@ -5,29 +5,37 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
 from typing import Any
 
 import pandas as pd
 
 from creme_fast.assays.registry import TESTS
+from creme_fast.io.annotations import NAME_SEPARATOR
+from creme_fast.io.runfiles import read_summary
 from creme_fast.io.store import RunStore
+from creme_fast.io.tables import atomic_write
 from creme_fast.plots.style import FORMATS, save
 from creme_fast.plots.summary import draw_summary
 
-__all__ = ["plot_run", "read_run", "run_figures"]
+__all__ = ["file_names", "plot_run", "read_run", "run_figures"]
 
 log = logging.getLogger(__name__)
 
 
 def read_run(directory: str | Path, genes: Sequence[str] | None = None
-             ) -> tuple[str, pd.DataFrame, pd.DataFrame | None]:
-    """A run directory's test, results (of ``genes``, each locus once) and summary.
+             ) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """A finished run directory's test, results and summary: the loci of its summary
+    (each once; of ``genes`` only, when given), never others left on disk by an
+    earlier table.
+
+    A gene is matched by its locus name or, for a GTF run whose transcripts are
+    named ``GENE|TRANSCRIPT``, by the part before the ``|``.
 
     Raises
     ------
     ValueError
-        Not a run directory, no results yet, or a gene it does not hold (named).
+        Not a run directory, no summary (the run or merge has not finished), or a
+        file that cannot be read (named).
     """
     store = RunStore(directory)
     settings = store.existing_settings()
@@ -36,37 +44,60 @@ def read_run(directory: str | Path, genes: Sequence[str] | None = None
     if settings["test"] not in TESTS:
         raise ValueError(f"{directory}: a run of {settings['test']!r}, a test this version "
                          f"does not know ({', '.join(TESTS)})")
-    wanted = None if genes is None else set(genes)
-    parts = [rows if wanted is None else rows[rows["name"].isin(wanted)]
-             for rows in store.loci()]
-    results = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if not len(results):
-        raise ValueError(f"{directory}: no results to plot"
-                         + (f" for {', '.join(sorted(wanted))}" if wanted else ""))
-    if wanted:
-        missing = sorted(wanted - set(results["name"]))
-        if missing:
-            raise ValueError(f"{directory}: no results for gene(s) {', '.join(missing)}")
     path = Path(directory) / "summary.parquet"
-    summary = pd.read_parquet(path) if path.is_file() else None
-    return settings["test"], results, summary
+    if not path.is_file():
+        raise ValueError(f"{directory}: no summary.parquet: its run (or merge) has not "
+                         "finished; run it to the end before plotting")
+    summary = read_summary(path)
+    loci = list(dict.fromkeys(summary["name"].astype(str)))
+    if genes is not None:
+        loci = [n for n in loci if any(_is_gene(n, g) for g in genes)]
+        summary = summary[summary["name"].astype(str).isin(loci)]
+    wanted = set(loci)
+    parts = [rows[rows["name"].astype(str).isin(wanted)] for rows in store.loci()]
+    results = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["name"])
+    absent = sorted(wanted - set(results["name"].astype(str)))
+    if absent:
+        raise ValueError(f"{directory}: its summary names loci without results "
+                         f"({', '.join(absent[:3])}{', ...' if len(absent) > 3 else ''}); "
+                         "rerun it to the end")
+    return settings["test"], results, summary.reset_index(drop=True)
 
 
-def _file_name(gene: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", gene)
+def _is_gene(name: str, gene: str) -> bool:
+    return name == gene or name.split(NAME_SEPARATOR, 1)[0] == gene
 
 
-def _per_gene(results: pd.DataFrame, test: str, draw: Callable[..., Any], out: Path,
-              formats: Sequence[str]) -> list[Path]:
-    files: list[Path] = []
+def file_names(genes: Sequence[str]) -> dict[str, str]:
+    """A file name for each gene, unique among them (``A/B``, ``A_B`` and ``A B``
+    become ``A_B``, ``A_B-2`` and ``A_B-3``, in the order given)."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for gene in dict.fromkeys(genes):
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", gene).strip(".") or "gene"
+        name, n = base, 1
+        while name.lower() in taken:  # case-insensitive file systems too
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name.lower())
+        out[gene] = name
+    return out
+
+
+Saver = Callable[[Any, str, str, str], None]
+"""``saved(figure, stem, test, gene)``: write one figure as ``out/stem.FORMAT`` and
+list it in ``index.tsv`` under its test and gene ("" for a figure of many genes)."""
+
+
+def _per_gene(results: pd.DataFrame, test: str, draw: Callable[..., Any], saved: Saver,
+              names: dict[str, str]) -> None:
     for gene in dict.fromkeys(results["name"].astype(str)):
         rows = results[results["name"].astype(str) == gene]
-        files += save(draw(rows), out / f"{_file_name(gene)}.{test}", formats)
-    return files
+        saved(draw(rows), f"{names[gene]}.{test}", test, gene)
 
 
-def run_figures(test: str, results: pd.DataFrame, out: Path,
-                formats: Sequence[str]) -> list[Path]:
+def run_figures(test: str, results: pd.DataFrame, saved: Saver,
+                names: dict[str, str]) -> None:
     """The figures of a run's results, as the test's spec says (``figure_scope``):
     ``GENE.TEST`` per gene, ``TEST`` across genes, or per gene and, when the run
     holds several genes, across them (mean and spread). The tile profiles
@@ -74,42 +105,50 @@ def run_figures(test: str, results: pd.DataFrame, out: Path,
     holds every profile run given."""
     spec = TESTS[test]
     if spec.figure is None or spec.figure_scope == "profile":
-        return []
-    files: list[Path] = []
+        return
     if spec.figure_scope in ("gene", "gene+run"):
-        files += _per_gene(results, test, spec.figure, out, formats)
+        _per_gene(results, test, spec.figure, saved, names)
     if spec.figure_scope == "run" or (spec.figure_scope == "gene+run"
                                       and results["name"].nunique() > 1):
-        files += save(spec.figure(results), out / test, formats)
-    return files
+        saved(spec.figure(results), test, test, "")
 
 
 def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
              genes: Sequence[str] | None = None,
              formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Draw the paper's figures for one or more run directories into ``out``.
+    """Draw the paper's figures for one or more finished run directories into ``out``.
 
     Per gene: the necessity and sufficiency profile (one figure holding both when
     both runs are given), the distance curve, the higher-order trajectory, the
     multiplicity curve and the fine-tile sub-tiles; across genes: the context
     effects, the distance and multiplicity curves' mean and spread (``TEST.png``,
     with more than one gene) and each run's summary figure (one point per gene).
-    Files are ``GENE.TEST.png``/``.pdf``, ``TEST.png``/``.pdf`` and
-    ``TEST.summary.png``/``.pdf``.
+    Only the loci of each run's summary are drawn. Files are ``GENE.TEST.png``/
+    ``.pdf``, ``TEST.png``/``.pdf`` and ``TEST.summary.png``/``.pdf``, the gene's
+    name made a unique file name (``A/B`` and ``A_B`` become ``A_B`` and ``A_B-2``);
+    ``index.tsv`` lists each file with its test and gene.
 
     Parameters
     ----------
     directories : path or sequence of paths
-        ``creme-fast run`` output directories.
+        ``creme-fast run`` (or ``merge``) output directories, finished.
     out : path
         Where the figures go (created).
     genes : sequence of str, optional
-        Only these genes (default: every gene of the runs).
+        Only these genes (default: every gene of the runs); a gene is its locus
+        name or, for GTF transcripts named ``GENE|ID``, the part before ``|``. A
+        run that lacks one is named in a warning and the others are drawn.
     formats : sequence of {"png", "pdf", "svg"}, default=("png", "pdf")
 
     Returns
     -------
     list of Path
+
+    Raises
+    ------
+    ValueError
+        A directory that is not a finished run (no summary) or holds an unreadable
+        file; no run holds any of ``genes``. Nothing is drawn then.
     """
     if isinstance(directories, (str, Path)):
         directories = [directories]
@@ -117,23 +156,64 @@ def plot_run(directories: str | Path | Sequence[str | Path], out: str | Path,
         if fmt not in ("png", "pdf", "svg"):
             raise ValueError(f"figure format must be png, pdf or svg, got {fmt!r}")
     runs = [read_run(d, genes) for d in directories]  # every input checked first
+    _say_missing(directories, runs, genes)
     out = Path(out)
+    drawn = [str(n) for _, results, _ in runs for n in results["name"]]
+    names = file_names(drawn)
+    for gene, name in names.items():
+        if name != gene:
+            log.info("gene %r is drawn in %s.*", gene, name)
     files: list[Path] = []
+    index: list[tuple[str, str, str]] = []
+
+    def saved(fig: Any, stem: str, test: str, gene: str = "") -> None:
+        written = save(fig, out / stem, formats)
+        files.extend(written)
+        index.extend((p.name, test, gene) for p in written)
+
     profiles = {test: results for test, results, _ in runs
-                if TESTS[test].figure is not None and TESTS[test].figure_scope == "profile"}
-    for test, results, summary in runs:
-        files += run_figures(test, results, out, formats)
-        if summary is not None and len(summary):
-            if genes is not None:
-                summary = summary[summary["name"].isin(set(genes))]
-            files += save(draw_summary(test, summary), out / f"{test}.summary", formats)
+                if TESTS[test].figure is not None and TESTS[test].figure_scope == "profile"
+                and len(results)}
+    for directory, (test, results, summary) in zip(directories, runs):
+        if not len(summary):
+            log.warning("%s: its summary holds no loci (an empty selection): nothing to "
+                        "draw", directory)
+            continue
+        run_figures(test, results, saved, names)
+        saved(draw_summary(test, summary), f"{test}.summary", test, "")
     if profiles:
-        names = list(dict.fromkeys(pd.concat(list(profiles.values()))["name"].astype(str)))
-        for gene in names:
+        for gene in dict.fromkeys(pd.concat(list(profiles.values()))["name"].astype(str)):
             frames = {t: r[r["name"] == gene] for t, r in profiles.items()}
             frames = {t: r for t, r in frames.items() if len(r)}
             kind = "_".join(frames)
             profile = TESTS[next(iter(frames))].figure
-            files += save(profile(frames, [gene]), out / f"{_file_name(gene)}.{kind}", formats)
-    log.info("wrote %d figure files to %s", len(files), out)
+            saved(profile(frames, [gene]), f"{names[gene]}.{kind}", kind, gene)
+    if index:
+        table = pd.DataFrame(index, columns=["file", "test", "gene"])
+        files.append(atomic_write(out / "index.tsv",
+                                  lambda p: table.to_csv(p, sep="\t", index=False)))
+    log.info("wrote %d figure files to %s%s", len(files) - bool(index), out,
+             " (index.tsv says which file draws which gene)" if index else "")
     return files
+
+
+def _say_missing(directories: Sequence[str | Path],
+                 runs: list[tuple[str, pd.DataFrame, pd.DataFrame]],
+                 genes: Sequence[str] | None) -> None:
+    """Name the asked genes a run lacks (the others are drawn); none anywhere is an
+    error."""
+    if not genes:
+        return
+    found = set()
+    for directory, (_, _, summary) in zip(directories, runs):
+        names = summary["name"].astype(str)
+        here = {g for g in genes if any(_is_gene(n, g) for n in names)}
+        found |= here
+        lacking = [g for g in dict.fromkeys(genes) if g not in here]
+        if lacking:
+            log.warning("%s: no results for %s %s (drawn where another run has %s)",
+                        directory, "gene" if len(lacking) == 1 else "genes",
+                        ", ".join(lacking), "it" if len(lacking) == 1 else "them")
+    if not found:
+        raise ValueError(f"no run holds {'gene' if len(genes) == 1 else 'genes'} "
+                         f"{', '.join(genes)}: nothing to draw")

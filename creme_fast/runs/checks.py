@@ -31,14 +31,14 @@ log = logging.getLogger(__name__)
 
 #: The settings' names in messages, by :class:`StepConfig` field (Python's own).
 OPTION_NAMES = {"bins": "bins", "tracks": "tracks", "track": "track",
-                "tile_size": "tile_size", "batch_size": "batch_size",
+                "tile_size": "tile_size", "rounds": "rounds", "batch_size": "batch_size",
                 "max_batch_bytes": "max_batch_bytes"}
 
 
 def fit_run(test: str, config: StepConfig, predictor: Predictor, *,
             default_bins: list[int] | None = None,
             names: Mapping[str, str] | None = None) -> tuple[StepConfig, Engine]:
-    """Check a run's settings against the model and fit its engine, once.
+    """Check a run's settings against the model and the test and fit its engine, once.
 
     Parameters
     ----------
@@ -76,14 +76,17 @@ def fit_run(test: str, config: StepConfig, predictor: Predictor, *,
         raise ValueError(f"the model records TSS bins {bins} outside its {n_bins} output "
                          f"bins; give {n['bins']}")
     _check_tracks(spec.follows_track, config, predictor, n_tracks, n)
-    try:
-        layout = tile_layout(length, config.tile_size)
-    except ValueError as exc:
-        raise ValueError(f"{n['tile_size']} {config.tile_size}: {exc}") from None
-    if spec.tiled and not layout.n_tiles:
-        raise ValueError(f"{n['tile_size']} {config.tile_size} leaves no tile beside the TSS "
-                         f"tile in a {length:,} bp window: {test} would have nothing to "
-                         f"test; give a smaller {n['tile_size']}")
+    if spec.reads_tiles:
+        try:
+            layout = tile_layout(length, config.tile_size)
+        except ValueError as exc:
+            raise ValueError(f"{n['tile_size']} {config.tile_size}: {exc}") from None
+        if spec.tiled and not layout.n_tiles:
+            raise ValueError(f"{n['tile_size']} {config.tile_size} leaves no tile beside the "
+                             f"TSS tile in a {length:,} bp window: {test} would have nothing "
+                             f"to test; give a smaller {n['tile_size']}")
+        if spec.check is not None:
+            spec.check(config, length, n)
     n_out = (len(bins) if bins is not None else n_bins) * (
         len(config.tracks) if config.tracks is not None else n_tracks)
     config = replace(config, bins=None if bins is None else tuple(bins))

@@ -54,9 +54,10 @@ def empty_tables(test: str, config: StepConfig, predictor: Any, n_bins: int,
     """
     length = int(predictor.seq_length)
     tokens = np.random.default_rng(0).integers(0, 4, (1, length)).astype(np.uint8)
-    cre = tile_layout(length, config.tile_size).tiles[0]
-    rows = pd.DataFrame({"name": ["schema"], "chrom": ["chrN"], "tss": [0], "strand": ["+"],
-                         "cre_start": [int(cre[0])], "cre_end": [int(cre[1])]})
+    rows = pd.DataFrame({"name": ["schema"], "chrom": ["chrN"], "tss": [0], "strand": ["+"]})
+    if TESTS[test].takes_cre:
+        cre = tile_layout(length, config.tile_size).tiles[0]
+        rows = rows.assign(cre_start=int(cre[0]), cre_end=int(cre[1]))
     task = ChunkTask(index=0, tokens=tokens, keys=np.zeros(1, np.int64), rows=rows)
     frame = run_chunk(ConstantPredictor(predictor, n_bins, n_tracks), test, task,
                       config).frame

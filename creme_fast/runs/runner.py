@@ -36,7 +36,7 @@ from creme_fast.schema.bed import (
     write_bedgraph,
 )
 
-__all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
+__all__ = ["RunOutcome", "RunRequest", "locus_key", "output_names", "run_over_genome"]
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,10 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
                 "chunk_loci": req.chunk_loci, "n_loci": len(table)}
     identity = _identity(req, length)
     with store.session():  # exclusive: a second run on DIR is refused, naming this one
+        # every check before the first write: a refused resume leaves DIR as it was
+        done = done_loci(store, table, req.test) if store.check(identity, req.resume) \
+            else set()
         resumed = store.open(settings, identity, req.resume)
-        done = done_loci(store, table, req.test) if resumed else set()
         pending = table[~table["name"].isin(done)].reset_index(drop=True)
         progress = RunProgress(len(pending),
                                TESTS[req.test].expected_mutants(req.config, length), req.test,
@@ -237,6 +239,15 @@ def _summarise(test: str, store: RunStore, table: pd.DataFrame) -> pd.DataFrame:
     order = {n: i for i, n in enumerate(table["name"])}
     return pd.concat(pieces, ignore_index=True).sort_values(
         "name", key=lambda s: s.map(order), kind="stable", ignore_index=True)
+
+
+def output_names(test: str) -> list[str]:
+    """The files every finished run (or merge) of ``test`` writes in its directory,
+    whatever its loci (a workflow declares them); ``summary.png``/``.pdf`` are drawn
+    only when the summary has rows, and ``tile_effects.track<N>.bedGraph`` (one per
+    track) only when it has tiles."""
+    return ["summary.parquet", "summary.csv", "failed.tsv",
+            *(["elements.bed", "igv_session.xml"] if TESTS[test].calls_elements else [])]
 
 
 def _write_tracks(test: str, store: RunStore, table: pd.DataFrame) -> list[Path]:

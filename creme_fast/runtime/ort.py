@@ -17,7 +17,12 @@ from creme_fast.runtime.binding import (
     check_cuda_graph,
     cuda_graph_options,
 )
-from creme_fast.runtime.checksum import WeightsUnreadable, weights_sha256, weights_sha256_of_bytes
+from creme_fast.runtime.checksum import (
+    WeightsUnreadable,
+    external_data_tensors,
+    weights_sha256,
+    weights_sha256_of_bytes,
+)
 from creme_fast.runtime.incremental import OnnxIncremental
 from creme_fast.runtime.metadata import METADATA_KEY, InputKind, ModelMetadata
 from creme_fast.runtime.placement import (
@@ -224,6 +229,7 @@ class OnnxPredictor:
 
         self._make_session = make_session
         data = self.read(self.path)  # read once: what is checked is what runs
+        refuse_external_data(data, self.path)
         self.session = make_session(self.path, data)
         self.provider = self.session.get_providers()[0]
         if explicit and self.provider != chosen[0]:
@@ -241,7 +247,8 @@ class OnnxPredictor:
         self.device_id = device_id
         self._read_signature(seq_length)
         if self.metadata is not None and self.metadata.checksum:
-            check_weights(data, self.metadata.checksum, self.path)
+            check_weights(data, self.metadata.checksum, self.path,
+                          self.metadata.checksum_version)
         del data
         if not self.selection.empty:
             self.selection.check(*self._output_shape(1)[1:], str(self.path))
@@ -441,8 +448,32 @@ class OnnxPredictor:
                 f"seq_length={self.seq_length}, input_kind={self.input_kind!r})")
 
 
-def check_weights(data: bytes, expected: str, path: Path) -> None:
-    """Refuse graph bytes whose weights do not hash to the checksum their export recorded.
+def refuse_external_data(data: bytes, path: Path) -> None:
+    """A graph whose tensors live in external data files is refused by name: creme-fast
+    loads (checks, and sends to Ray workers) one self-contained file.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, a tensor stored outside it and how to make it whole.
+    """
+    try:
+        names = external_data_tensors(data)
+    except WeightsUnreadable:
+        return  # not a protobuf ONNX Runtime reads either: its own error names it
+    if names:
+        raise ValueError(
+            f"{path}: its tensors are stored in external data files ({len(names)}, e.g. "
+            f"{names[0]!r}); creme-fast loads one self-contained .onnx file. Re-export it, "
+            "or rewrite it whole with onnx: m = onnx.load(PATH); onnx.save(m, OUT, "
+            "save_as_external_data=False) (possible below 2 GiB)")
+
+
+def check_weights(data: bytes, expected: str, path: Path, version: int = 2) -> None:
+    """Refuse graph bytes whose tensors do not hash to the checksum their export recorded.
+
+    ``version`` is the export's ``checksum_version``: 1 (exports from before it
+    existed) covers the initializers only, which is said in a warning.
 
     Raises
     ------
@@ -450,16 +481,20 @@ def check_weights(data: bytes, expected: str, path: Path) -> None:
         Naming the file: it is corrupt or was altered after the export.
     """
     try:
-        got = weights_sha256_of_bytes(data)
+        got = weights_sha256_of_bytes(data, version)
     except WeightsUnreadable:
         try:
             import onnx
         except ImportError:
-            log.warning("%s: its weights are stored in a form only the onnx package reads; "
+            log.warning("%s: its tensors are stored in a form only the onnx package reads; "
                         "their checksum is not checked (pip install onnx)", path)
             return
-        got = weights_sha256(onnx.load_from_string(bytes(data)))
+        got = weights_sha256(onnx.load_from_string(bytes(data)), version)
     if got != expected:
         raise ValueError(f"{path}: weights checksum MISMATCH: the weights are not the ones "
                          "its export recorded (the file is corrupt or was altered after "
                          "the export); re-export the model or restore the file")
+    if version < 2:
+        log.warning("%s: written by an earlier creme-fast, its checksum covers its "
+                    "initializers only, not the values in its Constant nodes; re-export it "
+                    "to have every tensor checked", path)
