@@ -21,6 +21,7 @@ from creme_fast.plots.rundir import read_run
 from creme_fast.plots.style import (
     COLUMN_IN,
     FORMATS,
+    PAGE_IN,
     figure,
     save,
     styled,
@@ -148,7 +149,7 @@ def _scatter(ax, x: pd.Series, y: pd.Series, labels: list[str], title: str, *,
 def compare_figure(test: str, matched: pd.DataFrame, labels: list[str]) -> Figure:
     """Wild-type activity per gene, and the test's effects, of two runs against each other."""
     per_gene = matched.drop_duplicates("name")
-    fig, axes = figure(2 * COLUMN_IN, COLUMN_IN, 1, 2)
+    fig, axes = figure(PAGE_IN, COLUMN_IN, 1, 2)
     n_genes = per_gene["name"].nunique()
     _scatter(axes[0, 0], per_gene["wt_a"], per_gene["wt_b"], labels,
              f"wild-type activity ({n_genes} gene{'s' * (n_genes != 1)})", log_scale=True)
