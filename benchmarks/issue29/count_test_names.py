@@ -6,8 +6,8 @@ A place is a module-level table keyed by (or listing) test names (a dict's keys,
 set, tuple or list of them) or a comparison of a ``test`` variable with test names
 (``test == "context"``, ``test in ("necessity", "sufficiency")``). Not counted: a
 test's own module (``assays/<test>.py``), the registry (``assays/registry.py``),
-``__all__``, strings in docstrings, comments and messages, default argument values, the
-packages that call tests by their Python API (``demo/``, ``synthetic/``,
+``__all__``, strings in docstrings, comments and messages, default argument values,
+and the packages that call tests by their Python API (``demo/``, ``synthetic/``,
 ``compat/``). Prints each place and the count.
 """
 from __future__ import annotations
