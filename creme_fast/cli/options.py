@@ -27,6 +27,11 @@ def int_list(text: str) -> list[int]:
     return out
 
 
+def bin_list(text: str) -> list[int] | str:
+    """``--bins``: a list as :func:`int_list`, or ``all`` (average every output bin)."""
+    return "all" if text.strip().lower() == "all" else int_list(text)
+
+
 def head_sizes(text: str) -> dict[str, int]:
     """``"human=5313,mouse=1643"`` -> dict."""
     out: dict[str, int] = {}

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted, record
-from creme_fast.cli.options import int_list, positive_int, seed
+from creme_fast.cli.options import bin_list, int_list, positive_int, seed
 from creme_fast.runs.shard import parse_shard, shard_rows
 from creme_fast.runtime.metadata import describe_precision
+from creme_fast.runtime.readout import recorded_tss_bins, resolve_bins
 
 log = logging.getLogger("creme_fast.cli")
 
@@ -38,8 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tracks", type=int_list, help="tracks to keep, as the model's original "
                    "indices (e.g. 5110,5111 of an export pruned to 4824,5110,5111; default: "
                    "all the model outputs)")
-    p.add_argument("--bins", type=int_list, help="output bins averaged into activity "
-                   "(default: the model's TSS bins when it records them, else all)")
+    p.add_argument("--bins", type=bin_list, help="output bins averaged into a gene's "
+                   "activity, as positions in the model's output (0 and 1 of an export "
+                   "pruned to bins 447,448), or 'all' (default: the TSS bins the model "
+                   "records, as `creme-fast info MODEL` shows; a model that records none "
+                   "needs --bins)")
     p.add_argument("--tile-size", type=positive_int, default=5000)
     p.add_argument("--shuffles", type=positive_int, default=10)
     p.add_argument("--seed", type=seed, default=0, help="shuffle seed, 0..2**64-1")
@@ -167,10 +171,7 @@ def _load_model(args: argparse.Namespace, files: dict[str, bytes], provider: str
         log.log(logging.INFO if entry.get("passed") else logging.WARNING, "%s: %s", path.name,
                 describe_precision(entry))
     identity = hashlib.sha256(files[path.name]).hexdigest()  # the whole graph
-    bins = None
-    if meta is not None and "tss_bins" in meta.extra:
-        bins = [int(b) for b in meta.extra["tss_bins"]]
-    return predictor, args.model, identity, bins
+    return predictor, args.model, identity, recorded_tss_bins(predictor)
 
 
 def _output_shape(predictor: Any) -> tuple[int, int]:
@@ -220,9 +221,13 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
 
     n_bins, n_tracks = _output_shape(predictor)
     length = predictor.seq_length
-    _check_indices(args.bins, n_bins, "--bins", "output bins")
+    if isinstance(args.bins, list):
+        _check_indices(args.bins, n_bins, "--bins", "output bins")
+    # the one default of the API, the CLI and the workflow: the model's recorded TSS bins
     bins = args.bins if args.bins is not None else default_bins
-    if args.bins is None and bins is not None and not all(0 <= b < n_bins for b in bins):
+    if bins is None:
+        resolve_bins(predictor, None, "--bins")  # refuses, naming --bins
+    if args.bins is None and not all(0 <= b < n_bins for b in bins):
         raise ValueError(f"the model records TSS bins {bins} outside its {n_bins} output "
                          "bins; give --bins")
     _check_tracks(args, predictor, n_tracks)
@@ -235,7 +240,7 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
                          f"in a {length:,} bp window: {args.test} would have nothing to "
                          "test; give a smaller --tile-size")
     budget = None if args.max_batch_memory == "auto" else parse_bytes(args.max_batch_memory)
-    n_out = (len(bins) if bins is not None else n_bins) * (
+    n_out = (len(bins) if isinstance(bins, list) else n_bins) * (
         len(args.tracks) if args.tracks is not None else n_tracks)
     cost = batch_cost(predictor, n_out, "auto" if args.incremental is None else args.incremental)
     explicit = args.batch_size is not None
@@ -253,7 +258,8 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
 
         resolve_incremental(predictor, True)  # the model must offer it
     return StepConfig(tile_size=args.tile_size, num_shuffles=args.shuffles, seed=args.seed,
-                      batch_size=args.batch_size, bins=None if bins is None else tuple(bins),
+                      batch_size=args.batch_size,
+                      bins=bins if isinstance(bins, str) else tuple(bins),
                       tracks=None if args.tracks is None else tuple(args.tracks),
                       track=args.track, rounds=args.rounds, optimization=args.optimization,
                       max_batch_bytes=budget,
