@@ -227,7 +227,7 @@ def test_torch_predictor_offers_the_same_interface(enformer, predictor, loci):
 def test_bench_reports_both_paths(exported, tmp_path):
     report_path = tmp_path / "bench.json"
     assert main(["bench", "--model", str(exported), "--test", "necessity", "--tile-size", "1000",
-                 "--shuffles", "1", "--batch-sizes", "2", "--repeats", "1", "--json",
+                 "--shuffles", "1", "--batch-sizes", "2", "--repeats", "1", "--out",
                  str(report_path)]) == 0
     report = json.loads(report_path.read_text())
     assert report["end_to_end"]["n_incremental"] == 0

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from creme_fast.cli.common import RECORD_LOGGER, add_global_options, configure_logging
+from creme_fast.cli.options import DEPRECATIONS
 from creme_fast.errors import NonFiniteOutput
 
 __all__ = ["main"]
@@ -73,6 +74,8 @@ def _main(argv: Sequence[str] | None) -> int:
         parser = build_parser()  # imports the subcommands' modules: Ctrl-C may land here
         args = parser.parse_args(argv)
         configure_logging(args)
+        for message in getattr(args, DEPRECATIONS, None) or ():
+            log.warning("%s", message)  # an old spelling that still works
         return args.handler(args)
     except KeyboardInterrupt:
         log.error("interrupted")

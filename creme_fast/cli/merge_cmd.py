@@ -17,8 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "parts, failed.tsv and a summary rebuilt from them. Different settings are "
         "refused, naming the difference; each locus is taken once.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="DIR", help="run directories")
-    p.add_argument("--out", required=True, type=Path, help="merged run directory (replaced "
-                   "if it holds an earlier merge)")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="merged run directory (replaced if it holds an earlier merge); "
+                   "required")
     p.set_defaults(handler=run)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ALL_BINS", "centre_bins", "kept_centre_bins", "recorded_tss_bins", "resolve_bins",
-           "selected_readout"]
+__all__ = ["ALL_BINS", "centre_bins", "kept_centre_bins", "metadata_tss_bins",
+           "recorded_tss_bins", "resolve_bins", "selected_readout"]
 
 #: ``bins="all"`` / ``--bins all``: average every output bin (said, never assumed)
 ALL_BINS = "all"
@@ -111,13 +111,20 @@ def recorded_tss_bins(predictor: Any) -> list[int] | None:
         return [int(b) for b in own]
     meta = getattr(predictor, "metadata", None)
     if meta is not None and hasattr(meta, "extra"):
-        if meta.extra.get("tss_bins") is not None:
-            return [int(b) for b in meta.extra["tss_bins"]]
-        if meta.model == "enformer" and meta.bin_reduce == "none":
-            found = _enformer_bins(meta)
-            if found is not None:
-                return found
+        return metadata_tss_bins(meta)
     return [0] if _static_bins(predictor) == 1 else None
+
+
+def metadata_tss_bins(meta: Any) -> list[int] | None:
+    """The TSS bins an export's :class:`~creme_fast.runtime.ModelMetadata` records (see
+    :func:`recorded_tss_bins`), as output positions; None when it records none."""
+    if meta.extra.get("tss_bins") is not None:
+        return [int(b) for b in meta.extra["tss_bins"]]
+    if meta.model == "enformer" and meta.bin_reduce == "none":
+        found = _enformer_bins(meta)
+        if found is not None:
+            return found
+    return [0] if int(meta.n_bins) == 1 else None
 
 
 def _static_bins(predictor: Any) -> int | None:
