@@ -111,7 +111,7 @@ def tile_profile_figure(frames: Mapping[str, pd.DataFrame], genes: Sequence[str]
 @styled
 def context_figure(frame: pd.DataFrame) -> Figure:
     """Context effect ``(WT - shuffled) / WT`` across genes: a histogram per track
-    with the paper's category thresholds (enhancing > 0.95, neutral |x| < 0.05,
+    with the paper's category thresholds (enhancing > 0.95, neutral ``|x| < 0.05``,
     silencing < -0.3); with a dozen genes or fewer, one bar per gene and track."""
     fig, axes = figure(COLUMN_IN * 1.6, 2.8)
     ax = axes[0, 0]
