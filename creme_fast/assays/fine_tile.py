@@ -159,7 +159,8 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The model's original index of the track followed (default: the first).
     loci : DataFrame or list of str, optional
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
-    Other parameters as in :func:`creme_fast.assays.sufficiency`.
+    **options
+        Engine options; the other parameters are as in :func:`creme_fast.assays.sufficiency`.
     """
     check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
                     seed=seed, shuffle=shuffle, locus_key=locus_key, track=track, frac=frac,

@@ -39,7 +39,7 @@ class StepConfig:
     num_shuffles: int = 10
     seed: int = 0
     batch_size: int = 8
-    bins: tuple[int, ...] | None = None
+    bins: tuple[int, ...] | str | None = None  # None: the model's TSS bins; "all": every bin
     tracks: tuple[int, ...] | None = None
     track: int | None = None
     rounds: int = 2
@@ -50,7 +50,8 @@ class StepConfig:
     def engine(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "verbose": False,
                 "max_batch_bytes": self.max_batch_bytes, "incremental": self.incremental,
-                "bins": None if self.bins is None else list(self.bins),
+                "bins": self.bins if self.bins is None or isinstance(self.bins, str)
+                else list(self.bins),
                 "tracks": None if self.tracks is None else list(self.tracks)}
 
     def shuffles(self) -> dict[str, Any]:
