@@ -7,10 +7,11 @@ Runs, on fixed seeds and an input-sensitive model:
 * the Python API: the eight tests and the context swap (``creme_fast.assays``),
   on a small Enformer export whose outputs depend on the input (pruned head,
   incremental pieces, so both engine paths run), with ``bins=`` and ``tracks=``
-  always given;
+  given, and the default readout (``bins`` left out: the export's recorded TSS
+  bins; ``bins="all"``; the refusal of a model that records none);
 * the CLI: ``creme-fast run`` of every test (and ``activity``) on a FASTA and a
   TSS table written here (genes on both strands, one near a chromosome end),
-  ``--bins``/``--tracks`` always given;
+  ``--bins``/``--tracks`` given, then without ``--bins`` and with ``--bins all``;
 * compat: creme-nn's eight functions (and ``generate_tile_shuffles``) on a numpy
   convolution model, with ``rng=RandomState(seed)``.
 
@@ -20,9 +21,9 @@ keeps the digest byte for byte; ``--check`` compares with the digest already in
 ``DIR`` and exits 1 naming what differs. Before any comparison the script asserts
 that the model's outputs depend on its input (else an equality could not fail).
 
-The model export is written to ``--work`` (a temporary folder by default); its
-sha256 goes to ``DIR/model.json``, outside the digest, so a change in the export
-code is told apart from a change in the tests.
+The model export is written to ``--work`` (a temporary folder by default); the
+checksum of its graph goes to ``DIR/model.json``, outside the digest, so a change
+in the export code is told apart from a change in the tests.
 """
 from __future__ import annotations
 
@@ -202,7 +203,7 @@ def _sha(value: Any) -> str:
 
 def python_api(digest: Digest, model: Path, tokens: np.ndarray, rows: pd.DataFrame) -> None:
     from creme_fast import assays
-    from creme_fast.runtime import load_predictor
+    from creme_fast.runtime import CallablePredictor, load_predictor
 
     predictor = load_predictor(model, threads=1)
     names = list(rows["name"])
@@ -271,6 +272,23 @@ def python_api(digest: Digest, model: Path, tokens: np.ndarray, rows: pd.DataFra
             n_batches=(1, 3), cre_type=cre_type, tile_size=TILE, num_shuffles=2, track=track,
             seed=SEED, **engine))
 
+    # the default readout (issue 28): ``bins`` left out reads the TSS bins the export
+    # records; "all" averages every bin; a model that records none is refused
+    readout = dict(tracks=TRACKS, batch_size=4, verbose=False)
+    digest.result("api.necessity_default_bins", assays.necessity(
+        predictor, tokens[:2], tile_size=TILE, num_shuffles=2, seed=SEED, names=names[:2],
+        **readout))
+    digest.result("api.higher_order_all_bins", assays.higher_order(
+        predictor, tokens[2], tile_size=TILE, num_shuffles=2, num_rounds=2, track=TRACK,
+        seed=SEED, name=names[2], bins="all", **readout))
+    try:
+        assays.necessity(CallablePredictor(ConvModel(), seq_length=L), tokens[0],
+                         tile_size=TILE, num_shuffles=1, verbose=False)
+    except ValueError as exc:
+        digest.value("api.no_recorded_bins.message", str(exc))
+    else:
+        raise AssertionError("a model that records no TSS bins ran without bins=")
+
 
 def cli(digest: Digest, model: Path, fasta: Path, tss: Path, work: Path) -> None:
     from creme_fast.cli import main
@@ -278,24 +296,30 @@ def cli(digest: Digest, model: Path, fasta: Path, tss: Path, work: Path) -> None
 
     tests = ["activity", "context", "necessity", "sufficiency", "higher-order", "distance",
              "multiplicity", "fine-tile"]
-    for test in tests:
-        out = work / "runs" / test
+    bins = ["--bins", ",".join(map(str, BINS))]
+    # (name, test, --bins): the default readout (no --bins: the export's TSS bins) and
+    # --bins all after the eight with --bins given
+    runs = [(test, test, bins) for test in tests] + [
+        ("necessity_default_bins", "necessity", []), ("context_all_bins", "context",
+                                                      ["--bins", "all"])]
+    for name, test, bins_args in runs:
+        out = work / "runs" / name
         argv = ["run", test, "--model", str(model), "--fasta", str(fasta), "--tss", str(tss),
                 "--out", str(out), "--tile-size", str(TILE), "--shuffles", "2", "--seed",
-                str(SEED), "--bins", ",".join(map(str, BINS)), "--tracks",
-                ",".join(map(str, TRACKS)), "--track", str(TRACK), "--batch-size", "4",
-                "--chunk-loci", "2", "--threads", "1", "--no-progress", "-q", "--no-resume"]
+                str(SEED), *bins_args, "--tracks", ",".join(map(str, TRACKS)), "--track",
+                str(TRACK), "--batch-size", "4", "--chunk-loci", "2", "--threads", "1",
+                "--no-progress", "-q", "--no-resume"]
         code = main(argv)
         if code != 0:
             raise AssertionError(f"creme-fast {' '.join(argv)} exited {code}")
         results = pd.concat(list(RunStore(out).loci()), ignore_index=True)
-        digest.table(f"cli.{test}.results", results)
-        digest.table(f"cli.{test}.summary", pd.read_parquet(out / "summary.parquet"))
+        digest.table(f"cli.{name}.results", results)
+        digest.table(f"cli.{name}.summary", pd.read_parquet(out / "summary.parquet"))
         bed = out / "elements.bed"
         if bed.is_file():
-            digest.entries[f"cli.{test}.elements.bed"] = hashlib.sha256(
+            digest.entries[f"cli.{name}.elements.bed"] = hashlib.sha256(
                 bed.read_bytes()).hexdigest()
-        digest.entries[f"cli.{test}.failed.tsv"] = hashlib.sha256(
+        digest.entries[f"cli.{name}.failed.tsv"] = hashlib.sha256(
             (out / "failed.tsv").read_bytes()).hexdigest()
 
 
@@ -355,6 +379,15 @@ def compat(digest: Digest, tokens: np.ndarray) -> None:
             cre_type=cre_type, **opts))
 
 
+def graph_checksum(model: Path) -> str:
+    """The export's checksum of its graph (every tensor and node), as its metadata
+    records it: the file's own sha256 also covers the working memory measured at
+    export, which differs from one export to the next."""
+    from creme_fast.runtime import load_predictor
+
+    return str(load_predictor(model, threads=1).metadata.checksum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path,
@@ -378,8 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         cli(digest, model, fasta, tss, work)
         compat(digest, tokens)
         text = json.dumps(dict(sorted(digest.entries.items())), indent=1) + "\n"
-        model_info = json.dumps({"model_sha256": hashlib.sha256(model.read_bytes()).hexdigest()},
-                                indent=1) + "\n"
+        model_info = json.dumps({"graph_checksum": graph_checksum(model)}, indent=1) + "\n"
         if not args.check:
             (args.out / "digest.json").write_text(text)
             (args.out / "model.json").write_text(model_info)

@@ -38,6 +38,7 @@ from torch import nn
 
 from creme_fast.runtime.checksum import CHECKSUM_VERSION, weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
+from creme_fast.runtime.readout import kept_centre_bins
 from creme_fast.io.tables import atomic_write
 from creme_fast.io.targets import read_targets, track_names
 from creme_fast.sequence.tokens import one_hot
@@ -412,6 +413,9 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
         "dim", "depth", "heads", "output_heads", "target_length", "attn_dim_key",
         "num_downsamples", "dim_divisible_by", "use_tf_gamma")}, "head_tracks": n_tracks,
         "model_bins": n_bins, "positional_features": choice.as_dict()}
+    tss_bins = kept_centre_bins(seq_length, n_bins, 2 ** config.num_downsamples, bins)
+    if tss_bins is not None and options.get("bin_reduce", "none") == "none":
+        extra["tss_bins"] = tss_bins  # the CREME tests' default readout (output positions)
     if names_from is not None:
         extra["track_names"] = track_names(names_from, tracks, n_tracks)
         extra["targets"] = names_from.name

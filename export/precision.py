@@ -132,7 +132,7 @@ def necessity_effects(predictor: Any, loci: np.ndarray, *, incremental: bool,
     # the paper's 5 kb tiles; 16 tiles on a sequence too short for them
     tile_size = min(5000, max(predictor.seq_length // 16, 1))
     return assays.necessity(predictor, loci, incremental=incremental, num_shuffles=1,
-                            seed=seed, verbose=False, tile_size=tile_size).effect
+                            seed=seed, verbose=False, tile_size=tile_size, bins="all").effect
 
 
 def context_effects(predictor: Any, loci: np.ndarray, *, seed: int = 0) -> np.ndarray:
@@ -141,7 +141,8 @@ def context_effects(predictor: Any, loci: np.ndarray, *, seed: int = 0) -> np.nd
 
     tile_size = min(5000, max(predictor.seq_length // 16, 1))
     return assays.context_dependence(predictor, loci, num_shuffles=CONTEXT_SHUFFLES,
-                                     seed=seed, verbose=False, tile_size=tile_size).effect
+                                     seed=seed, verbose=False, tile_size=tile_size,
+                                     bins="all").effect
 
 
 def compare_context(want: np.ndarray, got: np.ndarray) -> dict[str, Any]:

@@ -159,10 +159,12 @@ SECTIONS = {"activity": ["activity (run)"], "context": ["context dependence (`co
 
 
 def _readme_schema() -> tuple[set[str], dict[str, tuple[set[str], set[str]]]]:
-    """Shared columns, and per subsection (every name it mentions, its tables' names)."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = text.split("### Result schema", 1)[1].split("\n### ", 1)[0]
-    parts = re.split(r"^#### (.+)$", section, flags=re.M)
+    """Shared columns, and per subsection (every name it mentions, its tables' names),
+    of the documentation's result schema page (docs/reference/results.md)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "reference" / "results.md"
+            ).read_text()
+    section = text.split("# Result schema", 1)[1]
+    parts = re.split(r"^## (.+)$", section, flags=re.M)
 
     def table_names(block: str) -> set[str]:
         rows = [line.split("|")[1] for line in block.splitlines() if line.startswith("| `")]

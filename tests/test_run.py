@@ -347,7 +347,7 @@ def test_wrong_columns(tmp_path, genome, caplog):
 
 
 def test_model_and_window_length_mismatch(tmp_path, genome, caplog):
-    code, out, text = _bad_run(tmp_path, genome, caplog, extra=("--length", "1000"))
+    code, out, text = _bad_run(tmp_path, genome, caplog, extra=("--seq-length", "1000"))
     assert code == 2 and "takes 196608 bp windows" in text and not out.exists()
 
 

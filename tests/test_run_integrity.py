@@ -569,7 +569,8 @@ def test_export_logs_its_stages_with_times(tmp_path, caplog):
 # --- 12. the Python API bounds a batch's buffers too ---------------------------------
 
 def test_the_api_refuses_a_batch_over_its_byte_budget():
-    predictor = CallablePredictor(lambda x: np.ones((len(x), 2, 1)), seq_length=1000)
+    predictor = CallablePredictor(lambda x: np.ones((len(x), 2, 1)), seq_length=1000,
+                                  tss_bins=[0, 1])
     seq = np.zeros(1000, dtype=np.uint8)
     # a batch of 4096 on 1 + 3 mutants holds 4 sequences: 3 slots x (1000 + 16000) bytes each
     with pytest.raises(ValueError, match=r"batch_size 4 needs 199.2 KiB of batch buffers "

@@ -40,7 +40,7 @@ def _sum_model(length: int) -> CallablePredictor:
     def predict(x: np.ndarray) -> np.ndarray:
         gc = x[:, :, 1:3].sum(axis=(1, 2))
         return np.stack([gc, 2 * gc + 1], axis=-1)[:, None, :]
-    return CallablePredictor(predict, seq_length=length)
+    return CallablePredictor(predict, seq_length=length, tss_bins=[0])
 
 
 def test_every_tile_reads_back_from_the_fasta_on_both_strands_and_at_chromosome_ends(genome):

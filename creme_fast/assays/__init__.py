@@ -11,7 +11,10 @@ predictions, the paper's normalised effects, ``to_frame()`` and save/load.
 Engine options accepted by every test: ``batch_size``, ``bins``, ``tracks``,
 ``verbose``, ``stats``, ``max_batch_bytes``, ``incremental``, ``trunk_cache_gb``
 (:func:`creme_fast.pipeline.fit_engine`); any other keyword is a ``TypeError``
-naming it and the ones that exist. What ``creme-fast run`` needs to know about
+naming it and the ones that exist. ``bins`` left out reads the TSS bins the model
+records (as ``creme-fast run`` does; a model that records none is refused, naming
+``bins=``); ``bins="all"`` averages every output bin (see
+:mod:`creme_fast.runtime.readout`). What ``creme-fast run`` needs to know about
 each test is its spec in :data:`creme_fast.assays.registry.TESTS`.
 """
 from creme_fast.assays.context import (

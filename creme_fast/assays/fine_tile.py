@@ -323,7 +323,8 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The model's original index of the track followed (default: the first).
     loci : DataFrame or list of str, optional
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
-    Other parameters as in :func:`creme_fast.assays.sufficiency`.
+    **options
+        Engine options; the other parameters are as in :func:`creme_fast.assays.sufficiency`.
     """
     return run_assay(predictor, options, FineTile.of, seq, cre_tile, tile_size=tile_size,
                      num_shuffles=num_shuffles, seed=seed, shuffle=shuffle, locus_key=locus_key,

@@ -43,7 +43,7 @@ class StepConfig:
     num_shuffles: int = 10
     seed: int = 0
     batch_size: int | None = DEFAULT_BATCH_SIZE
-    bins: tuple[int, ...] | None = None
+    bins: tuple[int, ...] | str | None = None  # None: the model's TSS bins; "all": every bin
     tracks: tuple[int, ...] | None = None
     track: int | None = None
     rounds: int = 2
@@ -55,7 +55,8 @@ class StepConfig:
         """The engine options (for :func:`creme_fast.pipeline.fit_engine`)."""
         options = {"batch_size": self.batch_size, "verbose": False,
                    "max_batch_bytes": self.max_batch_bytes, "incremental": self.incremental,
-                   "bins": None if self.bins is None else list(self.bins),
+                   "bins": self.bins if self.bins is None or isinstance(self.bins, str)
+                   else list(self.bins),
                    "tracks": None if self.tracks is None else list(self.tracks)}
         if self.batch_size is None:  # the default: the largest that fits
             del options["batch_size"]

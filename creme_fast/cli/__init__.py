@@ -19,6 +19,7 @@ from creme_fast.cli.common import (
     configure_logging,
     warn_threads,
 )
+from creme_fast.cli.options import DEPRECATIONS
 from creme_fast.errors import NonFiniteOutput
 
 __all__ = ["main"]
@@ -93,6 +94,8 @@ def _main(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
         configure_logging(args)
         warn_threads(args)
+        for message in getattr(args, DEPRECATIONS, None) or ():
+            log.warning("%s", message)  # an old spelling that still works
         return args.handler(args)
     except KeyboardInterrupt:
         log.error("interrupted")

@@ -32,12 +32,14 @@ def add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) 
 
     group = parser.add_argument_group("output (also accepted before the subcommand)")
     group.add_argument("--log-level", default=default("log_level"),
-                       choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                       help="what the log shows (default: INFO)")
     group.add_argument("-q", "--quiet", action="store_true", default=default("quiet"),
-                       help="only warnings, errors and the final one-line record")
+                       help="only warnings, errors and the final one-line record (default: "
+                       "everything at --log-level)")
     group.add_argument("--log-file", type=Path, default=default("log_file"), metavar="PATH",
                        help="also append the log at --log-level, with progress lines, to "
-                       "PATH (-q quiets the terminal, not the file)")
+                       "PATH (-q quiets the terminal, not the file; default: none)")
     group.add_argument("--no-progress", action="store_true", default=default("no_progress"),
                        help="no progress bar or progress lines (TQDM_DISABLE=1 does the same)")
     group.add_argument("--progress-interval", type=non_negative_float,

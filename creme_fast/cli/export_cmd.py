@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from creme_fast.cli.options import ExclusiveBoolean, head_sizes, int_list
+from creme_fast.cli.options import ExclusiveBoolean, head_sizes, int_list, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -28,47 +28,63 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", choices=sorted(_MODEL_NAMES), default="enformer",
                    help="model family: enformer (enformer-pytorch) or borzoi (borzoi-pytorch "
                    "snapshots: Borzoi, Flashzoi; default: enformer)")
-    p.add_argument("--checkpoint", required=True, help="save_pretrained directory, "
-                   ".safetensors, or torch state-dict file")
-    p.add_argument("--out", required=True, help="the .onnx file to write")
-    p.add_argument("--head", default="human", help="output head (default: human)")
-    p.add_argument("--seq-length", type=int, help="input length in bp (default: the "
-                   "model's published window: 196,608 for Enformer, 524,288 for Borzoi)")
+    p.add_argument("--checkpoint", required=True, metavar="PATH",
+                   help="a local checkpoint: a save_pretrained directory (config.json + "
+                   "weights, e.g. a download of the Hugging Face snapshot "
+                   "EleutherAI/enformer-official-rough), .safetensors, or a torch state-dict "
+                   "file; required")
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="the .onnx file to write (the incremental pieces go beside it); "
+                   "required")
+    p.add_argument("--head", default="human", help="output head: human or mouse "
+                   "(default: human)")
+    p.add_argument("--seq-length", type=positive_int, metavar="BP",
+                   help="input length in bp (default: the model's published window: "
+                   "196608 for Enformer, 524288 for Borzoi)")
     p.add_argument("--tracks", type=int_list, help="head rows to keep, e.g. 5110,5111 "
                    "(default: all)")
     p.add_argument("--targets", type=Path, metavar="TXT",
                    help="the model's targets table (e.g. targets_human.txt: index, genome, "
                    "identifier, file, clip, scale, sum_stat, description; tab-separated): "
-                   "the kept tracks' descriptions are stored, so results carry track_name")
-    p.add_argument("--bins", type=int_list, help="output bins to keep, e.g. 447,448 or "
-                   "446-449 (default: all)")
+                   "the kept tracks' descriptions are stored, so results carry track_name "
+                   "(default: none, results have no track names)")
+    p.add_argument("--bins", type=int_list, help="output bins to keep, as the model's "
+                   "indices, e.g. 447,448 or 446-449; the TSS bins among them are recorded "
+                   "as the tests' default readout (default: all)")
     p.add_argument("--bin-reduce", choices=["none", "mean"], default="none",
-                   help="average the kept bins inside the graph")
+                   help="mean: average the kept bins inside the graph (default: none)")
     p.add_argument("--input", dest="input_kind", choices=["onehot", "tokens"],
                    default="onehot", help="graph input: float one-hot (B, L, 4) or uint8 "
-                   "tokens (B, L) one-hot encoded inside the graph")
+                   "tokens (B, L) one-hot encoded inside the graph, 16x fewer bytes "
+                   "(default: onehot)")
     p.add_argument("--fp16", action="store_true",
                    help="deprecated alias of --precision fp16 (now behind the fidelity gate)")
-    p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
-    p.add_argument("--atol", type=float, help="verification absolute tolerance")
-    p.add_argument("--rtol", type=float, help="verification relative tolerance")
-    p.add_argument("--verify-batch", type=int, default=2, help="sequences compared (>= 2)")
+    p.add_argument("--opset", type=positive_int, default=17,
+                   help="ONNX opset (default: 17)")
+    p.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript",
+                   help="PyTorch's ONNX exporter (default: torchscript)")
+    p.add_argument("--atol", type=float, help="verification absolute tolerance against "
+                   "PyTorch (default: 1e-5 in fp32, 1e-3 in fp16)")
+    p.add_argument("--rtol", type=float, help="verification relative tolerance against "
+                   "PyTorch (default: 1e-4 in fp32, 3e-2 in fp16)")
+    p.add_argument("--verify-batch", type=int, default=2, metavar="N",
+                   help="random sequences compared with PyTorch, at least 2 (default: 2)")
     p.add_argument("--precision", choices=["fp32", "fp16", "bf16", "int8"], default="fp32",
                    help="number format of the graphs, each reduced one behind a fidelity gate "
                    "run on these weights: fp16/bf16 convert every graph for a GPU, softmax, "
                    "layer norms and the output softplus kept fp32 (bf16 needs the CUDA "
                    "provider: refused elsewhere); int8 quantizes the transformer's and head's "
                    "MatMul/Gemm weights (ONNX Runtime dynamic quantization) (default: fp32)")
-    p.add_argument("--calibration-fasta", type=Path, help="gate loci: centre windows of "
-                   "this FASTA's records (default: random genome-like sequence)")
-    p.add_argument("--calibration-loci", type=int, default=2,
+    p.add_argument("--calibration-fasta", type=Path, metavar="FASTA",
+                   help="gate loci: centre windows of this FASTA's records (default: "
+                   "random genome-like sequence)")
+    p.add_argument("--calibration-loci", type=int, default=2, metavar="N",
                    help="loci the gate runs the necessity plan on (default: 2)")
     p.add_argument("--min-spearman", type=float, default=None,
                    help="refuse a reduced export whose tile effects correlate less with "
                    f"the fp32 export's, per track (default: {DEFAULT_MIN_SPEARMAN})")
     p.add_argument("--force", action="store_true",
-                   help="write a reduced export that fails its gate anyway, marked")
+                   help="write a reduced export that fails its gate anyway, marked as such")
     p.add_argument("--tf-gamma", action=ExclusiveBoolean, default=None,
                    help="gamma positional features: enformer-pytorch's precomputed "
                    "TensorFlow values (--tf-gamma, as its from_pretrained uses for the "
@@ -79,15 +95,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--incremental", action=ExclusiveBoolean, default=True,
                    help="also write NAME.trunk.onnx and NAME.tower.onnx for incremental "
                    "evaluation of tile tests (default: yes)")
-    hp = p.add_argument_group("hyperparameters (when the checkpoint has no config.json)")
-    hp.add_argument("--dim", type=int)
-    hp.add_argument("--depth", type=int)
-    hp.add_argument("--heads", type=int)
-    hp.add_argument("--output-heads", type=head_sizes, help="e.g. human=5313,mouse=1643")
-    hp.add_argument("--target-length", type=int)
-    hp.add_argument("--num-downsamples", type=int)
-    hp.add_argument("--dim-divisible-by", type=int)
-    hp.add_argument("--attn-dim-key", type=int)
+    hp = p.add_argument_group("hyperparameters (when the checkpoint has no config.json; "
+                              "default: the published architecture's)")
+    hp.add_argument("--dim", type=int, help="model width (default: 1536)")
+    hp.add_argument("--depth", type=int, help="transformer layers (default: 11)")
+    hp.add_argument("--heads", type=int, help="attention heads (default: 8)")
+    hp.add_argument("--output-heads", type=head_sizes, metavar="NAME=N,...",
+                    help="tracks per head, e.g. human=5313,mouse=1643 (the default)")
+    hp.add_argument("--target-length", type=int, metavar="BINS",
+                    help="output bins after the crop (default: 896)")
+    hp.add_argument("--num-downsamples", type=int, metavar="N",
+                    help="poolings by 2: bins of 2**N bp (default: 7, 128 bp)")
+    hp.add_argument("--dim-divisible-by", type=int, metavar="N",
+                    help="conv tower widths are multiples of N (default: 128)")
+    hp.add_argument("--attn-dim-key", type=int, metavar="N",
+                    help="attention key size (default: 64)")
     hp.add_argument("--use-tf-gamma", action="store_true", default=None,
                     help="deprecated alias of --tf-gamma")
     p.set_defaults(handler=run)

@@ -18,11 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "missing shard of a split, are refused, naming them; each locus is taken once; "
         "nothing is written before every input has been read.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="DIR", help="run directories")
-    p.add_argument("--out", required=True, type=Path, help="merged run directory (replaced "
-                   "if it holds an earlier merge)")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="merged run directory (replaced if it holds an earlier merge); "
+                   "required")
     p.add_argument("--allow-partial", action="store_true",
                    help="merge the shards given although others of their --shard K/N split "
-                   "are missing (they are named, and listed in settings.json)")
+                   "are missing (they are named, and listed in settings.json; default: "
+                   "refuse)")
     p.set_defaults(handler=run)
 
 

@@ -5,6 +5,12 @@ import argparse
 import os
 
 
+#: ``--provider`` in every subcommand that runs a model
+PROVIDER_HELP = ("ONNX Runtime execution provider: auto (TensorRT > CUDA > CPU, the best "
+                 "available; says why a better one was skipped), tensorrt, cuda or cpu "
+                 "(default: auto)")
+
+
 def int_list(text: str) -> list[int]:
     """``"5110,5111"`` or ``"446-449"`` (inclusive) or a mix -> list of int."""
     out: list[int] = []
@@ -26,6 +32,11 @@ def int_list(text: str) -> list[int]:
     if not out:
         raise argparse.ArgumentTypeError("empty list")
     return out
+
+
+def bin_list(text: str) -> list[int] | str:
+    """``--bins``: a list as :func:`int_list`, or ``all`` (average every output bin)."""
+    return "all" if text.strip().lower() == "all" else int_list(text)
 
 
 def head_sizes(text: str) -> dict[str, int]:
@@ -121,3 +132,60 @@ class ExclusiveBoolean(argparse.BooleanOptionalAction):
             negative = next(o for o in self.option_strings if o.startswith("--no-"))
             parser.error(f"{positive} and {negative} contradict each other: give one")
         super().__call__(parser, namespace, values, option_string)
+
+
+# --- old spellings: accepted, with a deprecation message once logging is set up -----
+
+#: the namespace attribute holding the deprecation messages of one command line
+DEPRECATIONS = "deprecations"
+
+
+def note_deprecation(namespace: argparse.Namespace, message: str) -> None:
+    """Record ``message``; :func:`creme_fast.cli.main` logs it as a warning."""
+    notes = list(getattr(namespace, DEPRECATIONS, None) or [])
+    if message not in notes:
+        notes.append(message)
+    setattr(namespace, DEPRECATIONS, notes)
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old option spelling: stores into the current option's ``dest`` (with its
+    ``type``) and records a deprecation message naming the current spelling.
+
+    Use ``parser.add_argument("--old", dest=CURRENT_DEST, action=DeprecatedAlias,
+    current="--new", help=argparse.SUPPRESS, type=...)``.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, current: str,
+                 **kwargs: object) -> None:
+        self.current = current
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        note_deprecation(namespace, f"{option_string} is deprecated; use {self.current}")
+
+
+class CremeTestName(argparse.Action):
+    """``creme-fast run TEST``: the command-line name of a test; the Python spellings
+    (``fine_tile``, ``fine_tile_search``, ``higher_order``, ``context_dependence``) are
+    accepted with a message naming the command-line one."""
+
+    def __init__(self, option_strings: list[str], dest: str, names: list[str],
+                 aliases: dict[str, str], **kwargs: object) -> None:
+        self.names, self.aliases = list(names), dict(aliases)
+        kwargs.setdefault("metavar", "{" + ",".join(self.names) + "}")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        name = str(values)
+        if name in self.aliases:
+            note_deprecation(namespace, f"the test {name!r} is called {self.aliases[name]!r} "
+                             f"on the command line; {name!r} is deprecated there")
+            name = self.aliases[name]
+        if name not in self.names:
+            raise argparse.ArgumentError(self, f"invalid choice: {values!r} (choose from "
+                                         f"{', '.join(self.names)})")
+        setattr(namespace, self.dest, name)

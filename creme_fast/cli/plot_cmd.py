@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: each run's first track)")
     p.add_argument("--gene", action="append", metavar="NAME",
                    help="only this gene (repeat for more; default: every gene)")
-    p.add_argument("--out", required=True, type=Path, help="figure directory (created)")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="figure directory (created); required")
     p.add_argument("--format", default="png,pdf",
                    help="comma-separated: png, pdf, svg (default: png,pdf)")
     p.set_defaults(handler=run)

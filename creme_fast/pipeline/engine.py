@@ -36,6 +36,7 @@ from creme_fast.pipeline.stats import PipelineStats
 from creme_fast.progress import Progress, progress_allowed
 from creme_fast.runtime.base import Predictor, known_output_shape
 from creme_fast.runtime.incremental import incremental_of
+from creme_fast.runtime.readout import resolve_bins
 from creme_fast.schema.tracks import ModelTracks, model_tracks
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ class Engine:
     batch_option : str
         ``batch_size``'s name in messages.
     bins : tuple of int or None
-        Output bins kept (None: all).
+        Output bins averaged (None: all; :func:`fit_engine` reads the model's
+        recorded TSS bins when none are given).
     tracks : tuple of int or None
         The model's original indices of the tracks kept (None: all).
     columns : tuple of int or None
@@ -206,9 +208,11 @@ def fit_engine(predictor: Predictor, options: Mapping[str, Any], *, n_outputs: i
     options : mapping
         ``batch_size`` (default :data:`DEFAULT_BATCH_SIZE`; given, it is refused
         when it does not fit the memory budget, else the largest that fits is
-        taken), ``bins``/``tracks`` (distinct, in range for the model's output
-        when known without running it, never wrapped; ``tracks`` are original
-        indices), ``verbose``, ``stats``, ``max_batch_bytes`` (None: the
+        taken), ``bins`` (left out: the model's recorded TSS bins, a ValueError
+        naming ``bins=`` where it records none; ``"all"``: every bin;
+        :func:`~creme_fast.runtime.readout.resolve_bins`), ``bins``/``tracks``
+        (distinct, in range for the model's output when known without running
+        it, never wrapped; ``tracks`` are original indices), ``verbose``, ``stats``, ``max_batch_bytes`` (None: the
         machine's available memory), ``incremental`` (``"auto"``, True: required,
         False: never), ``trunk_cache_gb``.
     n_outputs : int, default=0
@@ -235,7 +239,7 @@ def fit_engine(predictor: Predictor, options: Mapping[str, Any], *, n_outputs: i
     labels = labels or {}
     shape = known_output_shape(predictor)
     n_bins, n_tracks = shape if shape is not None else (None, None)
-    bins = options.get("bins")
+    bins = resolve_bins(predictor, options.get("bins"), "bins")  # never guessed
     if bins is not None:
         bins = check_indices(bins, n_bins, "bins", "output bins")
     tracks_of = model_tracks(predictor)  # original track indices, when the export kept some

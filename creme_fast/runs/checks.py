@@ -22,6 +22,7 @@ from creme_fast.assays.spec import StepConfig, cre_of
 from creme_fast.pipeline.engine import Engine, fit_batch_now, fit_engine
 from creme_fast.pipeline.memory import format_bytes
 from creme_fast.runtime.base import Predictor, output_shape
+from creme_fast.runtime.readout import resolve_bins
 from creme_fast.schema.tracks import model_tracks
 from creme_fast.sequence.tiles import tile_layout
 
@@ -47,7 +48,8 @@ def fit_run(test: str, config: StepConfig, predictor: Predictor, *,
     config : StepConfig
         ``batch_size`` None: the largest that fits, up to
         :data:`~creme_fast.pipeline.engine.DEFAULT_BATCH_SIZE`; ``bins`` None:
-        ``default_bins``.
+        ``default_bins`` (refused, naming the option, when the model records
+        none); ``"all"``: every bin.
     predictor : Predictor
     default_bins : list of int, optional
         The bins the model records as the TSS's (an export's ``tss_bins``).
@@ -69,10 +71,13 @@ def fit_run(test: str, config: StepConfig, predictor: Predictor, *,
     spec = TESTS[test]
     n_bins, n_tracks = output_shape(predictor)
     length = predictor.seq_length
-    if config.bins is not None:
+    if config.bins is not None and not isinstance(config.bins, str):
         check_indices(list(config.bins), n_bins, n["bins"], "output bins")
-    bins = list(config.bins) if config.bins is not None else default_bins
-    if config.bins is None and bins is not None and not all(0 <= b < n_bins for b in bins):
+    # the one default of the API, the CLI and the workflow: the model's recorded TSS bins
+    bins = config.bins if config.bins is not None else default_bins
+    if bins is None:
+        resolve_bins(predictor, None, n["bins"])  # refuses, naming the option
+    if config.bins is None and not all(0 <= b < n_bins for b in bins):
         raise ValueError(f"the model records TSS bins {bins} outside its {n_bins} output "
                          f"bins; give {n['bins']}")
     _check_tracks(spec.follows_track, config, predictor, n_tracks, n)
@@ -87,9 +92,9 @@ def fit_run(test: str, config: StepConfig, predictor: Predictor, *,
                              f"to test; give a smaller {n['tile_size']}")
         if spec.check is not None:
             spec.check(config, length, n)
-    n_out = (len(bins) if bins is not None else n_bins) * (
+    n_out = (n_bins if isinstance(bins, str) else len(bins)) * (
         len(config.tracks) if config.tracks is not None else n_tracks)
-    config = replace(config, bins=None if bins is None else tuple(bins))
+    config = replace(config, bins=bins if isinstance(bins, str) else tuple(bins))
     engine = fit_batch_now(fit_engine(predictor, config.engine(), n_outputs=n_out,
                                       labels={"batch_size": n["batch_size"],
                                               "max_batch_bytes": n["max_batch_bytes"]}))
