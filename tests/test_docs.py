@@ -220,3 +220,57 @@ def test_quoted_timings_come_from_results():
     for page, figures in quoted.items():
         text = (ROOT / page).read_text()
         assert all(f in text for f in figures), page
+
+
+# --- the result schema lists what a run writes ----------------------------------------
+
+SCHEMA_SECTIONS = {  # test -> the sections of docs/reference/results.md describing it
+    "activity": ["activity (run)"], "context": ["context dependence (`context`)"],
+    "necessity": ["necessity", "necessity and sufficiency summaries"],
+    "sufficiency": ["sufficiency", "necessity and sufficiency summaries"],
+    "distance": ["distance"], "multiplicity": ["multiplicity"],
+    "higher-order": ["higher-order"], "fine-tile": ["fine-tile"]}
+
+
+def _sections(page: str) -> dict[str, str]:
+    """A page's text by ``## `` heading (``""``: the text before the first)."""
+    parts = re.split(r"^## (.*)$", (ROOT / page).read_text(), flags=re.M)
+    return {"": parts[0], **dict(zip(parts[1::2], parts[2::2]))}
+
+
+def test_the_result_schema_lists_every_column_and_file_a_run_writes(tmp_path):
+    """Every column of every test's results parts and summary, and every file of its
+    run directory, is named (in backticks) on the result schema page, in that test's
+    section or among the columns all tables share."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from genome_fixtures import make_genome
+
+    make_genome(tmp_path)
+    (tmp_path / "tss.tsv").write_text("chrom\ttss\tstrand\tname\nchr1\t120000\t+\tgeneA\n")
+    common = ["--model", "synthetic", "--fasta", "genome.fa", "--shuffles", "1",
+              "--tile-size", "20000", "--rounds", "1", "-q", "--no-progress"]
+    sections = _sections("docs/reference/results.md")
+    files_section = sections.get("The files of a run directory", "")
+    for test, where in SCHEMA_SECTIONS.items():
+        tss = "runs/necessity/summary.parquet" if test in (
+            "distance", "multiplicity", "fine-tile", "higher-order") else "tss.tsv"
+        argv = [sys.executable, "-m", "creme_fast", "run", test, *common, "--tss", tss,
+                "--out", f"runs/{test}"]
+        if tss != "tss.tsv":
+            argv += ["--query", "track == 0"]
+        proc = subprocess.run(argv, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        run = tmp_path / "runs" / test
+        text = sections[""] + "".join(sections.get(s, "") for s in where)
+        parts = sorted((run / "results").glob("*.parquet"))
+        columns = set(pd.read_parquet(parts[0]).columns)
+        columns |= set(pd.read_parquet(run / "summary.parquet").columns)
+        missing = sorted(c for c in columns if f"`{c}`" not in text)
+        assert not missing, f"{test}: columns not in docs/reference/results.md: {missing}"
+        for path in run.iterdir():
+            if path.name.startswith("."):
+                continue  # the lock and the run marker
+            shown = re.sub(r"track\d+", "track<N>", path.name)
+            shown += "/" if path.is_dir() else "`"
+            assert f"`{shown}" in files_section, f"{test}: {path.name} not documented"
