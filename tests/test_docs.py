@@ -51,9 +51,12 @@ NOT_RUN = {
     r"--gpus-per-worker 1": "needs GPUs",
     r"^ray start ": "starts a Ray cluster",
     r"--ray auto": "joins a Ray cluster",
-    r"^snakemake -s workflows/snakemake/Snakefile ": "tests/test_workflow.py runs it end "
-                                                     "to end",
+    r"^snakemake --cores ": "tests/test_workflow.py runs the workflow end to end",
     r"--precision int8": "the int8 gate costs minutes; tests/test_export_tower.py runs it",
+    r"--precision (fp16|bf16)": "a GPU's export: bf16 needs the CUDA provider; "
+                                "tests/test_half.py runs the fp16/bf16 gate",
+    r"^OUT=gpu-dry bash benchmarks/gpu/run\.sh --dry-run$": "from the repository root; "
+        "tests/test_gpu_harness.py runs the dry run",
 }
 
 
@@ -135,7 +138,6 @@ def workspace(tmp_path_factory):
                   "scale": 1, "sum_stat": "sum",
                   "description": [names.get(i, f"track {i}") for i in range(5313)]}
                  ).to_csv(work / "targets_human.txt", sep="\t", index=False)
-    (work / "workflows").symlink_to(ROOT / "workflows")
     return work
 
 
