@@ -211,7 +211,7 @@ def _category_counts(effect: pd.Series) -> dict[str, int]:
 @styled
 def context_figure(frame: pd.DataFrame) -> Figure:
     """Context effect ``(WT - shuffled) / WT`` across genes (Fig. 1) with the paper's
-    categories (enhancing > 0.95, neutral |x| < 0.05, silencing < -0.3): a histogram
+    categories (enhancing > 0.95, neutral ``|x| < 0.05``, silencing < -0.3): a histogram
     per track, or with a dozen genes or fewer one point per gene and track; the
     legend counts the genes in each category."""
     tracks = tracks_of(frame)
