@@ -305,7 +305,7 @@ def stage_b_export(plan: Plan, rec: Recorder) -> None:
     import onnx
     import torch
     from creme_fast.export import export_enformer
-    from creme_fast.export.half import bf16_opset, to_bfloat16, to_half
+    from creme_fast.export.half import to_bf16, to_half
     from enformer_pytorch import Enformer
 
     torch.manual_seed(0)
@@ -321,11 +321,7 @@ def stage_b_export(plan: Plan, rec: Recorder) -> None:
     for precision in ("fp16", "bf16"):
         start = time.perf_counter()
         fp32 = onnx.load(str(plan.published))
-        if precision == "bf16":
-            fp32 = bf16_opset(fp32)
-            half = to_bfloat16(to_half(fp32), fp32)
-        else:
-            half = to_half(fp32)
+        half = to_bf16(fp32) if precision == "bf16" else to_half(fp32)
         del fp32
         del half.metadata_props[:]  # a speed copy: no creme-fast metadata, no gate
         onnx.save(half, str(plan.speed_copy(precision)))
