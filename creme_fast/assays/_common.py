@@ -18,6 +18,7 @@ from creme_fast.pipeline.plan import name_key
 from creme_fast.pipeline.memory import batch_cost, fit_batch
 from creme_fast.pipeline.incremental import resolve_incremental
 from creme_fast.runtime.base import Predictor
+from creme_fast.runtime.gpu_batch import fit_gpu_batch
 from creme_fast.runtime.readout import resolve_bins
 from creme_fast.schema.bed import elements_bed
 from creme_fast.schema.coords import check_loci
@@ -368,7 +369,9 @@ def check_options(options: dict[str, Any]) -> None:
 def check_batch_memory(batch_size: int, predictor: Predictor, budget: int | None, *,
                        explicit: bool = True, incremental: bool | str = "auto") -> int:
     """The batch size to run: its engine buffers plus the model's working memory
-    (measured at export) must fit ``budget`` bytes and the machine's available memory.
+    (measured at export) must fit ``budget`` bytes and the machine's available memory,
+    and on a GPU provider the model's largest tensor and estimated device memory
+    must fit the device (:mod:`creme_fast.runtime.gpu_batch`).
 
     Returns
     -------
@@ -378,10 +381,12 @@ def check_batch_memory(batch_size: int, predictor: Predictor, budget: int | None
     Raises
     ------
     ValueError
-        Naming what the batch costs and the largest batch that fits.
+        Naming what the batch costs and the largest batch that fits (an explicit
+        ``batch_size``; otherwise the largest that fits is taken).
     """
-    return fit_batch(batch_size, batch_cost(predictor, 0, incremental), budget,
-                     explicit=explicit)
+    fitted = fit_batch(batch_size, batch_cost(predictor, 0, incremental), budget,
+                       explicit=explicit)
+    return fit_gpu_batch(fitted, getattr(predictor, "gpu_limit", None), explicit=explicit)
 
 
 def read_bins(predictor: Predictor, options: dict[str, Any]) -> list[int] | None:

@@ -263,6 +263,7 @@ def _check_tracks(args: argparse.Namespace, predictor: Any, n_tracks: int) -> No
 def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | None) -> Any:
     """The step settings, every option checked against the model first."""
     from creme_fast.pipeline.memory import batch_cost, fit_batch, format_bytes, parse_bytes
+    from creme_fast.runtime.gpu_batch import fit_gpu_batch
     from creme_fast.runs.steps import StepConfig
     from creme_fast.sequence.tiles import tile_layout
 
@@ -300,6 +301,8 @@ def _config(args: argparse.Namespace, predictor: Any, default_bins: list[int] | 
     args.batch_size = fit_batch(args.batch_size if explicit else DEFAULT_BATCH_SIZE, cost,
                                 budget, explicit=explicit, option="--batch-size",
                                 budget_label=f"--max-batch-memory {args.max_batch_memory}")
+    args.batch_size = fit_gpu_batch(args.batch_size, getattr(predictor, "gpu_limit", None),
+                                    explicit=explicit, option="--batch-size")
     engine = cost(args.batch_size) - cost.fixed - args.batch_size * cost.model_per_sequence
     model = cost.fixed + args.batch_size * cost.model_per_sequence
     log.info("batches of %d: %s of engine buffers (budget %s) plus %s", args.batch_size,
