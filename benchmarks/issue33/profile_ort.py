@@ -63,12 +63,13 @@ def read_metadata(path: Path) -> ModelMetadata:
 def options(threads: int | None, *, level: str = "all", spinning: bool = True,
             arena: bool = True, mem_pattern: bool = True, profile_prefix: str | None = None,
             optimized_path: str | None = None, runtime: bool = False,
-            piece: bool = False) -> Any:
-    """SessionOptions of one row; ``runtime=True``: exactly the runtime's own."""
+            runtime_mem_pattern: bool | None = None) -> Any:
+    """SessionOptions of one row; ``runtime=True``: the runtime's own
+    (``runtime_mem_pattern``: None as the runtime, or forced on/off)."""
     if runtime:
         from creme_fast.runtime.session_options import runtime_session_options
 
-        so = runtime_session_options(ort, threads=threads, mem_pattern=not piece)
+        so = runtime_session_options(ort, threads=threads, mem_pattern=runtime_mem_pattern)
     else:
         so = ort.SessionOptions()
         so.log_severity_level = 3
@@ -115,21 +116,35 @@ def optimized_ops(path: str) -> dict[str, int]:
 
 
 def conv2d_graph(src: Path, dst: Path) -> Path:
-    """``src`` with every 1-D Conv as a Conv2d over (B, C, 1, L): Unsqueeze, Conv, Squeeze."""
+    """``src`` with every 1-D Conv as a Conv2d over (B, C, 1, L): Reshape, Conv, Squeeze."""
     model = onnx.load(str(src))
     inits = {t.name: t for t in model.graph.initializer}
     axes = onnx.helper.make_tensor("issue33_axis2", onnx.TensorProto.INT64, [1], [2])
-    model.graph.initializer.append(axes)
+    # Reshape, not Unsqueeze: ORT 1.32's optimiser dropped an Unsqueeze before a pool's
+    # Conv and then ran its NCHWc ReorderInput on the 3-D tensor ("X_rank == 4")
+    to4d = onnx.helper.make_tensor("issue33_to4d", onnx.TensorProto.INT64, [4], [0, 0, 1, -1])
+    model.graph.initializer.extend([axes, to4d])
+    # a weight may feed several Convs (the exporter merges equal constants, through
+    # Identity nodes: a random model's pools all start as 2 x identity): point every
+    # user at the initializer, convert each weight once, rewrite every user
+    alias = {n.output[0]: n.input[0] for n in model.graph.node
+             if n.op_type == "Identity" and n.input[0] in inits}
+    for node in model.graph.node:
+        if node.op_type == "Conv" and node.input[1] in alias:
+            node.input[1] = alias[node.input[1]]
+    one_d = {n.input[1] for n in model.graph.node
+             if n.op_type == "Conv" and n.input[1] in inits and len(inits[n.input[1]].dims) == 3}
+    for name in one_d:
+        w = onnx.numpy_helper.to_array(inits[name])
+        inits[name].CopyFrom(onnx.numpy_helper.from_array(w[:, :, None, :], name))
     nodes = []
     for node in model.graph.node:
-        weight = inits.get(node.input[1]) if node.op_type == "Conv" else None
-        if weight is None or len(weight.dims) != 3:
+        if node.op_type != "Conv" or node.input[1] not in one_d:
             nodes.append(node)
             continue
-        w = onnx.numpy_helper.to_array(weight)
-        weight.CopyFrom(onnx.numpy_helper.from_array(w[:, :, None, :], weight.name))
+        w = onnx.numpy_helper.to_array(inits[node.input[1]])
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        new = {"kernel_shape": [1, int(w.shape[2])]}
+        new = {"kernel_shape": [1, int(w.shape[3])]}
         if "pads" in attrs:
             new["pads"] = [0, attrs["pads"][0], 0, attrs["pads"][1]]
         for key in ("strides", "dilations"):
@@ -138,7 +153,7 @@ def conv2d_graph(src: Path, dst: Path) -> Path:
         if "group" in attrs:
             new["group"] = attrs["group"]
         x4, y4 = node.output[0] + "_in4d", node.output[0] + "_out4d"
-        nodes.append(onnx.helper.make_node("Unsqueeze", [node.input[0], "issue33_axis2"], [x4]))
+        nodes.append(onnx.helper.make_node("Reshape", [node.input[0], "issue33_to4d"], [x4]))
         nodes.append(onnx.helper.make_node("Conv", [x4, *node.input[1:]], [y4],
                                            name=node.name, **new))
         nodes.append(onnx.helper.make_node("Squeeze", [y4, "issue33_axis2"], [node.output[0]]))
@@ -152,11 +167,27 @@ def conv2d_graph(src: Path, dst: Path) -> Path:
 class Rows:
     """Runs and records rows; one session alive at a time."""
 
-    def __init__(self, out: Path, threads: int | None) -> None:
-        self.out, self.threads, self.rows = out, threads, []
+    def __init__(self, out: Path, threads: int | None, meta: dict) -> None:
+        self.out, self.threads, self.rows, self.meta = out, threads, [], meta
 
-    def run(self, label: str, path: Path, feed: np.ndarray, so: Any, *,
-            profiled: bool = False, optimized: str | None = None, repeats: int = 1) -> dict:
+    def run(self, label: str, path: Path, feed: np.ndarray, so: Any, **kwargs: Any) -> dict:
+        """One row; a row that ONNX Runtime refuses is recorded with its error."""
+        try:
+            row = self._run(label, path, feed, so, **kwargs)
+        except Exception as exc:  # ORT's pybind errors: keep the other rows
+            row = {"label": label, "graph": path.name, "error": str(exc).strip()[:500]}
+            self.rows.append(row)
+            print(f"{label:44s} FAILED: {row['error'][:200]}", flush=True)
+        self.save()
+        return row
+
+    def save(self) -> None:
+        (self.out / "ort_rows.json").write_text(json.dumps(
+            {"cpu": describe_cpu(), "onnxruntime": ort.__version__, "threads": self.threads,
+             "meta": self.meta, "rows": self.rows}, indent=2))
+
+    def _run(self, label: str, path: Path, feed: np.ndarray, so: Any, *,
+             profiled: bool = False, optimized: str | None = None, repeats: int = 1) -> dict:
         t0 = time.perf_counter()
         session = ort.InferenceSession(str(path), sess_options=so,
                                        providers=["CPUExecutionProvider"])
@@ -234,7 +265,8 @@ def main() -> int:
                                                        dtype=np.float32)
     print(f"# {describe_cpu()}; onnxruntime {ort.__version__}; {args.model} {args.label}",
           flush=True)
-    r = Rows(args.out, args.threads)
+    r = Rows(args.out, args.threads, {"model": str(args.model), "label": args.label,
+                                      "trunk": str(trunk)})
     t = args.threads
     pref = str(args.out / "ortprof")
     if "profile" in wanted:
@@ -246,7 +278,7 @@ def main() -> int:
             if key not in args.parts.split(","):
                 continue
             so = options(t, mem_pattern=not piece, profile_prefix=pref,
-                         runtime=args.runtime_options, piece=piece)
+                         runtime=args.runtime_options)
             r.run(f"profile {label}", path, feed, so, profiled=True)
     if "levels" in wanted:
         for level in LEVELS:
@@ -273,9 +305,10 @@ def main() -> int:
         r.run(f"Conv1d {part} (all)", trunk, part_in, options(t, mem_pattern=False))
     if "alloc" in wanted:
         variants = (
-            ("runtime options (shared arena, mem pattern)",
-             lambda: options(t, runtime=True, piece=False)),
-            ("shared arena, no mem pattern", lambda: options(t, runtime=True, piece=True)),
+            ("shared arena, mem pattern (the runtime before issue 33)",
+             lambda: options(t, runtime=True, runtime_mem_pattern=True)),
+            ("shared arena, no mem pattern (the runtime's options)",
+             lambda: options(t, runtime=True)),
             ("own arena, mem pattern", lambda: options(t)),
             ("own arena, no mem pattern", lambda: options(t, mem_pattern=False)),
             ("no arena, no mem pattern", lambda: options(t, arena=False, mem_pattern=False)))
@@ -283,11 +316,8 @@ def main() -> int:
                   [int(v) for v in args.alloc.split(",")]):
             label, make = variants[i]
             r.run(f"main: {label}", args.model, full_in, make(), repeats=args.repeats)
-    report = {"cpu": describe_cpu(), "onnxruntime": ort.__version__, "model": str(args.model),
-              "label": args.label, "threads": t, "rows": r.rows}
-    out = args.out / "ort_rows.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"# wrote {out}", flush=True)
+    r.save()
+    print(f"# wrote {args.out / 'ort_rows.json'}", flush=True)
     return 0
 
 
