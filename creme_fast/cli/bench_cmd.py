@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
                     predictor, args.test, num_shuffles=args.shuffles,
                     tile_size=args.tile_size, batch_size=best, incremental=True)
         report["recommended_batch_size"] = bench.recommend_batch_size(report["throughput"])
-        report.update(_against_reference(args, model))
+        ort_figures = _ort_figures(args, model)
+        del predictor, model  # PyTorch's pass needs the memory the weights hold
+        report.update(_against_reference(args, ort_figures))
     lines = [f"creme-fast bench: {args.test}", f"  machine: {report['machine']['summary']}"]
     for g in report["generation"]:
         lines.append(f"  generation ({g['input']}, batch {g['batch_size']}): "
@@ -130,23 +133,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _against_reference(args: argparse.Namespace, model: Any) -> dict[str, Any]:
-    """One ORT pass and one PyTorch pass on the same input, one incremental tile
-    mutant, and each test's expected time per gene from them (issue 33)."""
-    import time
-
+def _ort_figures(args: argparse.Namespace, model: Any) -> dict[str, Any]:
+    """One warm ONNX Runtime full pass and one incremental tile mutant on a random locus,
+    and what the per-gene estimates need from the model (issue 33)."""
     from creme_fast import bench, bench_reference
     from creme_fast.runtime.incremental import incremental_of
 
-    metadata = getattr(model, "metadata", None)
-    reference = bench_reference.load_reference(metadata, args.reference)
     tokens = bench.random_locus(model.seq_length)
     batch = (tokens[None] if model.input_kind == "tokens"
              else one_hot(tokens[None], dtype=np.dtype(model.input_dtype)))
     start = time.perf_counter()
     model.predict(batch)  # warm since the throughput runs
     full_s = time.perf_counter() - start
-    tile_s = bench_reference.tile_mutant_seconds(model, tokens, args.tile_size)
+    inc = incremental_of(model)
+    return {"tokens": tokens, "full_s": full_s, "input_kind": model.input_kind,
+            "tile_s": bench_reference.tile_mutant_seconds(model, tokens, args.tile_size),
+            "geometry": None if inc is None else inc.geometry,
+            "metadata": getattr(model, "metadata", None)}
+
+
+def _against_reference(args: argparse.Namespace, ort: dict[str, Any]) -> dict[str, Any]:
+    """One PyTorch pass on the ORT pass's input, and each test's expected time per gene."""
+    from creme_fast import bench, bench_reference
+
+    metadata, tokens = ort["metadata"], ort["tokens"]
+    reference = bench_reference.load_reference(metadata, args.reference)
     torch_s = None
     if reference is not None:
         log.info("bench: one PyTorch pass of %s (%s)", Path(str(args.model)).name,
@@ -154,15 +165,15 @@ def _against_reference(args: argparse.Namespace, model: Any) -> dict[str, Any]:
         torch_s = bench_reference.time_reference(reference, tokens, getattr(
             metadata, "head", None), args.threads)
         del reference
-    times = bench_reference.PassTimes(full_s=full_s, tile_s=tile_s, torch_s=torch_s)
-    inc = incremental_of(model)
+    times = bench_reference.PassTimes(full_s=ort["full_s"], tile_s=ort["tile_s"],
+                                      torch_s=torch_s)
     per_gene = {}
     for test in bench.TESTS:
         n_full, n_inc = bench_reference.path_counts(
-            bench._run_test, test, None if inc is None else inc.geometry, model.input_kind,
-            tokens, num_shuffles=args.shuffles, tile_size=args.tile_size)
+            bench._run_test, test, ort["geometry"], ort["input_kind"], tokens,
+            num_shuffles=args.shuffles, tile_size=args.tile_size)
         per_gene[test] = bench_reference.per_gene(times, n_full, n_inc)
-    return {"pass_times": {"ort_full_s": full_s, "ort_tile_mutant_s": tile_s,
+    return {"pass_times": {"ort_full_s": ort["full_s"], "ort_tile_mutant_s": ort["tile_s"],
                            "torch_s": torch_s},
             "reference": None if torch_s is None else args.reference, "per_gene": per_gene,
             "tile_size": args.tile_size, "shuffles": args.shuffles}

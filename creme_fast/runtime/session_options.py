@@ -46,13 +46,13 @@ def runtime_session_options(ort: Any, *, threads: int | None, mem_pattern: bool 
     mem_pattern : bool, optional
         ORT's memory pattern: after a session's first run, one block planned
         for its input shape holds every intermediate tensor. None: off on the
-        CPU, ORT's default (on) elsewhere. On the CPU (benchmarks/RESULTS.md,
-        issue 33): with it the published Enformer's
-        second full pass took 13.7-19.4 s instead of 10.5 s on a 2-core VM (it
-        faulted in 1.8 GB of fresh pages, and its elementwise operators ran up to
-        12x slower); without it every pass reuses the arena's memory and takes
-        10.4-10.8 s. The incremental pieces, whose shapes vary, ran a batch of 8
-        tower rows 1.3x slower per row with it (issue 23).
+        CPU, ORT's default (on) elsewhere. On the CPU with it, the published
+        Enformer's second full pass took 13.7-19.4 s instead of 10.5 s on a
+        2-core VM (it faulted in 1.8 GB of fresh pages and its elementwise
+        operators ran up to 12x slower); without it every pass reuses the
+        arena's memory (benchmarks/RESULTS.md, issue 33). The incremental
+        pieces, whose shapes vary, ran a batch of 8 tower rows 1.3x slower per
+        row with it (issue 23).
     on_cpu : bool, default=True
         The session runs on the CPU provider: it allocates from the process's
         shared CPU arena (issue 17).
