@@ -45,7 +45,8 @@ def _run_test(test: str, predictor: Predictor, seq: np.ndarray, *, num_shuffles:
               tile_size: int, batch_size: int, stats: PipelineStats,
               incremental: bool | str = "auto") -> int:
     options = dict(num_shuffles=num_shuffles, tile_size=tile_size, batch_size=batch_size,
-                   verbose=False, stats=stats, incremental=incremental)
+                   verbose=False, stats=stats, incremental=incremental,
+                   bins="all")  # the cost does not depend on the bins read; any model runs
     if test == "context":
         result = assays.context_dependence(predictor, seq, **options)
         return result.mut.shape[1] + 1

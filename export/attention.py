@@ -23,7 +23,8 @@ export is verified against.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -55,16 +56,22 @@ class ExportAttention(nn.Module):
     Parameters
     ----------
     attention : enformer_pytorch.modeling_enformer.Attention
+        Or a module with the same parameters (borzoi-pytorch's ``Attention``).
+    positions : callable, optional
+        ``(n, features, device, dtype) -> (2n - 1, features)``: the relative
+        positional features of distances ``-(n - 1) .. n - 1``. Default:
+        enformer-pytorch's (with the attention's ``use_tf_gamma``).
     """
 
-    def __init__(self, attention: nn.Module) -> None:
+    def __init__(self, attention: nn.Module,
+                 positions: Callable[[int, int, Any, torch.dtype], torch.Tensor] | None = None
+                 ) -> None:
         super().__init__()
         self.attention = attention
+        self.positions = positions
 
     def forward(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """``x`` (B, n, dim) to (B, n, dim), or (B, len(rows), dim) for the rows given."""
-        from enformer_pytorch.modeling_enformer import get_positional_embed
-
         a = self.attention
         b, n, _ = x.shape
         h = a.heads
@@ -78,9 +85,14 @@ class ExportAttention(nn.Module):
         dv = v.shape[-1] // h
         v = v.reshape(b, n, h, dv).transpose(1, 2)  # (b, h, n, dv)
         content = torch.matmul(q + a.rel_content_bias, k)  # (b, h, r, n)
-        positions = get_positional_embed(n, a.num_rel_pos_features, x.device,
-                                         use_tf_gamma=a.use_tf_gamma,
-                                         dtype=a.to_rel_k.weight.dtype)
+        dtype = a.to_rel_k.weight.dtype
+        if self.positions is None:
+            from enformer_pytorch.modeling_enformer import get_positional_embed
+
+            positions = get_positional_embed(n, a.num_rel_pos_features, x.device,
+                                             use_tf_gamma=a.use_tf_gamma, dtype=dtype)
+        else:
+            positions = self.positions(n, a.num_rel_pos_features, x.device, dtype)
         rel_k = a.to_rel_k(positions).reshape(2 * n - 1, h, d).permute(1, 2, 0)  # (h, d, 2n-1)
         qp = q + a.rel_pos_bias
         if rows is None:
@@ -103,18 +115,22 @@ class ExportTransformer(nn.Module):
     Parameters
     ----------
     transformer : torch.nn.Sequential
-        ``Enformer.transformer``: layers of ``Residual(LayerNorm, Attention,
-        Dropout)`` and ``Residual(LayerNorm, Linear, Dropout, ReLU, Linear,
-        Dropout)``.
+        ``Enformer.transformer`` (or Borzoi's, built the same way): layers of
+        ``Residual(LayerNorm, Attention, Dropout)`` and ``Residual(LayerNorm,
+        Linear, Dropout, ReLU, Linear, Dropout)``.
+    attention : callable, default=ExportAttention
+        Wraps each layer's attention module in its export form: a module whose
+        ``forward(x, rows=None)`` is the attention (every row, or the rows given).
     """
 
-    def __init__(self, transformer: nn.Sequential) -> None:
+    def __init__(self, transformer: nn.Sequential,
+                 attention: Callable[[nn.Module], nn.Module] = ExportAttention) -> None:
         super().__init__()
         norms, attentions, feed_forwards = [], [], []
         for layer in transformer:
             attention_block, feed_forward = layer[0].fn, layer[1].fn
             norms.append(attention_block[0])
-            attentions.append(ExportAttention(attention_block[1]))
+            attentions.append(attention(attention_block[1]))
             feed_forwards.append(feed_forward)
         self.norms = nn.ModuleList(norms)
         self.attentions = nn.ModuleList(attentions)

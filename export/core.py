@@ -36,8 +36,9 @@ from creme_fast.export.working_memory import (
 )
 from torch import nn
 
-from creme_fast.runtime.checksum import weights_sha256
+from creme_fast.runtime.checksum import CHECKSUM_VERSION, weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
+from creme_fast.runtime.readout import kept_centre_bins
 from creme_fast.io.tables import atomic_write
 from creme_fast.io.targets import read_targets, track_names
 from creme_fast.sequence.tokens import one_hot
@@ -87,7 +88,7 @@ def _check_range(values: list[int] | None, size: int, name: str) -> None:
 def _versions() -> dict[str, str]:
     out = {}
     for package in ("creme-fast", "torch", "onnx", "onnxruntime", "onnxruntime-gpu",
-                    "enformer-pytorch", "onnxscript"):
+                    "enformer-pytorch", "borzoi-pytorch", "onnxscript"):
         try:
             out[package] = importlib_metadata.version(package)
         except importlib_metadata.PackageNotFoundError:
@@ -211,6 +212,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
     out = Path(out)
     if out.suffix != ".onnx":
         raise ValueError(f"{out}: the output file must end in .onnx")
+    if not out.parent.is_dir():  # found out before minutes of tracing, not after
+        raise FileNotFoundError(f"{out}: the output folder {out.parent} does not exist")
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter must be one of {', '.join(EXPORTERS)}, got {exporter!r}")
     if verify_batch < 2:
@@ -325,7 +328,8 @@ def export_module(module: nn.Module, out: str | Path, *, seq_length: int,
                 input_dtype="uint8" if input_kind == "tokens" else dtype_name,
                 n_bins=int(expected.shape[1]), n_tracks=int(expected.shape[2]), tracks=tracks,
                 bins=bins, bin_reduce=bin_reduce, dtype=dtype_name, head=head,
-                checksum=weights_sha256(model), versions=_versions(),
+                checksum=weights_sha256(model), checksum_version=CHECKSUM_VERSION,
+                versions=_versions(),
                 verification=verification.as_dict(), incremental=pieces,
                 extra={"opset": opset, "exporter": exporter, **(extra or {}),
                        "working_memory": working_memory_entry(memory)})
@@ -409,6 +413,9 @@ def export_enformer(model: nn.Module | str | Path, out: str | Path, *, head: str
         "dim", "depth", "heads", "output_heads", "target_length", "attn_dim_key",
         "num_downsamples", "dim_divisible_by", "use_tf_gamma")}, "head_tracks": n_tracks,
         "model_bins": n_bins, "positional_features": choice.as_dict()}
+    tss_bins = kept_centre_bins(seq_length, n_bins, 2 ** config.num_downsamples, bins)
+    if tss_bins is not None and options.get("bin_reduce", "none") == "none":
+        extra["tss_bins"] = tss_bins  # the CREME tests' default readout (output positions)
     if names_from is not None:
         extra["track_names"] = track_names(names_from, tracks, n_tracks)
         extra["targets"] = names_from.name

@@ -181,7 +181,8 @@ def local_layers(modules: Sequence[nn.Module]) -> list[tuple[int, int, int]]:
 
     Walks the modules in registration order (the order enformer-pytorch applies
     them; residual branches wrap a block in place). A ``Conv1d`` contributes
-    ``(kernel, stride, pad)``, an Enformer ``AttentionPool`` ``(pool, pool, 0)``.
+    ``(kernel, stride, pad)``, an Enformer ``AttentionPool`` or a ``MaxPool1d``
+    ``(pool, pool, 0)``; Borzoi's ``ConvDna``/``ConvBlock`` are walked.
 
     Raises
     ------
@@ -202,8 +203,18 @@ def local_layers(modules: Sequence[nn.Module]) -> list[tuple[int, int, int]]:
             layers.append((kernel, stride, pad))
         elif name == "AttentionPool":
             layers.append((module.pool_size, module.pool_size, 0))
-        elif isinstance(module, _POINTWISE) or name in ("Residual", "GELU", "Rearrange"):
-            for child in module.children():
+        elif isinstance(module, nn.MaxPool1d):
+            kernel, stride, pad = (module.kernel_size, module.stride, module.padding)
+            kernel, stride, pad = (v if isinstance(v, int) else v[0] for v in (kernel, stride, pad))
+            if kernel != stride or pad or module.dilation != 1 or module.ceil_mode:
+                raise ValueError(f"unsupported MaxPool1d {module}")
+            layers.append((kernel, stride, 0))
+        elif isinstance(module, _POINTWISE) or name in ("Residual", "GELU", "Rearrange",
+                                                          "ConvBlock", "ConvDna"):
+            # a Sequential may hold one module twice (Borzoi's shared max pool), which
+            # children() would yield once
+            for child in (list(module) if isinstance(module, nn.Sequential)
+                          else module.children()):
                 walk(child)
         else:
             raise ValueError(f"cannot derive the receptive field of {name}")

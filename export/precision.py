@@ -5,10 +5,14 @@ constant weights (the transformer's projections and feed-forward, the head) in
 the main graph and the tower; int8 weights, activations quantized per call; the
 trunk (convolutions) and the attention products stay float32.
 
-``bf16`` is refused where no runtime here has bf16 kernels: ONNX Runtime's CPU
-provider has no bf16 MatMul, and PyTorch's CPU backend computes bf16 matrix
-products natively only with AVX-512 BF16 or AMX (:func:`cpu_has_bf16`); elsewhere
-a bf16 graph falls back to float32 kernels plus conversions, which is no speed-up.
+``fp16`` and ``bf16``: every graph (main, trunk, tower) converted by
+:mod:`creme_fast.export.half`, softmax, layer norms and the head's softplus kept
+in float32; made for GPUs. ``fp16`` also runs on ONNX Runtime's CPU provider
+(float32 kernels between casts: the gate's figures, no speed-up). ``bf16`` is
+refused where ONNX Runtime offers no CUDA provider: its CPU provider has no bf16
+kernels for the model's operators, so the gate could not run (and PyTorch's CPU
+backend computes bf16 matrix products natively only with AVX-512 BF16 or AMX,
+:func:`cpu_has_bf16`).
 
 The gate: the float32 export (incremental evaluation when it has pieces) and the
 reduced one run the same necessity plan on calibration loci, the reduced one
@@ -31,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from creme_fast.runtime.checksum import file_sha256, weights_sha256
+from creme_fast.export.half import HALF_FORMATS, half_method, write_half
+from creme_fast.runtime.checksum import CHECKSUM_VERSION, file_sha256, weights_sha256
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata, describe_gate
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ __all__ = ["CONTEXT_SHUFFLES", "NECESSITY_THRESHOLD", "PRECISIONS", "calibration
            "cpu_has_bf16", "gate_figures", "gate_passes",
            "necessity_effects", "reduce_export"]
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 NECESSITY_THRESHOLD = 0.3  # the paper's: |effect| > 0.3 calls a tile enhancing / silencing
 #: Shuffled contexts per calibration locus in the gate's context-dependence plan.
 CONTEXT_SHUFFLES = 5
@@ -58,17 +63,32 @@ def cpu_has_bf16() -> bool:
     return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
-def check_precision(precision: str) -> None:
-    """Raise, naming the reason, for a precision that cannot be exported here."""
+def check_precision(precision: str, available: list[str] | None = None) -> None:
+    """Raise, naming the reason, for a precision that cannot be exported (and gated) here.
+
+    Parameters
+    ----------
+    precision : str
+    available : list of str, optional
+        ONNX Runtime's providers (default: ``onnxruntime.get_available_providers()``).
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "bf16":
-        where = ("this CPU has AVX-512 BF16/AMX, but ONNX Runtime's CPU provider has no "
-                 "bf16 MatMul kernels" if cpu_has_bf16() else
-                 "this CPU has no AVX-512 BF16 or AMX instructions and ONNX Runtime's CPU "
-                 "provider no bf16 MatMul kernels")
-        raise ValueError(f"--precision bf16: {where}, so a bf16 graph would run on float32 "
-                         "kernels plus conversions (no speed-up); use int8 or fp32")
+    if precision != "bf16":
+        return
+    if available is None:
+        import onnxruntime
+
+        available = onnxruntime.get_available_providers()
+    if "CUDAExecutionProvider" in available:
+        return
+    where = ("this CPU has AVX-512 BF16/AMX, but ONNX Runtime's CPU provider has no "
+             "bf16 kernels for the model's operators" if cpu_has_bf16() else
+             "this CPU has no AVX-512 BF16 or AMX instructions and ONNX Runtime's CPU "
+             "provider no bf16 kernels for the model's operators")
+    raise ValueError(f"--precision bf16: {where}, so its gate cannot run here and a bf16 graph "
+                     "would give no speed-up; export bf16 where onnxruntime-gpu offers the "
+                     "CUDA provider, or use fp16, int8 or fp32")
 
 
 def calibration_loci(seq_length: int, n: int, fasta: str | Path | None = None,
@@ -112,7 +132,7 @@ def necessity_effects(predictor: Any, loci: np.ndarray, *, incremental: bool,
     # the paper's 5 kb tiles; 16 tiles on a sequence too short for them
     tile_size = min(5000, max(predictor.seq_length // 16, 1))
     return assays.necessity(predictor, loci, incremental=incremental, num_shuffles=1,
-                            seed=seed, verbose=False, tile_size=tile_size).effect
+                            seed=seed, verbose=False, tile_size=tile_size, bins="all").effect
 
 
 def context_effects(predictor: Any, loci: np.ndarray, *, seed: int = 0) -> np.ndarray:
@@ -121,7 +141,8 @@ def context_effects(predictor: Any, loci: np.ndarray, *, seed: int = 0) -> np.nd
 
     tile_size = min(5000, max(predictor.seq_length // 16, 1))
     return assays.context_dependence(predictor, loci, num_shuffles=CONTEXT_SHUFFLES,
-                                     seed=seed, verbose=False, tile_size=tile_size).effect
+                                     seed=seed, verbose=False, tile_size=tile_size,
+                                     bins="all").effect
 
 
 def compare_context(want: np.ndarray, got: np.ndarray) -> dict[str, Any]:
@@ -205,9 +226,20 @@ def _quantize(src: Path, dst: Path) -> None:
                      weight_type=QuantType.QInt8)
 
 
+def _convert(precision: str, src: Path, dst: Path, piece: str) -> None:
+    """Write ``dst``, the ``precision`` version of ``src`` (``piece``: main, trunk, tower).
+    int8 leaves the trunk (convolutions) float32."""
+    if precision != "int8":
+        write_half(src, dst, precision)
+    elif piece == "trunk":
+        shutil.copyfile(src, dst)
+    else:
+        _quantize(src, dst)
+
+
 def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
                   min_spearman: float = 0.999, force: bool = False,
-                  run_gate: bool = True) -> dict[str, Any]:
+                  run_gate: bool = True, providers: str | None = None) -> dict[str, Any]:
     """Write ``out`` (and its pieces) as the ``precision`` version of the float32 export.
 
     Parameters
@@ -215,7 +247,7 @@ def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
     fp32 : pathlib.Path
         A verified float32 export (with its pieces, if any).
     out : pathlib.Path
-    precision : {"int8"}
+    precision : {"int8", "fp16", "bf16"}
     loci : numpy.ndarray of uint8, shape=(n, seq_length)
         Calibration sequences for the gate.
     min_spearman : float, default=0.999
@@ -225,6 +257,9 @@ def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
         False (Python only, for speed benchmarks of a model whose gate costs
         too long to run): write it without the gate, marked ``"gate_run":
         false`` and ``"passed": false`` (``info`` and ``run`` say so).
+    providers : str, optional
+        Where the gate runs both exports (:class:`OnnxPredictor`'s ``providers``;
+        default: the best available, so a GPU machine gates on its GPU).
 
     Returns
     -------
@@ -244,11 +279,11 @@ def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
     from creme_fast.runtime import OnnxPredictor
 
     check_precision(precision)
-    if precision != "int8":
-        raise ValueError(f"reduce_export makes int8 exports, not {precision!r}")
+    if precision == "fp32":
+        raise ValueError("reduce_export makes int8, fp16 or bf16 exports, not fp32")
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}-{precision}-") as tmp:
         stage = Path(tmp) / out.name
-        _quantize(fp32, stage)
+        _convert(precision, fp32, stage, "main")
         meta_model = onnx.load(str(fp32), load_external_data=False)
         meta = ModelMetadata.from_json(next(p.value for p in meta_model.metadata_props
                                             if p.key == METADATA_KEY), str(fp32))
@@ -256,25 +291,35 @@ def reduce_export(fp32: Path, out: Path, precision: str, *, loci: np.ndarray,
         trunk, tower = piece_paths(stage)
         pieces = meta.incremental
         if pieces:
-            shutil.copyfile(fp32_trunk, trunk)
-            _quantize(fp32_tower, tower)
+            _convert(precision, fp32_trunk, trunk, "trunk")
+            _convert(precision, fp32_tower, tower, "tower")
             pieces = {**pieces, "trunk": {"file": piece_paths(out)[0].name,
                                           "sha256": file_sha256(trunk)},
                       "tower": {"file": piece_paths(out)[1].name,
                                 "sha256": file_sha256(tower)}}
         model = onnx.load(str(stage))
         del model.metadata_props[:]
-        entry: dict[str, Any] = {"format": precision, "method": INT8_METHOD,
+        entry: dict[str, Any] = {"format": precision, "method": INT8_METHOD
+                                 if precision == "int8" else half_method(precision),
                                  "min_spearman": float(min_spearman),
                                  "calibration_loci": int(len(loci))}
+        dtype = HALF_FORMATS.get(precision, meta.dtype)
         meta = dataclasses.replace(meta, incremental=pieces, checksum=weights_sha256(model),
+                                   dtype=dtype, checksum_version=CHECKSUM_VERSION,
                                    extra={**meta.extra, "precision": entry})
         prop = model.metadata_props.add()
         prop.key, prop.value = METADATA_KEY, meta.to_json()
         onnx.save(model, str(stage))
         if run_gate:
-            gate = gate_figures(OnnxPredictor(fp32), OnnxPredictor(stage), loci, paths=(
-                ("full", "incremental") if meta.incremental else ("full",)))
+            try:
+                reduced = OnnxPredictor(stage, providers=providers)
+            except ValueError as exc:
+                raise ExportError(f"{precision}: the converted graph cannot run here, so its "
+                                  f"gate cannot either: {exc}") from None
+            entry["gate_provider"] = reduced.provider
+            gate = gate_figures(OnnxPredictor(fp32, providers=providers), reduced, loci,
+                                paths=(("full", "incremental") if meta.incremental
+                                       else ("full",)))
             passed = gate_passes(gate, min_spearman)
         else:
             gate, passed = {}, False

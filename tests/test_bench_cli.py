@@ -9,7 +9,7 @@ from creme_fast.cli import main
 def test_bench_engine_alone(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = main(["bench", "--model", "none", "--seq-length", "20000", "--tile-size", "2000",
-                 "--shuffles", "2", "--repeats", "1", "--batch-sizes", "4", "--json", str(out)])
+                 "--shuffles", "2", "--repeats", "1", "--batch-sizes", "4", "--out", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
     kinds = {g["input"] for g in report["generation"]}
@@ -31,7 +31,7 @@ def test_bench_with_a_model(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = main(["bench", "--model", str(model), "--tile-size", "2000", "--shuffles", "2",
                  "--repeats", "1", "--batch-sizes", "1,4", "--test", "context",
-                 "--json", str(out)])
+                 "--out", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
     assert [t["batch_size"] for t in report["throughput"]] == [1, 4]
@@ -44,7 +44,7 @@ def test_bench_estimates_shows_progress_and_recommends(tmp_path, capsys):
     """Issue 20: bench on a big export was silent for 15 minutes."""
     out, log = tmp_path / "bench.json", tmp_path / "bench.log"
     code = main(["bench", "--model", "synthetic", "--tile-size", "50000", "--shuffles", "1",
-                 "--repeats", "1", "--batch-sizes", "1,2", "--json", str(out),
+                 "--repeats", "1", "--batch-sizes", "1,2", "--out", str(out),
                  "--log-file", str(log), "--progress-interval", "0"])
     assert code == 0
     report = json.loads(out.read_text())

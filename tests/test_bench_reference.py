@@ -33,7 +33,7 @@ def _bench(model, tmp_path, *extra):
     out = tmp_path / "bench.json"
     code = main(["bench", "--model", str(model), "--test", "necessity", "--tile-size",
                  str(TILE), "--shuffles", str(SHUFFLES), "--batch-sizes", "1", "--repeats",
-                 "1", "--json", str(out), *extra])
+                 "1", "--out", str(out), *extra])
     return code, (json.loads(out.read_text()) if out.exists() else None)
 
 

@@ -209,9 +209,11 @@ def test_wide_edits_and_small_cache(predictor, loci):
 
 def test_torch_predictor_offers_the_same_interface(enformer, predictor, loci):
     from creme_fast.runtime import TorchPredictor
+    from creme_fast.runtime.readout import recorded_tss_bins
 
     body = EnformerBody(enformer, "human", tracks=[1, 5])
-    torch_predictor = TorchPredictor(body, seq_length=L)
+    torch_predictor = TorchPredictor(body, seq_length=L,
+                                     tss_bins=recorded_tss_bins(predictor))  # the export's
     assert torch_predictor.incremental.geometry == predictor.incremental.geometry
     tiles = [(0, 500), (7692, 8192)]
     full, inc, stats = run_both(lambda **o: assays.necessity(
@@ -225,7 +227,7 @@ def test_torch_predictor_offers_the_same_interface(enformer, predictor, loci):
 def test_bench_reports_both_paths(exported, tmp_path):
     report_path = tmp_path / "bench.json"
     assert main(["bench", "--model", str(exported), "--test", "necessity", "--tile-size", "1000",
-                 "--shuffles", "1", "--batch-sizes", "2", "--repeats", "1", "--json",
+                 "--shuffles", "1", "--batch-sizes", "2", "--repeats", "1", "--out",
                  str(report_path)]) == 0
     report = json.loads(report_path.read_text())
     assert report["end_to_end"]["n_incremental"] == 0

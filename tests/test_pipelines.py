@@ -80,7 +80,7 @@ def test_progress_is_log_lines_off_a_terminal(tmp_path, genome, monkeypatch):
     lines = [ln for ln in text.splitlines() if "creme_fast.progress" in ln]
     assert len(lines) >= 2
     assert "necessity: " in lines[0] and " mutants (" in lines[0] and "mutant/s" in lines[0]
-    assert "running geneA..geneB (2 loci)" in text  # the loci in flight are named
+    assert "genes geneA..geneB 1-2/2" in text  # the loci in flight are named
     assert "2 loci done, 0 left" in lines[-1]
     # TQDM_DISABLE and --no-progress turn progress off
     for env, flag in ((("TQDM_DISABLE", "1"),), ()), ((), ("--no-progress",)):

@@ -115,9 +115,11 @@ def test_tss_table_formats(tmp_path):
         'chr1\tx\ttranscript\t201\t800\t.\t-\t.\tgene_id "g2"; transcript_id "t2"; gene_name "B"; gene_type "protein_coding";\n'
         'chr1\tx\ttranscript\t301\t700\t.\t+\t.\tgene_id "g3"; transcript_id "t3"; gene_name "C"; gene_type "lncRNA";\n')
     t = read_tss(gtf)
-    assert list(t["name"]) == ["t1", "t2"] and list(t["tss"]) == [100, 799]
+    assert list(t["name"]) == ["A", "B"] and list(t["tss"]) == [100, 799]  # gene names
+    assert list(t["transcript_id"]) == ["t1", "t2"] and list(t["gene_id"]) == ["g1", "g2"]
     assert len(read_tss(gtf, protein_coding=False)) == 3
-    assert list(read_tss(gtf, gtf_feature="gene")["name"]) == ["g1"]
+    genes = read_tss(gtf, gtf_feature="gene")
+    assert list(genes["name"]) == ["A"] and list(genes["gene_id"]) == ["g1"]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -180,16 +182,19 @@ def test_cli_run_matches_the_python_api(tmp_path, genome):
     # the enhancer 12 kb upstream is the top tile for the genes that have one in range
     top = summary[(summary["name"] == "geneA") & (summary["track"] == 2)].iloc[0]
     assert top["top_effect"] > 0.3 and top["enhancer_tiles"] == 1
-    # the enhancing/silencing tiles as BED6 + effect, track: typed, in genome coordinates
+    # the enhancing/silencing tiles as BED9 (gene, call, effect, track in the name):
+    # typed, in genome coordinates
     bed = read_elements_bed(out / "elements.bed")
-    assert list(bed.columns) == BED_COLUMNS
+    assert list(bed.columns) == BED_COLUMNS + ["gene", "call", "effect", "track"]
     assert all(pd.api.types.is_string_dtype(bed[c]) for c in ("chrom", "name", "strand"))
-    assert {c: bed[c].dtype for c in ("start", "end", "score", "track", "effect")} == {
-        "start": np.int64, "end": np.int64, "score": np.int64, "track": np.int64,
-        "effect": np.float64}
+    assert {c: bed[c].dtype for c in ("start", "end", "score", "thickStart", "track",
+                                      "effect")} == {
+        "start": np.int64, "end": np.int64, "score": np.int64, "thickStart": np.int64,
+        "track": np.int64, "effect": np.float64}
     called = got[got["effect"].abs() > 0.3].dropna(subset=["start"])
     assert len(bed) == len(called) > 0
-    a_bed = bed[(bed["name"] == "geneA:enhancing") & (bed["track"] == 2)].iloc[0]
+    a_bed = bed[(bed["gene"] == "geneA") & (bed["call"] == "enhancing")
+                & (bed["track"] == 2)].iloc[0]
     a_top = top  # geneA is on +: its upstream-12 kb enhancer tile is the BED interval
     assert (a_bed["start"], a_bed["end"]) == (a_top["top_tile_genome_start"],
                                               a_top["top_tile_genome_end"])
@@ -342,7 +347,7 @@ def test_wrong_columns(tmp_path, genome, caplog):
 
 
 def test_model_and_window_length_mismatch(tmp_path, genome, caplog):
-    code, out, text = _bad_run(tmp_path, genome, caplog, extra=("--length", "1000"))
+    code, out, text = _bad_run(tmp_path, genome, caplog, extra=("--seq-length", "1000"))
     assert code == 2 and "takes 196608 bp windows" in text and not out.exists()
 
 

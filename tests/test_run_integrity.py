@@ -201,9 +201,13 @@ def test_resume_refuses_another_genome_with_the_same_lengths(tmp_path, genome, c
 
 
 def _edited_synthetic(path: Path, scale: float) -> Path:
-    """The synthetic graph (no initializers) with one constant scaled."""
+    """The synthetic graph (no initializers) with one constant scaled and its checksum
+    recorded again: another export of the same shape, not an altered file."""
     import onnx
     from onnx import numpy_helper
+
+    from creme_fast.runtime.checksum import weights_sha256
+    from creme_fast.runtime.metadata import METADATA_KEY
 
     model = onnx.load(str(load_synthetic().path))
     assert not model.graph.initializer
@@ -213,6 +217,8 @@ def _edited_synthetic(path: Path, scale: float) -> Path:
             if value.dtype.kind == "f" and value.size > 1:
                 node.attribute[0].t.CopyFrom(numpy_helper.from_array(value * scale))
                 break
+    prop = next(p for p in model.metadata_props if p.key == METADATA_KEY)
+    prop.value = json.dumps({**json.loads(prop.value), "checksum": weights_sha256(model)})
     onnx.save(model, str(path))
     return path
 
@@ -308,10 +314,11 @@ def test_fine_tile_of_a_cre_without_effect_does_not_crash(tmp_path, genome):
     (["--track", "-1"], "--track -1 is out of range"),
     (["--tracks", "0,1", "--track", "2"], "--track 2 is not among --tracks 0,1"),
     (["--tile-size", "300000"], "--tile-size 300000: tile_size 300000 is longer"),
-    (["--batch-size", "100000", "--max-batch-memory", "4G"],
-     "--batch-size 100000 needs 54.9 GiB of batch buffers "
-     "(576.0 KiB per sequence at 196,608 bp), over --max-batch-memory 4G; the largest "
-     "batch that fits is 7281"),
+    (["--batch-size", "100000", "--max-batch-memory", "4G"],  # the shipped export's figures
+     "--batch-size 100000 needs 1054.8 GiB of batch buffers and model working memory "
+     "(10.8 MiB per sequence at 196,608 bp, 10.2 MiB of it the model's as measured at "
+     "export + 8.2 MiB shared), over --max-batch-memory 4G; the largest batch that fits "
+     "is 378"),
     (["--max-batch-memory", "lots"], "--max-batch-memory: not a size: 'lots'"),
 ])
 def test_bad_options_exit_2_and_write_nothing(tmp_path, genome, caplog, extra, message):
@@ -442,9 +449,12 @@ def test_annotation_hints(tmp_path):
     gff = tmp_path / "ensembl.gff3"
     gff.write_text(GFF3)
     table = read_tss(gff)  # Ensembl's mRNA features and biotype= need no flags
-    assert list(table["name"]) == ["T1", "T3"] and list(table["tss"]) == [120_000, 150_000]
+    # two transcripts of gene ONE (named on its gene record): GENE|transcript id
+    assert list(table["name"]) == ["ONE|T1", "ONE|T3"]
+    assert list(table["tss"]) == [120_000, 150_000]
+    assert list(table["transcript_id"]) == ["T1", "T3"] and list(table["gene_id"]) == ["G1"] * 2
     genes = read_tss(gff, gtf_feature="gene")
-    assert list(genes["name"]) == ["G1"] and list(genes["gene_name"]) == ["ONE"]
+    assert list(genes["name"]) == ["ONE"] and list(genes["gene_id"]) == ["G1"]
 
 
 def _wait_for_import(pid: int, library: str, timeout: float = 60) -> None:
@@ -558,7 +568,8 @@ def test_export_logs_its_stages_with_times(tmp_path, caplog):
 # --- 12. the Python API bounds a batch's buffers too ---------------------------------
 
 def test_the_api_refuses_a_batch_over_its_byte_budget():
-    predictor = CallablePredictor(lambda x: np.ones((len(x), 2, 1)), seq_length=1000)
+    predictor = CallablePredictor(lambda x: np.ones((len(x), 2, 1)), seq_length=1000,
+                                  tss_bins=[0, 1])
     seq = np.zeros(1000, dtype=np.uint8)
     # a batch of 4096 on 1 + 3 mutants holds 4 sequences: 3 slots x (1000 + 16000) bytes each
     with pytest.raises(ValueError, match=r"batch_size 4 needs 199.2 KiB of batch buffers "

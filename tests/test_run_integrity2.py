@@ -399,6 +399,6 @@ def test_temporary_files_of_a_killed_run_are_removed_on_the_next_start(tmp_path,
     assert not any(p.exists() for p in leftovers) and mine.read_text() == "keep\n"
 
 
-def test_the_readme_says_how_to_stop_orphaned_ray_processes():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert "`ray stop --force`" in readme
+def test_the_docs_say_how_to_stop_orphaned_ray_processes():
+    page = (Path(__file__).parents[1] / "docs" / "howto" / "ray.md").read_text()
+    assert "`ray stop --force`" in page

@@ -40,7 +40,7 @@ def _sum_model(length: int) -> CallablePredictor:
     def predict(x: np.ndarray) -> np.ndarray:
         gc = x[:, :, 1:3].sum(axis=(1, 2))
         return np.stack([gc, 2 * gc + 1], axis=-1)[:, None, :]
-    return CallablePredictor(predict, seq_length=length)
+    return CallablePredictor(predict, seq_length=length, tss_bins=[0])
 
 
 def test_every_tile_reads_back_from_the_fasta_on_both_strands_and_at_chromosome_ends(genome):
@@ -142,7 +142,7 @@ def pruned(tmp_path_factory):
 def test_targets_table_errors(tmp_path):
     bad = tmp_path / "t.txt"
     bad.write_text("index\tgenome\tdescription\n0\t0\ta\nx\t0\tb\n")
-    with pytest.raises(TargetsError, match="line 3: index 'x' is not an integer"):
+    with pytest.raises(TargetsError, match="line 3, column 1: index 'x' is not an integer"):
         read_targets(bad)
     bad.write_text("index\tgenome\n0\t0\n")
     with pytest.raises(TargetsError, match="no description column"):
@@ -156,7 +156,7 @@ def test_export_checks_the_targets_table_before_loading_the_checkpoint(tmp_path,
     bad.write_text("index\tdescription\n0\ta\n0\tb\n")
     code = main(["export", "--checkpoint", str(tmp_path / "absent"), "--out",
                  str(tmp_path / "m.onnx"), "--targets", str(bad)])
-    assert code == 2 and "line 3: index 0 appears twice" in capsys.readouterr().err
+    assert code == 2 and "line 3, column 1: index 0 appears twice" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 from no_torch import run_without_torch
 
+from creme_fast.cli import main
 from creme_fast.demo import DemoSettings, run_demo
 from creme_fast.demo.recovery import distance_expected
 from creme_fast.runtime.metadata import METADATA_KEY, ModelMetadata
@@ -271,3 +273,20 @@ def test_demo_cli_runs_without_torch(tmp_path):
     assert recovery["ok"].all()
     assert len(list(out.glob("*.png"))) == 6
     assert (out / "loci.fa").read_text().startswith(">enhancing\n")
+
+
+def test_the_demo_equals_creme_fast_run_on_the_loci_it_writes(demo, tmp_path):
+    """Issue 28: the demo keys each locus's shuffles by its name, as `creme-fast run`
+    does (and its progress names the genes, not "locus 3")."""
+    fasta = next(p for p in demo.files if p.name == "loci.fa")
+    tss = fasta.with_name("loci_tss.tsv")
+    out = tmp_path / "nec"
+    assert main(["-q", "run", "necessity", "--model", "synthetic", "--fasta", str(fasta),
+                 "--tss", str(tss), "--out", str(out), "--no-progress"]) == 0
+    keys = ["name", "track", "tile"]
+    run = pd.concat(pd.read_parquet(p) for p in (out / "results").glob("*.parquet"))
+    run = run.sort_values(keys, ignore_index=True)
+    mine = demo.results["necessity"].to_frame().sort_values(keys, ignore_index=True)
+    assert np.nanmax(np.abs(mine["effect"])) > 0.3  # effects to get wrong
+    np.testing.assert_allclose(run["effect"], mine["effect"], rtol=1e-6)
+    np.testing.assert_allclose(run["mean_mut"], mine["mean_mut"], rtol=1e-6)

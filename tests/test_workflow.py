@@ -1,7 +1,9 @@
-"""The shipped Snakemake workflow (issue 20), end to end on the synthetic model and a
-genome written here: shards, an empty shard, a locus that fails (exit 1 is done), a
-job killed mid-run and the workflow rerun (it resumes), and the merged results equal
-to single ``creme-fast run`` s."""
+"""The Snakemake workflow shipped in the package (issues 20, 27 and 32), end to end on the
+synthetic model and a genome written here, from the copy `creme-fast workflow init`
+writes: all eight tests, shards, an empty shard, a locus that fails (exit 1 is done), a
+job killed mid-run and the workflow rerun (it resumes), every output declared, the
+figures drawn, an output path with a space, and the merged results equal to single
+``creme-fast run`` s. The config is validated before anything runs."""
 from __future__ import annotations
 
 import os
@@ -9,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +25,23 @@ from creme_fast.synthetic import DEFAULT_GRAMMAR as G
 
 pytest.importorskip("snakemake")
 
-SNAKEFILE = Path(__file__).resolve().parents[1] / "workflows" / "snakemake" / "Snakefile"
+ROOT = Path(__file__).resolve().parents[1]
 CHROM, TSS = 60_000, 30_000
 # one gene per chromosome, so each window sees only its own elements: two genes with a
-# track-0 enhancer (the only ones the necessity and fine-tile selections keep), track-1
+# track-0 enhancer (the only ones the necessity and later selections keep), track-1
 # enhancers and bare promoters, and one gene whose window holds an IUPAC code
 GENES = {"gA1": "enh_A", "gB1": "enh_B", "gP1": None, "gB2": "enh_B", "gA2": "enh_A",
          "gP2": None, "gB3": "enh_B", "gP3": None, "gBad": None, "gP4": None}
 SETTINGS = {"tile_size": 5000, "shuffles": 2, "seed": 0, "batch_size": 8, "chunk_loci": 2}
 TRACK, TOP, SHARDS = 0, 8, 3
+CHAIN = ["activity", "context", "necessity", "fine-tile"]  # sharded, compared with runs
+EXTRA = ["sufficiency", "distance", "multiplicity", "higher-order"]  # one shard each
 
 
 def _write_inputs(directory: Path) -> tuple[Path, Path]:
     rng = np.random.default_rng(1)
     prom = encode(G.motifs["promoter"])
+    directory.mkdir(parents=True, exist_ok=True)
     fasta = directory / "genome.fa"
     with open(fasta, "w") as fh:
         for name, enhancer in GENES.items():
@@ -54,24 +61,25 @@ def _write_inputs(directory: Path) -> tuple[Path, Path]:
     return fasta, tss
 
 
-def _config(directory: Path, fasta: Path, tss: Path) -> Path:
-    config = directory / "config.yaml"
-    lines = {"model": "synthetic", "fasta": str(fasta), "tss": str(tss),
-             "out": str(directory / "screen"), "shards": SHARDS,
-             "shards_by_test": "{fine-tile: 1}", "threads": 1, "track": TRACK, "top": TOP,
-             "progress_interval": 0, "extra": "''",
-             "creme_fast": f"'{sys.executable} -m creme_fast'", **SETTINGS}
-    config.write_text("".join(f"{k}: {v}\n" for k, v in lines.items()))
-    return config
+def _config(path: Path, **values: object) -> Path:
+    """A config with paths relative to its own directory (as a user writes them)."""
+    lines = {"model": "synthetic", "fasta": "data/genome.fa", "tss": "data/genes.tsv",
+             "out": "my screen", "tests": f"[{', '.join(CHAIN + EXTRA)}]",
+             "steps": "{" + ", ".join(f"{t}: {{shards: 1}}" for t in ["fine-tile", *EXTRA])
+             + "}", "shards": SHARDS, "threads": 1, "track": TRACK, "top": TOP,
+             "rounds": 1, "progress_interval": 0, "plot_format": "png",
+             "creme_fast": f"'{sys.executable} -m creme_fast'", **SETTINGS, **values}
+    path.write_text("".join(f"{k}: {v}\n" for k, v in lines.items()))
+    return path
 
 
-def _snakemake(directory: Path, config: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile",
-            str(config), "--cores", "2", "--directory", str(directory), *extra]
+def _snakemake(workdir: Path, snakefile: Path, config: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--configfile",
+            str(config), "--cores", "2", "--directory", str(workdir), *extra]
 
 
 def _single_runs(directory: Path, fasta: Path, tss: Path) -> dict[str, Path]:
-    """The same screen as four plain runs, each on the previous one's summary."""
+    """The chain's tests as plain runs, each on the previous one's summary."""
     common = ["--model", "synthetic", "--fasta", str(fasta), "--tile-size",
               str(SETTINGS["tile_size"]), "--shuffles", str(SETTINGS["shuffles"]), "-q"]
     steps = [("activity", str(tss), []),
@@ -98,15 +106,36 @@ def _results(out: Path) -> pd.DataFrame:
     return frame.sort_values(keys, ignore_index=True)
 
 
-def test_snakemake_screen_in_shards_with_a_killed_job(tmp_path):
-    fasta, tss = _write_inputs(tmp_path)
-    config = _config(tmp_path, fasta, tss)
-    screen = tmp_path / "screen"
+def test_the_workflow_is_shipped_in_the_package(tmp_path):
+    shipped = resources.files("creme_fast.workflow")
+    assert main(["workflow", "init", str(tmp_path / "wf")]) == 0
+    for name in ("Snakefile", "config.yaml"):
+        assert (tmp_path / "wf" / name).read_bytes() == (shipped / name).read_bytes()
+    assert main(["workflow", "init", str(tmp_path / "wf")]) == 2  # never over a user's edits
+    assert main(["workflow", "init", str(tmp_path / "wf"), "--force"]) == 0
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = data["package-data"]["creme_fast.workflow"]
+    for path in Path(str(shipped)).iterdir():  # every file of the workflow is installed
+        if path.suffix != ".py" and path.name != "__pycache__":
+            assert any(path.match(p) for p in patterns), path.name
+    assert not (ROOT / "workflows").exists()  # one copy: the package's
+
+
+def test_snakemake_screen_of_all_eight_tests_with_a_killed_job(tmp_path):
+    workdir = tmp_path / "project"
+    fasta, tss = _write_inputs(workdir / "data")
+    assert main(["workflow", "init", str(tmp_path / "wf")]) == 0  # the installed copy
+    snakefile = tmp_path / "wf" / "Snakefile"
+    config = _config(workdir / "my.yaml")
+    elsewhere = tmp_path / "cwd"  # paths resolve against the config, not the directory
+    elsewhere.mkdir()
+    screen = workdir / "my screen"
     fine_log = screen / "logs" / "fine-tile" / "1.log"
     # run until the fine-tile job has finished its first locus, then kill everything
-    proc = subprocess.Popen(_snakemake(tmp_path, config), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 400
+    proc = subprocess.Popen(_snakemake(elsewhere, snakefile, config),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
         if fine_log.is_file() and "1 loci done, 1 left" in fine_log.read_text():
             break
@@ -118,9 +147,9 @@ def test_snakemake_screen_in_shards_with_a_killed_job(tmp_path):
     assert not (killed / "summary.parquet").exists()
     assert len(list((killed / "results").glob("part-*.parquet"))) == 1
     # after a kill Snakemake keeps its lock and marks the job incomplete: unlock, rerun
-    subprocess.run(_snakemake(tmp_path, config, "--unlock"), check=True,
+    subprocess.run(_snakemake(elsewhere, snakefile, config, "--unlock"), check=True,
                    capture_output=True)
-    rerun = subprocess.run(_snakemake(tmp_path, config, "--rerun-incomplete"),
+    rerun = subprocess.run(_snakemake(elsewhere, snakefile, config, "--rerun-incomplete"),
                            capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = fine_log.read_text()
@@ -136,6 +165,20 @@ def test_snakemake_screen_in_shards_with_a_killed_job(tmp_path):
     # Snakemake's threads reached ONNX Runtime in every job
     assert "model threads: 1" in log
     assert "model threads: 1" in (screen / "logs" / "context" / "2.log").read_text()
+    # every test ran on the genes of its input's selection, and declared what it wrote
+    from creme_fast.runs.runner import output_names
+
+    for test in CHAIN + EXTRA:
+        for name in output_names(test):
+            assert (screen / test / name).is_file(), (test, name)
+        figures = screen / "figures" / test
+        index = pd.read_csv(figures / "index.tsv", sep="\t", keep_default_na=False)
+        assert all((figures / f).is_file() for f in index["file"]), test
+        if test not in ("activity", "context"):
+            names = set(pd.read_parquet(screen / test / "summary.parquet")["name"])
+            assert names == {"gA1", "gA2"}, test
+            assert set(index["gene"]) - {""} == {"gA1", "gA2"}, test
+    assert "elements.bed" in output_names("necessity")
     single = _single_runs(tmp_path, fasta, tss)
     for test, out in single.items():
         want = pd.read_parquet(out / "summary.parquet")
@@ -143,5 +186,24 @@ def test_snakemake_screen_in_shards_with_a_killed_job(tmp_path):
         pd.testing.assert_frame_equal(got, want, obj=f"{test} summary")
         pd.testing.assert_frame_equal(_results(screen / test), _results(out),
                                       obj=f"{test} results")
-    assert set(pd.read_parquet(screen / "fine-tile" / "summary.parquet")["name"]) == \
-        {"gA1", "gA2"}
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"modle": "x.onnx"}, "unknown key 'modle' (did you mean 'model'?)"),
+    ({"model": "''"}, "'model' is a required property (is empty)"),
+    ({"shards": 0}, "0 is less than the minimum of 1"),
+    ({"track": 7}, "track: 7 is not a track of synthetic.onnx (it outputs tracks 0..2)"),
+    ({"tests": "[fine-tile]"}, "fine-tile reads the summary of necessity, which tests does "
+     "not run"),
+    ({"fasta": "data/missing.fa"}, "fasta: "),
+    ({"steps": "{necesity: {shards: 1}}"}, "steps: unknown test 'necesity'"),
+])
+def test_a_bad_config_is_refused_before_anything_runs(tmp_path, values, message):
+    _write_inputs(tmp_path / "data")
+    assert main(["workflow", "init", str(tmp_path / "wf")]) == 0
+    config = _config(tmp_path / "bad.yaml", **values)
+    done = subprocess.run(_snakemake(tmp_path, tmp_path / "wf" / "Snakefile", config, "-n"),
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
+    assert not (tmp_path / "my screen").exists()

@@ -7,7 +7,10 @@ do not depend on batch size), runs it through
 predictions, the paper's normalised effects, ``to_frame()`` and save/load.
 Engine options accepted by every test: ``batch_size``, ``bins``, ``tracks``,
 ``verbose``, ``stats`` (``_common.ENGINE_OPTIONS``); any other keyword is a
-``TypeError`` naming it and the ones that exist.
+``TypeError`` naming it and the ones that exist. ``bins`` left out reads the TSS
+bins the model records (as ``creme-fast run`` does; a model that records none
+is refused, naming ``bins=``); ``bins="all"`` averages every output bin (see
+:mod:`creme_fast.runtime.readout`).
 """
 from creme_fast.assays.context import (
     ContextDependenceResult,

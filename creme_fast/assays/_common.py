@@ -18,6 +18,7 @@ from creme_fast.pipeline.plan import name_key
 from creme_fast.pipeline.memory import batch_cost, fit_batch
 from creme_fast.pipeline.incremental import resolve_incremental
 from creme_fast.runtime.base import Predictor
+from creme_fast.runtime.readout import resolve_bins
 from creme_fast.schema.bed import elements_bed
 from creme_fast.schema.coords import check_loci
 from creme_fast.schema.frames import Region, standard_frame
@@ -263,7 +264,9 @@ def check_arguments(predictor: object, options: dict[str, Any], **arguments: Any
         The engine options (``batch_size``, ``bins``, ``tracks``, ...): unknown
         names are a TypeError; ``bins``/``tracks`` must be distinct, in range
         for the model's output (when it is known without running it) and are
-        never wrapped; ``batch_size`` a whole number >= 1.
+        never wrapped; ``bins`` left out reads the model's recorded TSS bins
+        (:func:`read_bins`), a ValueError naming ``bins=`` where it records
+        none; ``batch_size`` a whole number >= 1.
     **arguments
         The assay's own arguments, checked by name (see ``ARGUMENT_CHECKS``);
         ``track`` is checked against the tracks kept.
@@ -281,8 +284,9 @@ def check_arguments(predictor: object, options: dict[str, Any], **arguments: Any
     check_options(options)
     shape = known_output_shape(predictor)
     n_bins, n_tracks = shape if shape is not None else (None, None)
-    if options.get("bins") is not None:
-        check_indices(options["bins"], n_bins, "bins", "output bins")
+    bins = read_bins(predictor, options)  # the model's TSS bins unless told; never guessed
+    if bins is not None:
+        check_indices(bins, n_bins, "bins", "output bins")
     known = model_tracks(predictor)  # original track indices, when the export kept some
     wanted = options.get("tracks")
     if wanted is not None:
@@ -380,6 +384,21 @@ def check_batch_memory(batch_size: int, predictor: Predictor, budget: int | None
                      explicit=explicit)
 
 
+def read_bins(predictor: Predictor, options: dict[str, Any]) -> list[int] | None:
+    """The output bins an assay averages: ``options["bins"]`` when given, else the
+    model's recorded TSS readout; None (``bins="all"``) for every bin.
+
+    The one default of the API, ``creme-fast run`` and the workflow (see
+    :mod:`creme_fast.runtime.readout`).
+
+    Raises
+    ------
+    ValueError
+        Naming ``bins=`` when it is left out and the model records no TSS bins.
+    """
+    return resolve_bins(predictor, options.get("bins"), "bins")
+
+
 def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
                  desc: str) -> np.ndarray:
     """run_plan with an assay's engine options (unknown ones are a TypeError)."""
@@ -393,7 +412,7 @@ def predict_plan(plan: Plan, predictor: Predictor, options: dict[str, Any],
                                 options.get("max_batch_bytes"),
                                 explicit="batch_size" in options, incremental=incremental)
     return run_plan(plan, predictor, batch_size=fitted,
-                    bins=options.get("bins"), tracks=tracks,
+                    bins=read_bins(predictor, options), tracks=tracks,
                     verbose=options.get("verbose", True), desc=desc,
                     stats=options.get("stats"), incremental=incremental,
                     trunk_cache_gb=options.get("trunk_cache_gb", 2.0))
@@ -414,13 +433,14 @@ def track_column(settings: dict[str, Any], track: int) -> int:
 
 def describe(predictor: Predictor, options: dict[str, Any], n_out: int, n_loci: int,
              length: int, **settings: Any) -> dict[str, Any]:
-    """The settings a result keeps: the test's own, the engine's ``bins``, the
-    original index (and name) of each track column, and the window length."""
+    """The settings a result keeps: the test's own, the bins read (None: every
+    bin), the original index (and name) of each track column, and the window length."""
     tracks = model_tracks(predictor)
     ids = tracks.selected(options.get("tracks"), n_out)
     names = [tracks.name(t) for t in ids]
+    bins = read_bins(predictor, options)
     return {"seq_length": int(length), "n_loci": int(n_loci),
-            "bins": None if options.get("bins") is None else [int(b) for b in options["bins"]],
+            "bins": None if bins is None else [int(b) for b in bins],
             "tracks": ids, "track_names": names if any(n is not None for n in names) else None,
             **settings}
 

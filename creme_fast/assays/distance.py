@@ -116,7 +116,8 @@ def distance(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         window and settings give a CLI run's result exactly. The bars name it.
     loci : DataFrame or list of str, optional
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
-    Other parameters as in :func:`creme_fast.assays.context_dependence`.
+    **options
+        Engine options; the other parameters are as in :func:`creme_fast.assays.context_dependence`.
     """
     check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
                     seed=seed, shuffle=shuffle, rng=rng, locus_key=locus_key)

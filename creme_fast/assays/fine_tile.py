@@ -59,6 +59,10 @@ class FineTileResult(AssayResult):
     note : str
         Why nothing was pruned, when the CRE's effect cannot be normalised
         (empty otherwise).
+    tss_only : float
+        Mean activity of the backgrounds with the TSS tile alone (no CRE).
+    kept_activity : float
+        Mean activity with only the kept sub-tiles of the CRE.
     """
 
     kind: ClassVar[str] = "fine_tile"
@@ -76,6 +80,20 @@ class FineTileResult(AssayResult):
     track: int
     seed: int
     note: str = ""
+    tss_only: float = float("nan")
+    kept_activity: float = float("nan")
+
+    @property
+    def cre_effect(self) -> float:
+        """The whole CRE's effect over the TSS tile alone: ``full_cre / tss_only - 1``."""
+        return _ratio(self.full_cre - self.tss_only, self.tss_only)
+
+    @property
+    def effect_retained(self) -> float:
+        """Fraction of the whole CRE's effect the kept sub-tiles retain:
+        ``(kept_activity - tss_only) / (full_cre - tss_only)`` (NaN when the CRE has
+        no effect)."""
+        return _ratio(self.kept_activity - self.tss_only, self.full_cre - self.tss_only)
 
     def raw_frame(self) -> pd.DataFrame:
         """Every sub-tile decided on: the kept ones and the removed ones."""
@@ -84,8 +102,16 @@ class FineTileResult(AssayResult):
         return pd.DataFrame({"track": track_column(self.settings, self.track),
                              "cre_start": self.cre_tile[0], "cre_end": self.cre_tile[1],
                              "tile_start": tiles[:, 0], "tile_end": tiles[:, 1], "kept": kept,
+                             "tss_only_activity": self.tss_only, "cre_activity": self.full_cre,
+                             "kept_activity": self.kept_activity,
+                             "cre_effect": self.cre_effect,
+                             "effect_retained": self.effect_retained,
                              "note": self.note}).sort_values(["tile_start", "tile_end"],
                                                              ignore_index=True)
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den != 0 and np.isfinite(den) else float("nan")
 
 
 def _subtiles(intervals: list[tuple[int, int]], window: int, step: int) -> list[tuple[int, int]]:
@@ -133,7 +159,8 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The model's original index of the track followed (default: the first).
     loci : DataFrame or list of str, optional
         The locus's ``name`` (and ``chrom, tss, strand`` for genome coordinates).
-    Other parameters as in :func:`creme_fast.assays.sufficiency`.
+    **options
+        Engine options; the other parameters are as in :func:`creme_fast.assays.sufficiency`.
     """
     check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
                     seed=seed, shuffle=shuffle, locus_key=locus_key, track=track, frac=frac,
@@ -171,7 +198,9 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
 
     with_cre = controls.copy()
     with_cre[:, cre[0]:cre[1]] = wt[cre[0]:cre[1]]
-    full = float(mean_activity(with_cre, f"{label}: whole CRE").mean())
+    both = mean_activity(np.concatenate([controls, with_cre]),
+                         f"{label}: TSS tile alone and whole CRE")
+    tss_only, full = float(both[:num_shuffles].mean()), float(both[num_shuffles:].mean())
     if full == 0 or not np.isfinite(full):
         note = (f"activity with the whole CRE is {full}: its effect cannot be normalised, "
                 "nothing was pruned")
@@ -181,7 +210,8 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
             kept_mask=np.ones(cre[1] - cre[0], dtype=bool), stage_windows=np.array(scales),
             scores=np.zeros(0), score_stage=np.zeros(0, dtype=np.int64),
             removed=np.zeros((0, 2), dtype=np.int64), full_cre=full, cre_type=cre_type,
-            track=settings["tracks"][column], seed=seed, note=note, settings=settings), loci)
+            track=settings["tracks"][column], seed=seed, note=note, tss_only=tss_only,
+            kept_activity=full, settings=settings), loci)
     keep_going = (lambda s, t: s > t) if cre_type == "enhancer" else (lambda s, t: s < t)
     intervals = [cre]
     pruned = with_cre
@@ -191,9 +221,9 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         candidates = _subtiles(intervals, window, step)
         score = float(mean_activity(pruned, f"{label}: stage {stage + 1} start").mean()) / full
         removed_stage: list[tuple[int, int]] = []
-        accepted = pruned
+        accepted, accepted_score = pruned, score
         while keep_going(score, threshold) and candidates:
-            accepted = pruned
+            accepted, accepted_score = pruned, score
             b = PlanBuilder(seed)
             idx = [b.base(s) for s in pruned]
             ctrl_src = [b.source(c) for c in controls]
@@ -225,7 +255,7 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
             last = removed_stage[-len(drop_set):]
             candidates = sorted(candidates + last)
             removed_stage = removed_stage[:-len(drop_set)]
-            pruned = accepted
+            pruned, score = accepted, accepted_score
         removed_all += removed_stage
         intervals = candidates
     kept = np.array(sorted(intervals), dtype=np.int64).reshape(-1, 2)
@@ -236,5 +266,5 @@ def fine_tile_search(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         cre_tile=cre, kept=kept, kept_mask=mask, stage_windows=np.array(scales),
         scores=np.array(scores), score_stage=np.array(score_stage),
         removed=np.array(removed_all, dtype=np.int64).reshape(-1, 2), full_cre=full,
-        cre_type=cre_type, track=settings["tracks"][column], seed=seed, settings=settings),
-        loci)
+        cre_type=cre_type, track=settings["tracks"][column], seed=seed, tss_only=tss_only,
+        kept_activity=score * full, settings=settings), loci)

@@ -147,8 +147,10 @@ def higher_order(predictor: Predictor, seq: Any, *, tiles: Any = None, tile_size
         (default: the first the engine keeps).
     name, loci
         As in :func:`creme_fast.assays.distance`.
-    Other parameters as in :func:`creme_fast.assays.necessity`. The next round
-    starts from the shuffle whose activity is closest to the chosen tile's mean.
+    **options
+        Engine options; the other parameters are as in :func:`creme_fast.assays.necessity`.
+        The next round starts from the shuffle whose activity is closest to the chosen
+        tile's mean.
     """
     check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
                     num_rounds=num_rounds, seed=seed, shuffle=shuffle, rng=rng,

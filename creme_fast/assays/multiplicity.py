@@ -110,7 +110,8 @@ def multiplicity(predictor: Predictor, seq: Any, cre_tile: Sequence[int], *,
         The locus's name: its shuffles are keyed by a hash of it, exactly as
         ``creme-fast run`` keys the locus (instead of ``locus_key``), so the same
         window and settings give a CLI run's result exactly. The bars name it.
-    Other parameters as in :func:`creme_fast.assays.sufficiency`.
+    **options
+        Engine options; the other parameters are as in :func:`creme_fast.assays.sufficiency`.
     """
     check_arguments(predictor, options, tile_size=tile_size, num_shuffles=num_shuffles,
                     num_copies=num_copies, seed=seed, shuffle=shuffle, locus_key=locus_key,

@@ -78,7 +78,9 @@ class SufficiencyResult(AssayResult):
         return pd.DataFrame({
             "locus": locus.ravel(), "tile": tile.ravel(), "track": track.ravel(),
             "tile_start": self.tiles[tile.ravel(), 0], "tile_end": self.tiles[tile.ravel(), 1],
+            "wt": np.broadcast_to(activity(self.wt)[:, None], mut.shape).ravel(),
             "mean_control": control.ravel(), "mean_mut": mut.ravel(),
+            "std_mut": activity(self.mut).std(axis=2).ravel(),
             "effect": self.effect.ravel(), "effect_over_control": self.effect_over_control.ravel()})
 
 

@@ -1,4 +1,5 @@
-"""The ``creme-fast`` command line: ``creme-fast demo | run | merge | export | info | bench``.
+"""The ``creme-fast`` command line: ``creme-fast demo | run | merge | plot | export | info |
+bench | workflow``.
 
 Exit codes: 0 success, 1 the work failed (e.g. an export disagreed with
 PyTorch, a model returned NaN, a disk filled up, some loci of a run failed),
@@ -12,7 +13,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from creme_fast.cli.common import RECORD_LOGGER, add_global_options, configure_logging
+from creme_fast.cli.common import (
+    RECORD_LOGGER,
+    add_global_options,
+    configure_logging,
+    warn_threads,
+)
+from creme_fast.cli.options import DEPRECATIONS
 from creme_fast.errors import NonFiniteOutput
 
 __all__ = ["main"]
@@ -26,10 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     this module stays quick and a Ctrl-C while starting lands inside :func:`main`)."""
     from creme_fast import __version__
     from creme_fast.cli import (bench_cmd, demo_cmd, export_cmd, info_cmd, merge_cmd, plot_cmd,
-                                run_cmd)
+                                run_cmd, workflow_cmd)
 
     parser = argparse.ArgumentParser(prog="creme-fast", description="Fast, verified CREME "
-                                     "in-silico perturbation tests.")
+                                     "in-silico perturbation tests.", allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"creme-fast {__version__}")
     add_global_options(parser, in_subcommand=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -40,9 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.add_parser(sub)
     info_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)
-    for subparser in sub.choices.values():  # -q etc. after the subcommand too
-        add_global_options(subparser, in_subcommand=True)
+    workflow_cmd.add_parser(sub)
+    for subparser in sub.choices.values():
+        _finish(subparser)
     return parser
+
+
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """A subcommand (and any nested one, e.g. ``workflow init``) takes the output
+    options after its name too (-q etc.), and options must be spelled out: ``--shuf``
+    is not taken for ``--shuffles``."""
+    add_global_options(parser, in_subcommand=True)
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                _finish(nested)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,6 +93,9 @@ def _main(argv: Sequence[str] | None) -> int:
         parser = build_parser()  # imports the subcommands' modules: Ctrl-C may land here
         args = parser.parse_args(argv)
         configure_logging(args)
+        warn_threads(args)
+        for message in getattr(args, DEPRECATIONS, None) or ():
+            log.warning("%s", message)  # an old spelling that still works
         return args.handler(args)
     except KeyboardInterrupt:
         log.error("interrupted")

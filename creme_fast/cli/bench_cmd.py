@@ -11,8 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from creme_fast.cli.common import add_threads_option, progress_bar, progress_wanted
-from creme_fast.cli.options import int_list
+from creme_fast.cli.common import (
+    add_threads_option,
+    check_gpu_options,
+    progress_bar,
+    progress_wanted,
+)
+from creme_fast.cli.options import PROVIDER_HELP, int_list, note_deprecation, positive_int
 from creme_fast.machine import cpu_info
 from creme_fast.sequence.tokens import one_hot
 
@@ -23,17 +28,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="perturbation rate, model throughput by batch size, and "
                        "end-to-end mutants per second")
     p.add_argument("--model", default="none", help="an .onnx export, 'synthetic' (the "
-                   "built-in model), or 'none' for the engine alone")
+                   "built-in model), or 'none' for the engine alone (default: none)")
     p.add_argument("--test", choices=["context", "necessity", "sufficiency"],
-                   default="necessity")
-    p.add_argument("--batch-sizes", type=int_list, default=[1, 2, 4, 8])
-    p.add_argument("--seq-length", type=int, default=196_608,
-                   help="sequence length for --model none")
-    p.add_argument("--shuffles", type=int, default=10)
-    p.add_argument("--tile-size", type=int, default=5000)
-    p.add_argument("--provider", help="ONNX Runtime provider (default: best available)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--json", dest="json_path", help="also write the figures to this file")
+                   default="necessity", help="the test whose mutants are timed (default: "
+                   "necessity)")
+    p.add_argument("--batch-sizes", type=int_list, default=[1, 2, 4, 8], metavar="N,N,...",
+                   help="model batch sizes to time (default: 1,2,4,8)")
+    p.add_argument("--seq-length", type=positive_int, default=196_608, metavar="BP",
+                   help="sequence length in bp for --model none (default: 196608; a "
+                   "model takes its own)")
+    p.add_argument("--shuffles", type=positive_int, default=10, metavar="N",
+                   help="dinucleotide shuffles per mutant (default: 10, the paper's)")
+    p.add_argument("--tile-size", type=positive_int, default=5000, metavar="BP",
+                   help="tile width in bp (default: 5000, the paper's)")
+    p.add_argument("--provider", default="auto", help=PROVIDER_HELP)
+    p.add_argument("--allow-cpu-nodes", action="store_true",
+                   help="with --provider cuda or tensorrt: measure even when ONNX Runtime "
+                   "leaves model work to the CPU (default: refuse, naming the nodes)")
+    p.add_argument("--repeats", type=positive_int, default=3, metavar="N",
+                   help="timed repeats of each measurement (default: 3)")
+    p.add_argument("--out", type=Path, metavar="PATH",
+                   help="also write the figures to PATH as JSON (default: none)")
+    p.add_argument("--json", nargs="?", const=True, default=False, action=JsonOrPath,
+                   help="print the figures as JSON on stdout instead of text, as "
+                   "`creme-fast info --json` (default: text; --json PATH is the deprecated "
+                   "spelling of --out PATH)")
     p.add_argument("--reference", default="auto", metavar="auto|none|CHECKPOINT",
                    help="time one PyTorch eager pass of the model against one ONNX Runtime "
                    "pass on the same input, and estimate each test's time per gene: 'auto' "
@@ -44,8 +63,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+class JsonOrPath(argparse.Action):
+    """``--json``: print JSON; ``--json PATH`` (the old spelling of ``--out PATH``)
+    writes it to PATH, with a deprecation message."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        if values is True:
+            namespace.json = True
+            return
+        namespace.out = Path(str(values))
+        note_deprecation(namespace, f"bench --json PATH is deprecated; use --out {values}")
+
+
 def run(args: argparse.Namespace) -> int:
     from creme_fast import bench, bench_reference
+
+    args.provider = args.provider or "auto"
+    check_gpu_options(args)
 
     report: dict = {"test": args.test, "machine": cpu_info().as_dict()}
     if args.model == "none":
@@ -65,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         from creme_fast.synthetic.model import synthetic_model_path
 
         path = synthetic_model_path() if args.model == "synthetic" else args.model
-        model = load_predictor(path, providers=args.provider, threads=args.threads)
+        options = {"allow_cpu_nodes": True} if args.allow_cpu_nodes else {}
+        model = load_predictor(path, providers=args.provider, threads=args.threads, **options)
         bench_reference.check_reference(getattr(model, "metadata", None), args.reference)
         report["model"] = str(args.model)
         report["generation"] = [bench.generation_rate(
@@ -127,9 +163,10 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"  recommended: --batch-size {rec} on this machine ({rate:,.2f} seq/s; "
                      "the smallest batch within 5% of the best throughput measured)")
     lines += _reference_lines(report)
-    sys.stdout.write("\n".join(lines) + "\n")
-    if args.json_path:
-        Path(args.json_path).write_text(json.dumps(report, indent=2))
+    sys.stdout.write(json.dumps(report, indent=2) + "\n" if args.json is True
+                     else "\n".join(lines) + "\n")
+    if args.out is not None:
+        args.out.write_text(json.dumps(report, indent=2))
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from creme_fast.cli.common import add_threads_option, progress_wanted, record
-from creme_fast.cli.options import positive_int
+from creme_fast.cli.options import positive_int, seed
 
 log = logging.getLogger("creme_fast.cli")
 
@@ -17,14 +17,16 @@ log = logging.getLogger("creme_fast.cli")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run every CREME test on the built-in ground-truth model "
                        "and check what they recover against what was planted")
-    p.add_argument("--out", type=Path, default=Path("creme-fast-demo"),
+    p.add_argument("--out", type=Path, default=Path("creme-fast-demo"), metavar="DIR",
                    help="output directory (default: ./creme-fast-demo)")
-    p.add_argument("--shuffles", type=positive_int, default=10,
+    p.add_argument("--shuffles", type=positive_int, default=10, metavar="N",
                    help="dinucleotide shuffles per mutant (default: 10, the paper's)")
-    p.add_argument("--tile-size", type=positive_int, default=5000,
+    p.add_argument("--tile-size", type=positive_int, default=5000, metavar="BP",
                    help="tile width in bp (default: 5000, the paper's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--seed", type=seed, default=0, help="shuffle seed, 0..2**64-1 "
+                   "(default: 0)")
+    p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
+                   help="sequences per model call (results do not depend on it; default: 8)")
     add_threads_option(p)
     p.set_defaults(handler=run)
 

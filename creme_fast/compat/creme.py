@@ -266,6 +266,7 @@ class _ModelCall:
         self.n_value = n_value
         self.batch_size = batch_size
         self.dtype: np.dtype | None = None
+        self.raw_shape: tuple[int, ...] | None = None  # set for outputs beyond 3-D
         self.progress: Any = None
         self._watched = batch_size <= 1 or isinstance(model, CompatEnformer)
 
@@ -291,6 +292,10 @@ class _ModelCall:
         dtype = getattr(out, "dtype", None)
         if isinstance(dtype, np.dtype) and dtype.kind == "f":
             self.dtype = dtype
+        shape = np.shape(out)
+        if len(shape) > 3:  # e.g. (N, replicates, bins, tracks): restored by the runner
+            self.raw_shape = tuple(shape[1:])
+            out = np.reshape(out, (shape[0], -1, shape[-1]))
         if self.progress is not None:
             self.progress.update(batch.shape[0])
         return out
@@ -319,7 +324,7 @@ class _Runner:
             if self.call.progress is not None:
                 self.call.progress.close()
             self.call.progress = None
-        raw = self.predictor.raw_shape
+        raw = self.call.raw_shape or self.predictor.raw_shape
         if raw is not None and int(np.prod(raw)) == int(np.prod(pred.shape[1:])):
             pred = pred.reshape((pred.shape[0],) + raw)
         if self.call.dtype is not None and self.call.dtype != pred.dtype:

@@ -1,4 +1,7 @@
-"""creme-nn 0.2.5's ``creme.custom_model.Enformer`` without TF-Hub.
+"""creme-nn 0.2.5's ``creme.custom_model.Enformer`` without TF-Hub, and the paper's ``Borzoi``.
+
+``Borzoi`` (:mod:`creme_fast.compat.borzoi`) is the wrapper the CREME paper's scripts
+call and creme-nn never shipped.
 
 creme-nn loads Enformer from TF-Hub, which cannot be reached everywhere.
 Here the same class (``track_index``, ``bin_index``, ``head``, ``seq_length``,
@@ -42,11 +45,12 @@ from typing import Any
 
 import numpy as np
 
+from creme_fast.compat.borzoi import Borzoi
 from creme_fast.compat.encoding import decode_one_hot
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENV_VAR", "Attribution", "Enformer", "ModelBase"]
+__all__ = ["ENV_VAR", "Attribution", "Borzoi", "Enformer", "ModelBase"]
 
 #: Where ``Enformer()`` looks for its model when ``model_path`` is not given.
 ENV_VAR = "CREME_FAST_ENFORMER"

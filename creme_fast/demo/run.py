@@ -48,7 +48,8 @@ class DemoSettings:
     verbose : bool
         Progress (a bar per model run on a terminal, log lines elsewhere).
     threads : int, optional
-        ONNX Runtime threads for the synthetic model (default: all cores).
+        ONNX Runtime threads for the synthetic model (default: ONNX Runtime's, one
+        per physical core).
     """
 
     tile_size: int = 5000
@@ -83,36 +84,62 @@ def _element_tile(loci: SyntheticLoci, name: str) -> tuple[int, int]:
     return int(row["tile_start"]), int(row["tile_end"])
 
 
+#: the demo's eight tests, in the order it runs them (progress says "3/8 tests")
+DEMO_TESTS = ("context dependence", "context swap", "necessity", "sufficiency", "distance",
+              "higher-order", "multiplicity", "fine-tile")
+
+
 def run_tests(loci: SyntheticLoci, predictor: Any, settings: DemoSettings,
               grammar: Grammar = DEFAULT_GRAMMAR) -> dict[str, Any]:
-    """All eight CREME tests on the demo loci; returns the result objects by name."""
+    """All eight CREME tests on the demo loci; returns the result objects by name.
+
+    Each locus's shuffles are keyed by its name, as ``creme-fast run`` keys them, so
+    a run on the ``loci.fa`` and ``loci_tss.tsv`` the demo writes gives the same
+    results; progress names the test (``necessity: 3/8 tests``) and the loci.
+    """
     opts = dict(batch_size=settings.batch_size, bins=list(grammar.tss_bins),
                 verbose=settings.verbose)
     common = dict(tile_size=settings.tile_size, num_shuffles=settings.num_shuffles,
                   seed=settings.seed)
+    names = list(loci.names)
+    enh_name = names[loci.locus("enhancing")]
     enh = loci.tokens[loci.locus("enhancing")]
     cre = _element_tile(loci, "U_enhancer")
     single = dict(track=settings.track, **common, **opts)
+
+    def starting(test: str, where: str) -> None:
+        log.info("demo: %s: %d/%d tests, on %s", test, DEMO_TESTS.index(test) + 1,
+                 len(DEMO_TESTS), where)
+
+    every = f"{len(names)} loci ({', '.join(names)})"
     out: dict[str, Any] = {}
-    out["context_dependence"] = assays.context_dependence(predictor, loci.tokens, **common,
-                                                          **opts)
-    out["context_swap"] = assays.context_swap(predictor, loci.tokens,
+    starting("context dependence", every)
+    out["context_dependence"] = assays.context_dependence(predictor, loci.tokens, names=names,
+                                                          **common, **opts)
+    starting("context swap", every)
+    out["context_swap"] = assays.context_swap(predictor, loci.tokens, names=names,
                                               tile_size=settings.tile_size, **opts)
-    out["necessity"] = assays.necessity(predictor, loci.tokens, **common, **opts)
-    out["sufficiency"] = assays.sufficiency(predictor, loci.tokens, **common, **opts)
-    out["distance"] = assays.distance(predictor, enh, cre, locus_key=loci.locus("enhancing"),
-                                      **common, **opts)
+    starting("necessity", every)
+    out["necessity"] = assays.necessity(predictor, loci.tokens, names=names, **common, **opts)
+    starting("sufficiency", every)
+    out["sufficiency"] = assays.sufficiency(predictor, loci.tokens, names=names, **common,
+                                            **opts)
+    starting("distance", f"gene {enh_name}")
+    out["distance"] = assays.distance(predictor, enh, cre, name=enh_name, **common, **opts)
+    starting("higher-order", "genes cooperative, redundant")
     for name in ("cooperative", "redundant"):
         i = loci.locus(name)
         out[f"higher_order_{name}"] = assays.higher_order(
             predictor, loci.tokens[i], num_rounds=settings.greedy_rounds, optimization="min",
-            locus_key=i, **single)
+            name=names[i], **single)
+    starting("multiplicity", f"gene {enh_name}")
     out["multiplicity"] = assays.multiplicity(predictor, enh, cre, num_copies=settings.num_copies,
-                                              locus_key=loci.locus("enhancing"), **single)
+                                              name=enh_name, **single)
+    starting("fine-tile", f"gene {enh_name}")
     out["fine_tile"] = assays.fine_tile_search(
         predictor, enh, cre, scales=settings.fine_scales,
         thresholds=(0.8,) * len(settings.fine_scales), n_batches=settings.fine_batches,
-        locus_key=loci.locus("enhancing"), **single)
+        name=enh_name, **single)
     return out
 
 

@@ -150,41 +150,96 @@ def _is_bgzf(path: Path) -> bool:
 
 def _check_index(path: Path, fai: Path) -> None:
     """Refuse a ``.fai`` that does not describe this (uncompressed) FASTA, e.g. one
-    left from a differently wrapped file: pyfaidx would read wrong windows."""
+    left from a differently wrapped or edited file: pyfaidx would read wrong windows
+    (or pad a shortened record with N). Every record is checked against the bytes:
+    its header, its first line, where its sequence ends, and that the records together
+    cover the file (no sequence the index lacks)."""
     size = path.stat().st_size
     stale = (f"{fai}: this index does not match {path.name} ({{}}); it is stale (built "
              "for another version of the file?): delete it and it is rebuilt")
-    records = 0
-    with open(fai) as idx, open(path, "rb") as fh:
+    records = []
+    with open(fai) as idx:
         for number, line in enumerate(idx, start=1):
-            records += 1
             fields = line.rstrip("\n").split("\t")
             try:
                 name, length, offset, bases, width = fields[0], *map(int, fields[1:5])
             except ValueError:
                 raise GenomeError(stale.format(f"line {number} is not a .fai record")) from None
-            full, rest = divmod(length, bases) if bases else (0, length)
-            end = offset + full * width + rest
-            if offset < 1 or end > size:
-                raise GenomeError(stale.format(f"{name} would end at byte {end:,} of a "
-                                               f"{size:,} byte file"))
-            fh.seek(offset - 1)
-            before, first = fh.read(1), fh.read(1)
-            if before != b"\n" or (length and first in (b">", b"\n", b"\r")):
-                raise GenomeError(stale.format(f"{name} does not start at byte {offset:,}"))
-            header = _line_before(fh, offset)
-            if not header.startswith(b">") or header[1:].split(maxsplit=1)[:1] != [
-                    name.encode()]:
-                shown = header[:40].decode(errors="replace")
-                raise GenomeError(stale.format(f"{name} starts at byte {offset:,}, after the "
-                                               f"header {shown!r}, not '>{name}'"))
-            if length > bases:
-                fh.seek(offset + bases)
-                if fh.read(1) not in (b"\n", b"\r"):
-                    raise GenomeError(stale.format(f"the lines of {name} are not {bases} "
-                                                   "bases long"))
+            records.append((name, length, offset, bases, width))
     if not records:
         raise GenomeError(stale.format("the index is empty"))
+    with open(path, "rb") as fh:
+        expected = 0  # where the next record's header should start
+        for name, length, offset, bases, width in sorted(records, key=lambda r: r[2]):
+            header_start = _check_record(fh, size, stale, name, length, offset, bases, width)
+            _check_gap(fh, expected, header_start, stale, name)
+            expected = _record_end(fh, size, stale, name, length, offset, bases, width)
+        _check_gap(fh, expected, size, stale, None)
+
+
+def _check_record(fh: Any, size: int, stale: str, name: str, length: int, offset: int,
+                  bases: int, width: int) -> int:
+    """Check a record's header and first line; returns where its header starts."""
+    full, rest = divmod(length, bases) if bases else (0, length)
+    end = offset + full * width + rest
+    if offset < 1 or end > size:
+        raise GenomeError(stale.format(f"{name} would end at byte {end:,} of a {size:,} byte "
+                                       "file"))
+    fh.seek(offset - 1)
+    before, first = fh.read(1), fh.read(1)
+    if before != b"\n" or (length and first in (b">", b"\n", b"\r")):
+        raise GenomeError(stale.format(f"{name} does not start at byte {offset:,}"))
+    header = _line_before(fh, offset)
+    if not header.startswith(b">") or header[1:].split(maxsplit=1)[:1] != [name.encode()]:
+        shown = header[:40].decode(errors="replace")
+        raise GenomeError(stale.format(f"{name} starts at byte {offset:,}, after the header "
+                                       f"{shown!r}, not '>{name}'"))
+    if length > bases:
+        fh.seek(offset + bases)
+        if fh.read(1) not in (b"\n", b"\r"):
+            raise GenomeError(stale.format(f"the lines of {name} are not {bases} bases long"))
+    carriage = offset >= 2 and fh.seek(offset - 2) >= 0 and fh.read(1) == b"\r"
+    return offset - 1 - int(carriage) - len(header)
+
+
+def _record_end(fh: Any, size: int, stale: str, name: str, length: int, offset: int,
+                bases: int, width: int) -> int:
+    """Check that a record's sequence ends where its length says (a base there, then a
+    line end or the end of the file); returns the byte after its last line."""
+    if not length:
+        return offset
+    full, rest = divmod(length, bases)
+    last = offset + full * width + rest - 1 if rest else offset + (full - 1) * width + bases - 1
+    fh.seek(last)
+    here, after = fh.read(1), fh.read(2)
+    if here in (b"", b"\n", b"\r", b">"):
+        raise GenomeError(stale.format(f"{name} holds fewer than the {length:,} bases the "
+                                       "index says"))
+    if after[:1] not in (b"", b"\n", b"\r"):
+        raise GenomeError(stale.format(f"{name} holds more than the {length:,} bases the "
+                                       f"index says (its sequence goes on at byte "
+                                       f"{last + 1:,})"))
+    ending = 2 if after == b"\r\n" else (1 if after[:1] else 0)
+    return last + 1 + ending
+
+
+def _check_gap(fh: Any, start: int, stop: int, stale: str, following: str | None) -> None:
+    """Between two records (or after the last) only blank lines may lie: a header
+    there is a record the index lacks."""
+    if stop < start:
+        raise GenomeError(stale.format(f"{following} overlaps the record before it"))
+    if stop == start:
+        return
+    fh.seek(start)
+    block = fh.read(min(stop - start, 4096))
+    text = block.lstrip(b"\r\n")
+    if not text and len(block) == stop - start:
+        return
+    where = start + len(block) - len(text)
+    if text.startswith(b">"):
+        header = text.split(b"\n", 1)[0].rstrip(b"\r")[:60].decode(errors="replace")
+        raise GenomeError(stale.format(f"it has no record for {header!r} at byte {where:,}"))
+    raise GenomeError(stale.format(f"byte {where:,} is not part of any record it lists"))
 
 
 def _line_before(fh: Any, offset: int) -> bytes:

@@ -28,15 +28,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
+from creme_fast.io.runfiles import read_part, read_settings
 from creme_fast.io.tables import atomic_write
 
 __all__ = ["MARKER", "RunLocked", "RunSettingsMismatch", "RunStore", "check_run_directory"]
 
 MARKER = ".creme-fast-run"
 OUTPUTS = ("failed.tsv", "summary.parquet", "summary.csv", "summary.png", "summary.pdf",
-           "elements.bed")
+           "elements.bed", "igv_session.xml")
+# outputs named per track (creme_fast.schema.bed.BEDGRAPH_GLOB)
+OUTPUT_GLOBS = ("tile_effects.track*.bedGraph",)
 # identity keys of earlier versions that no longer decide a resume (the TSS table is
 # now identified locus by locus: creme_fast.runs.resume)
 RETIRED_IDENTITY = ("tss", "selection")
@@ -141,7 +143,8 @@ class RunStore:
     def _remove_leftovers(self) -> None:
         """Temporary files of a run that was killed while writing (SIGKILL, SIGTERM):
         nothing reads them, and with the lock held nothing is writing them."""
-        patterns = [(self.directory, f".{name}.*.tmp") for name in ("settings.json", *OUTPUTS)]
+        patterns = [(self.directory, f".{name}.*.tmp")
+                    for name in ("settings.json", *OUTPUTS, *OUTPUT_GLOBS)]
         patterns.append((self.results, ".part-*.tmp"))
         for folder, pattern in patterns:
             for leftover in folder.glob(pattern):
@@ -183,20 +186,16 @@ class RunStore:
 
     # --- settings ---------------------------------------------------------------
     def existing_settings(self) -> dict[str, Any] | None:
-        if not self.settings_path.is_file():
-            return None
-        try:
-            return json.loads(self.settings_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{self.settings_path}: not valid JSON ({exc}); move the "
-                             "directory away or pass --no-resume") from None
+        return read_settings(self.directory)
 
-    def open(self, settings: dict[str, Any], identity: dict[str, Any], resume: bool) -> bool:
-        """Prepare the directory; returns whether an earlier run is resumed.
+    def check(self, identity: dict[str, Any], resume: bool) -> bool:
+        """Whether :meth:`open` would resume an earlier run; writes nothing.
 
-        ``identity`` holds the settings that decide the results: a directory
-        with a different identity is refused (unless ``resume`` is False, which
-        removes what an earlier run wrote, and only that, and starts over).
+        Raises
+        ------
+        RunSettingsMismatch
+            The directory holds a run with another ``identity`` (and ``resume``),
+            or results parts without settings.
         """
         old = self.existing_settings() if resume else None
         if resume and old is None and self.parts():
@@ -217,18 +216,34 @@ class RunStore:
                 raise RunSettingsMismatch(
                     f"{self.directory} holds a run with other settings ({detail}); use "
                     "another --out, or --no-resume to discard it")
+        return old is not None
+
+    def open(self, settings: dict[str, Any], identity: dict[str, Any], resume: bool) -> bool:
+        """Prepare the directory; returns whether an earlier run is resumed.
+
+        ``identity`` holds the settings that decide the results: a directory
+        with a different identity is refused (unless ``resume`` is False, which
+        removes what an earlier run wrote, and only that, and starts over). The
+        outputs of an earlier run (summary, ``failed.tsv``, ``elements.bed``) are
+        removed either way: until this run writes its own, the directory has no
+        summary, so nothing reads one that ``settings.json`` does not describe.
+        """
+        resumed = self.check(identity, resume)
         if not self._claimed:
             self._claim()
         if not resume:
             for part in self.parts():
                 part.unlink()
-            for name in OUTPUTS:
-                (self.directory / name).unlink(missing_ok=True)
+        for name in OUTPUTS:
+            (self.directory / name).unlink(missing_ok=True)
+        for pattern in OUTPUT_GLOBS:
+            for path in self.directory.glob(pattern):
+                path.unlink()
         self.results.mkdir(parents=True, exist_ok=True)
         self._opened = True
         text = json.dumps({**settings, "identity": identity}, indent=2, sort_keys=True)
         atomic_write(self.settings_path, lambda p: p.write_text(text + "\n"))
-        return old is not None
+        return resumed
 
     # --- results ----------------------------------------------------------------
     def parts(self) -> list[Path]:
@@ -238,13 +253,7 @@ class RunStore:
         """Names of loci whose results are on disk."""
         names: set[str] = set()
         for part in self.parts():
-            try:
-                column = pq.read_table(part, columns=["name"]).column("name")
-            except (KeyError, OSError, ValueError) as exc:  # pyarrow's errors are these
-                raise ValueError(f"{part}: not a creme-fast results part ({_first_line(exc)}"
-                                 "); move it out of results/, or --no-resume to discard "
-                                 "the run") from None
-            names.update(column.to_pylist())
+            names.update(read_part(part, ["name"])["name"])
         return names
 
     def write_part(self, frame: pd.DataFrame, index: int) -> Path:
@@ -262,7 +271,7 @@ class RunStore:
         a time."""
         seen: set[str] = set()
         for part in self.parts():
-            frame = pd.read_parquet(part)
+            frame = read_part(part)
             new = ~frame["name"].isin(seen).to_numpy()
             seen.update(frame["name"].unique())
             if new.any():
@@ -286,10 +295,3 @@ def _legacy(directory: Path) -> bool:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 24 else text[:21] + "..."
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    if "name" in text and ("schema" in text.lower() or "field" in text.lower()):
-        return "it has no 'name' column"
-    return text.splitlines()[0] if text else type(exc).__name__

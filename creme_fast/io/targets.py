@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 __all__ = ["TargetsError", "read_targets", "track_names"]
 
 
@@ -22,41 +20,68 @@ class TargetsError(ValueError):
 def read_targets(path: str | Path) -> dict[int, str]:
     """Track index -> description of a targets table.
 
+    The table is read line by line: empty trailing fields (tabs at the end of a
+    line) are no column; the header's first column may be unnamed.
+
     Raises
     ------
     TargetsError
-        Missing file, no ``index``/``description`` column, a non-integer or
-        repeated index (naming the line).
+        Missing file, no ``index``/``description`` column, a non-integer, negative
+        or repeated index, or an empty description (naming line and column).
     """
     path = Path(path)
     if not path.is_file():
         raise TargetsError(f"{path}: targets table not found")
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise TargetsError(f"{path}: cannot read as a tab-separated targets table: "
-                           f"{exc}") from None
-    if "index" not in table and len(table.columns) and table.columns[0].startswith("Unnamed"):
-        table = table.rename(columns={table.columns[0]: "index"})
-    missing = [c for c in ("index", "description") if c not in table]
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise TargetsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from None
+    rows = [(number, _fields(line)) for number, line in enumerate(lines, start=1)
+            if line.strip()]
+    if not rows:
+        raise TargetsError(f"{path}: the targets table is empty")
+    _, header = rows[0]
+    if header and header[0] in ("", "Unnamed: 0"):
+        header[0] = "index"
+    missing = [c for c in ("index", "description") if c not in header]
     if missing:
         raise TargetsError(f"{path}: no {' or '.join(missing)} column (a targets table has "
                            "index, genome, identifier, file, clip, scale, sum_stat, "
-                           f"description; this one has {', '.join(table.columns)})")
+                           f"description; this one has {', '.join(header)})")
+    at = {name: header.index(name) for name in ("index", "description")}
     names: dict[int, str] = {}
-    for line, (index, description) in enumerate(zip(table["index"], table["description"]),
-                                                 start=2):
+    for number, fields in rows[1:]:
+        where = f"{path}: line {number}"
+        if len(fields) > len(header):
+            raise TargetsError(f"{where}: {len(fields)} fields for the header's "
+                               f"{len(header)} columns")
+        cells = {name: fields[i].strip() if i < len(fields) else ""
+                 for name, i in at.items()}
         try:
-            key = int(index)
+            key = int(cells["index"])
         except ValueError:
-            raise TargetsError(f"{path}: line {line}: index {index!r} is not an "
-                               "integer") from None
+            raise TargetsError(f"{where}, column {at['index'] + 1}: index "
+                               f"{cells['index']!r} is not an integer") from None
         if key < 0:
-            raise TargetsError(f"{path}: line {line}: index {key} is negative")
+            raise TargetsError(f"{where}, column {at['index'] + 1}: index {key} is "
+                               "negative")
         if key in names:
-            raise TargetsError(f"{path}: line {line}: index {key} appears twice")
-        names[key] = description
+            raise TargetsError(f"{where}, column {at['index'] + 1}: index {key} appears "
+                               "twice")
+        if not cells["description"]:
+            raise TargetsError(f"{where}, column {at['description'] + 1}: empty "
+                               "description (every track needs a name)")
+        names[key] = cells["description"]
     return names
+
+
+def _fields(line: str) -> list[str]:
+    """The tab-separated fields of a line, without empty ones at its end."""
+    fields = line.rstrip("\r").split("\t")
+    while len(fields) > 1 and fields[-1].strip() == "":
+        fields.pop()
+    return fields
 
 
 def track_names(path: str | Path, tracks: Sequence[int] | None, n_tracks: int) -> dict[str, str]:

@@ -1,17 +1,21 @@
-"""TSS tables: CSV/TSV/parquet with a header, BED6, or GTF/GFF annotations."""
+"""TSS tables: CSV/TSV/parquet with a header, BED6, or GTF/GFF annotations.
+
+Every reader names the file, the line (a parquet table's row number) and, where it
+helps, the column of what it refuses; GTF/GFF records are read by
+:mod:`creme_fast.io.annotations`."""
 from __future__ import annotations
 
 import gzip
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from creme_fast.io.annotations import AnnotationError, read_annotation_tss
 from creme_fast.io.genome import Genome, GenomeError
 
-__all__ = ["COLUMNS", "TssTableError", "check_against_genome", "read_tss"]
+__all__ = ["COLUMNS", "TssTableError", "check_against_genome", "read_tss", "table_track"]
 
 COLUMNS = ("chrom", "tss", "strand", "name")
 ALIASES = {"chromosome": "chrom", "chr": "chrom", "start": "tss", "gene_name": "name",
@@ -35,7 +39,8 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
     ----------
     path : str or Path
         ``.bed`` (BED6: the TSS is ``start`` on + and ``end - 1`` on -),
-        ``.gtf``/``.gff``/``.gff3`` (TSSs of ``gtf_feature`` records),
+        ``.gtf``/``.gff``/``.gff3`` (TSSs of ``gtf_feature`` records, named by gene:
+        see :mod:`creme_fast.io.annotations`),
         ``.parquet``, or CSV/TSV with a header naming ``chrom, tss, strand, name``
         (``Chromosome, Start, Strand, gene_name`` are accepted too). gzip is fine.
     gtf_feature : {"transcript", "gene"}, default="transcript"
@@ -62,7 +67,13 @@ def read_tss(path: str | Path, *, gtf_feature: str = "transcript",
     if kind[0] == ".bed":
         table = _read_bed(path)
     elif kind[0] in (".gtf", ".gff", ".gff3"):
-        table = _read_gtf(path, gtf_feature, protein_coding)
+        try:
+            table = read_annotation_tss(path, gtf_feature, protein_coding)
+        except AnnotationError as exc:
+            raise TssTableError(str(exc)) from None
+        except UnicodeDecodeError as exc:
+            raise TssTableError(f"{path}: not UTF-8 text ({exc.reason} at byte "
+                                f"{exc.start})") from None
     else:
         table = _read_delimited(path)
     if table.empty and _suffixes(path)[-1:] != [".parquet"]:
@@ -132,8 +143,12 @@ def _read_delimited(path: Path) -> pd.DataFrame:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise TssTableError(f"{path}: cannot read as a table: {exc}") from None
         table["line"] = range(2, len(table) + 2)
+    # the paper's names (Chromosome, Start, Strand, gene_name) stand in for the columns
+    # a table lacks; beside a ``name`` column, ``gene_name`` is just another column
+    present = {c for c in table.columns if c in COLUMNS}
     renamed = {c: ALIASES[c.strip().lower()] for c in table.columns
-               if c.strip().lower() in ALIASES}
+               if c.strip().lower() in ALIASES and c not in present
+               and ALIASES[c.strip().lower()] not in present}
     if len(set(renamed.values())) < len(renamed):
         raise TssTableError(f"{path}: several columns mean the same thing: "
                             f"{', '.join(renamed)}")
@@ -149,6 +164,10 @@ def _read_delimited(path: Path) -> pd.DataFrame:
     return table
 
 
+# window or genome positions a table may carry beside tss: numbers, never True/False
+POSITION_COLUMNS = ("cre_start", "cre_end")
+
+
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
     """Give a text table's other columns their types, as parquet keeps them: a column
     whose every non-empty value is a number becomes numeric (empty cells NaN), one of
@@ -158,7 +177,7 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
             continue
         values = table[column]
         text = values.str.strip()
-        if text.isin(["True", "False"]).all() and len(text):
+        if text.isin(["True", "False"]).all() and len(text) and column not in POSITION_COLUMNS:
             table[column] = text == "True"
             continue
         present = text != ""
@@ -185,59 +204,14 @@ def _read_bed(path: Path) -> pd.DataFrame:
     raw = pd.DataFrame(rows, columns=range(6))
     line = pd.Series(lines)
     start, end = (_ints(raw[c], path, line, n) for c, n in ((1, "start"), (2, "end")))
+    reversed_ = end <= start
+    if reversed_.any():
+        i = int(reversed_.to_numpy().nonzero()[0][0])
+        raise TssTableError(f"{path}: line {line.iloc[i]}, column 3: end {end.iloc[i]} is not "
+                            f"after start {start.iloc[i]} (BED intervals are [start, end))")
     tss = start.where(raw[5] != "-", end - 1)
     return pd.DataFrame({"chrom": raw[0], "tss": tss, "strand": raw[5], "name": raw[3],
                          "line": line})
-
-
-# GENCODE/Ensembl GTF say "transcript"; Ensembl GFF3 says "mRNA" for coding transcripts
-FEATURE_TYPES = {"transcript": ("transcript", "mRNA"), "gene": ("gene",)}
-BIOTYPE_KEYS = ("gene_type", "gene_biotype", "transcript_type", "transcript_biotype",
-                "biotype")
-_ATTR = re.compile(r'(\w+)[ =]"?([^";]*)"?')
-
-
-def _read_gtf(path: Path, feature: str, protein_coding: bool) -> pd.DataFrame:
-    if feature not in ("transcript", "gene"):
-        raise TssTableError(f"gtf_feature must be 'transcript' or 'gene', got {feature!r}")
-    try:
-        raw = pd.read_csv(path, sep="\t", header=None, comment="#", dtype=str,
-                          keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise TssTableError(f"{path}: cannot read as GTF/GFF: {exc}") from None
-    raw["line"] = range(1, len(raw) + 1)  # comments shift lines; good enough for messages
-    if raw.shape[1] - 1 < 9 or (raw[8] == "").any():
-        short = (raw[8] == "") if raw.shape[1] - 1 >= 9 else pd.Series(True, raw.index)
-        row = raw[short].iloc[0]
-        found = int((row.drop("line") != "").sum())
-        raise TssTableError(f"{path}: line {row['line']}: a GTF/GFF record needs 9 "
-                            f"tab-separated columns (seqname, source, feature, start, end, "
-                            f"score, strand, frame, attributes), found {found}")
-    raw = raw[list(range(9)) + ["line"]]
-    types = FEATURE_TYPES[feature]
-    found = raw[2].value_counts()
-    raw = raw[raw[2].isin(types)]
-    if raw.empty:
-        seen = ", ".join(f"{t} ({n})" for t, n in found.head(6).items())
-        raise TssTableError(f"{path}: no {' or '.join(map(repr, types))} records (the file has "
-                            f"{seen or 'no records'}); see --gtf-feature")
-    attrs = raw[8].map(lambda text: dict(_ATTR.findall(text)))
-    if protein_coding:
-        coding = attrs.map(lambda a: any(a.get(k) == "protein_coding" for k in BIOTYPE_KEYS))
-        if not coding.any():
-            raise TssTableError(f"{path}: none of the {len(raw)} {feature} records is "
-                                f"protein-coding (by {', '.join(BIOTYPE_KEYS)}); pass "
-                                "--all-biotypes to keep every record")
-        raw, attrs = raw[coding], attrs[coding]
-    start = _ints(raw[3], path, raw["line"], "start") - 1  # GTF is 1-based, closed
-    end = _ints(raw[4], path, raw["line"], "end")
-    ident = "transcript_id" if feature == "transcript" else "gene_id"
-    names = attrs.map(lambda a: a.get(ident) or a.get("ID") or a.get("gene_name", ""))
-    gene = attrs.map(lambda a: a.get("gene_name") or (a.get("Name", "") if feature == "gene"
-                                                      else ""))
-    return pd.DataFrame({"chrom": raw[0], "tss": start.where(raw[6] != "-", end - 1),
-                         "strand": raw[6], "name": names, "gene_name": gene,
-                         "line": raw["line"]})
 
 
 # the largest position read (genomes are far smaller; beyond it int64 arithmetic wraps)
@@ -250,16 +224,53 @@ def _ints(values: pd.Series, path: Path, lines: pd.Series, column: str) -> pd.Se
     out = pd.to_numeric(values, errors="coerce")
     as_float = out.astype("float64")
     bad = as_float.isna() | ~np.isfinite(as_float) | (as_float != as_float.round())
+    bad |= _booleans(values)  # True is not position 1 (a parquet bool column)
     if bad.any():
         i = bad.to_numpy().nonzero()[0][0]
-        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {values.iloc[i]!r} is "
-                            "not an integer")
+        value = _plain(values.iloc[i])
+        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {value!r} is not an "
+                            "integer")
     huge = as_float.abs() >= MAX_POSITION
     if huge.any():
         i = huge.to_numpy().nonzero()[0][0]
-        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {values.iloc[i]!r} is "
-                            f"too large for a position (at most {MAX_POSITION - 1})")
+        value = _plain(values.iloc[i])
+        raise TssTableError(f"{path}: line {lines.iloc[i]}: {column} {value!r} is too large "
+                            f"for a position (at most {MAX_POSITION - 1})")
     return out.astype("int64")
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``True``, not ``np.True_``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _booleans(values: pd.Series) -> pd.Series:
+    """Which cells hold True/False (a bool column, or bools among other objects)."""
+    if pd.api.types.is_bool_dtype(values):
+        return pd.Series(True, index=values.index)
+    if values.dtype == object:
+        return values.map(lambda v: isinstance(v, (bool, np.bool_)))
+    return pd.Series(False, index=values.index)
+
+
+def _check_positions(table: pd.DataFrame, path: Path) -> None:
+    """Position columns besides tss (``cre_start``, ``cre_end``) hold numbers or
+    nothing: a True/False or a word is refused by line, as in tss (whole numbers are
+    checked where the CRE is read, :func:`creme_fast.runs.steps.cre_of`)."""
+    for column in POSITION_COLUMNS:
+        if column not in table:
+            continue
+        values = table[column]
+        present = values.notna() & (values.astype(str).str.strip() != "")
+        bad = present & (_booleans(values) | pd.to_numeric(values, errors="coerce").isna())
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise TssTableError(f"{path}: line {table['line'].iloc[i]}: {column} "
+                                f"{_plain(values.iloc[i])!r} is not an integer")
+
+
+# characters a name cannot hold: it becomes a field of tab-separated files (BED, TSV)
+_BREAKS = "\t\n\r"
 
 
 def _validate(table: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -288,6 +299,13 @@ def _validate(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     empty = table["name"].str.strip() == ""
     if empty.any():
         raise TssTableError(f"{path}: line {table[empty].iloc[0]['line']}: empty name")
+    broken = table["name"].str.contains(f"[{_BREAKS}]", regex=True)
+    if broken.any():
+        row = table[broken].iloc[0]
+        raise TssTableError(f"{path}: line {row['line']}: name {row['name']!r} holds a tab or "
+                            "line break (names become fields of tab-separated outputs such "
+                            "as elements.bed)")
+    _check_positions(table, path)
     dup = table["name"].duplicated(keep=False)
     if dup.any():
         name = table[dup].iloc[0]["name"]
@@ -313,3 +331,18 @@ def check_against_genome(table: pd.DataFrame, genome: Genome, path: str | Path) 
             raise TssTableError(f"{path}: line {row['line']}: tss {chrom}:{row['tss']} is "
                                 f"beyond the end of {chrom} ({size} bp in "
                                 f"{genome.path.name})")
+
+
+def table_track(table: pd.DataFrame) -> int | None:
+    """The track every row of ``table`` is of, when it has a ``track`` column holding
+    one value (an earlier run's per-track summary narrowed with ``--query "track ==
+    1"``); None otherwise."""
+    if "track" not in table or not len(table):
+        return None
+    tracks = pd.unique(table["track"].dropna())
+    if len(tracks) != 1:
+        return None
+    try:
+        return int(tracks[0])
+    except (TypeError, ValueError):
+        return None

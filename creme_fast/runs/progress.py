@@ -59,6 +59,8 @@ class RunProgress:
     def __init__(self, n_loci: int, per_locus: int, desc: str, enabled: bool,
                  interval: float = DEFAULT_INTERVAL, bar: bool = True) -> None:
         self.left = n_loci
+        self.n_loci = n_loci
+        self.position = 0  # loci started or skipped so far: "gene GATA2 12/200"
         self.per_locus = max(int(per_locus), 1)
         self.finished_loci = 0
         self.finished_mutants = 0
@@ -69,9 +71,12 @@ class RunProgress:
         self._set_postfix()
 
     def started(self, names: list[str]) -> None:
-        """The loci of a chunk that starts now (named on the bar until the next)."""
-        self.running = (names[0] if len(names) == 1 else
-                        f"{names[0]}..{names[-1]} ({len(names)} loci)" if names else "")
+        """The loci of a chunk that starts now (named on the bar until the next), as
+        ``gene GATA2 12/200`` or ``genes GATA2..MYC 12-19/200``."""
+        first, self.position = self.position + 1, self.position + len(names)
+        self.running = (f"gene {names[0]} {first}/{self.n_loci}" if len(names) == 1 else
+                        f"genes {names[0]}..{names[-1]} {first}-{self.position}/{self.n_loci}"
+                        if names else "")
         self._set_postfix()
 
     def batch(self, n: int) -> None:
@@ -91,6 +96,7 @@ class RunProgress:
     def skipped(self, n_loci: int) -> None:
         """``n_loci`` loci that will not run (their window could not be read)."""
         self.left -= n_loci
+        self.position += n_loci
         self._retotal()
 
     def _retotal(self) -> None:
@@ -100,8 +106,8 @@ class RunProgress:
         self._set_postfix()
 
     def _set_postfix(self) -> None:
-        running = f"; running {self.running}" if self.running and self.left > 0 else ""
-        self.bar.set_postfix(f"{self.finished_loci} loci done, {self.left} left{running}")
+        running = f"{self.running}; " if self.running and self.left > 0 else ""
+        self.bar.set_postfix(f"{running}{self.finished_loci} loci done, {self.left} left")
 
     def close(self) -> None:
         self.bar.close()

@@ -10,9 +10,10 @@ naming it, since its old result no longer answers the new table.
 from __future__ import annotations
 
 import logging
-import pandas as pd
-import pyarrow.parquet as pq
 
+import pandas as pd
+
+from creme_fast.io.runfiles import read_part
 from creme_fast.io.store import RunSettingsMismatch, RunStore
 from creme_fast.runs.executor import LOCUS_COLUMNS
 from creme_fast.runs.steps import CRE_TESTS, cre_of
@@ -38,14 +39,8 @@ def locus_content(table: pd.DataFrame, test: str) -> pd.DataFrame:
 
 def _stored_content(store: RunStore) -> pd.DataFrame:
     frames = []
-    for part in store.parts():
-        names = set(pq.read_schema(part).names)
-        if "name" not in names:
-            raise ValueError(f"{part}: not a creme-fast results part (it has no 'name' "
-                             "column); move it out of the run directory")
-        columns = [c for c in CONTENT_COLUMNS if c in names]
-        frames.append(pq.read_table(part, columns=columns).to_pandas()
-                      .drop_duplicates("name"))
+    for part in store.parts():  # each part checked and named by the reader
+        frames.append(read_part(part, CONTENT_COLUMNS).drop_duplicates("name"))
     if not frames:
         return pd.DataFrame(columns=LOCUS_COLUMNS)
     return pd.concat(frames, ignore_index=True).drop_duplicates("name", ignore_index=True)

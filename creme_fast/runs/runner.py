@@ -23,9 +23,18 @@ from creme_fast.runs.schema import empty_tables, output_shape, with_locus_column
 from creme_fast.runs.steps import MULTI_LOCUS, STEPS, SUMMARIES, StepConfig
 from creme_fast.plots.summary import summary_figure
 from creme_fast.runtime.checksum import file_sha256
-from creme_fast.schema.bed import BED_COLUMNS, elements_bed, write_bed
+from creme_fast.schema.bed import (
+    BED_COLUMNS,
+    BEDGRAPH_GLOB,
+    bedgraph_name,
+    elements_bed,
+    igv_session,
+    tile_effect_bedgraphs,
+    write_bed,
+    write_bedgraph,
+)
 
-__all__ = ["RunOutcome", "RunRequest", "locus_key", "run_over_genome"]
+__all__ = ["RunOutcome", "RunRequest", "locus_key", "output_names", "run_over_genome"]
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +142,10 @@ def run_over_genome(req: RunRequest, predictor: Any, genome: Genome,
                 "chunk_loci": req.chunk_loci, "n_loci": len(table)}
     identity = _identity(req, length)
     with store.session():  # exclusive: a second run on DIR is refused, naming this one
+        # every check before the first write: a refused resume leaves DIR as it was
+        done = done_loci(store, table, req.test) if store.check(identity, req.resume) \
+            else set()
         resumed = store.open(settings, identity, req.resume)
-        done = done_loci(store, table, req.test) if resumed else set()
         pending = table[~table["name"].isin(done)].reset_index(drop=True)
         progress = RunProgress(len(pending), expected_mutants(req.test, req.config, length),
                                req.test, req.progress, req.progress_interval,
@@ -170,7 +181,7 @@ def write_outputs(test: str, store: RunStore, table: pd.DataFrame, failed: pd.Da
         for suffix in (".png", ".pdf"):
             (store.directory / "summary").with_suffix(suffix).unlink(missing_ok=True)
     if test in ELEMENT_TESTS:
-        files.append(_write_elements(store, table))
+        files += _write_tracks(test, store, table)
     return summary, files
 
 
@@ -226,13 +237,51 @@ def _summarise(test: str, store: RunStore, table: pd.DataFrame) -> pd.DataFrame:
 ELEMENT_TESTS = {"necessity", "sufficiency"}
 
 
-def _write_elements(store: RunStore, table: pd.DataFrame) -> Path:
-    """``DIR/elements.bed``: the enhancing and silencing tiles of every finished locus
-    (BED6 + effect, track; see :func:`creme_fast.schema.bed.elements_bed`), built
-    one results part at a time."""
+def output_names(test: str) -> list[str]:
+    """The files every finished run (or merge) of ``test`` writes in its directory,
+    whatever its loci (a workflow declares them); ``summary.png``/``.pdf`` are drawn
+    only when the summary has rows, and ``tile_effects.track<N>.bedGraph`` (one per
+    track) only when it has tiles."""
+    return ["summary.parquet", "summary.csv", "failed.tsv",
+            *(["elements.bed", "igv_session.xml"] if test in ELEMENT_TESTS else [])]
+
+
+def _write_tracks(test: str, store: RunStore, table: pd.DataFrame) -> list[Path]:
+    """``DIR/elements.bed`` (BED9: the enhancing and silencing tiles of every finished
+    locus, one row per gene, tile and track), ``DIR/tile_effects.track<N>.bedGraph``
+    (every tile's effect, per track) and ``DIR/igv_session.xml`` (both on the run's
+    FASTA); see :mod:`creme_fast.schema.bed`. The rows are read one results part at
+    a time; only the tracks' tables are held together."""
     wanted = set(table["name"])
-    pieces = [elements_bed(rows[rows["name"].isin(wanted)]) for rows in store.loci()]
-    bed = (pd.concat(pieces, ignore_index=True) if pieces else
-           pd.DataFrame(columns=BED_COLUMNS))
-    bed = bed.sort_values(["chrom", "start", "end"], kind="stable", ignore_index=True)
-    return atomic_write(store.directory / "elements.bed", lambda p: write_bed(bed, p))
+    beds, graphs = [], []
+    for rows in store.loci():
+        rows = rows[rows["name"].isin(wanted)]
+        beds.append(elements_bed(rows))
+        graphs.append(rows[[c for c in ("name", "chrom", "start", "end", "strand", "track",
+                                        "track_name", "effect") if c in rows]])
+    bed = (pd.concat(beds, ignore_index=True) if beds else pd.DataFrame(columns=BED_COLUMNS))
+    bed = bed.sort_values(["chrom", "start", "end", "name"], kind="stable", ignore_index=True)
+    directory = store.directory
+    files = [atomic_write(directory / "elements.bed", lambda p: write_bed(bed, p))]
+    for old in directory.glob(BEDGRAPH_GLOB):
+        old.unlink()  # tracks of an earlier write (a resume rewrites every track)
+    effects = pd.concat(graphs, ignore_index=True) if graphs else None
+    tracks = {"elements.bed": f"{test} elements (|effect| > 0.3)"}
+    if effects is not None and len(effects):
+        names = (effects.drop_duplicates("track").set_index("track")["track_name"]
+                 if "track_name" in effects else {})
+        for track, graph in tile_effect_bedgraphs(effects).items():
+            label = f"{test} effect, track {track}" + (f" {names[track]}" if track in names
+                                                         and isinstance(names[track], str)
+                                                         else "")
+            files.append(atomic_write(directory / bedgraph_name(track),
+                                      lambda p, g=graph, n=label: write_bedgraph(g, p, n)))
+            tracks[bedgraph_name(track)] = label
+    settings = store.existing_settings() or {}
+    locus = None
+    if len(bed):
+        first = bed.iloc[0]
+        locus = f"{first['chrom']}:{int(first['start']) + 1}-{int(first['end'])}"
+    text = igv_session(settings.get("fasta_path") or settings.get("fasta"), tracks, locus)
+    files.append(atomic_write(directory / "igv_session.xml", lambda p: p.write_text(text)))
+    return files

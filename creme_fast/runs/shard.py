@@ -15,7 +15,9 @@ import argparse
 
 import pandas as pd
 
-__all__ = ["parse_shard", "shard_rows"]
+__all__ = ["MAX_SHARDS", "parse_shard", "shard_rows"]
+
+MAX_SHARDS = 1_000_000  # more shards than any table has rows is a typo
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -28,6 +30,8 @@ def parse_shard(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not K/N: {text!r} (e.g. 3/10: the third of ten "
                                          "shards)") from None
+    if count > MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"{text}: at most {MAX_SHARDS:,} shards (N)")
     if count < 1 or not 1 <= shard <= count:
         raise argparse.ArgumentTypeError(f"{text}: K must be between 1 and N (N >= 1)")
     return shard, count
@@ -36,4 +40,4 @@ def parse_shard(text: str) -> tuple[int, int]:
 def shard_rows(table: pd.DataFrame, shard: int, count: int) -> pd.DataFrame:
     """Shard ``shard`` of ``count`` of the selected rows ``table``, in their order
     (see the module docstring)."""
-    return table.iloc[shard - 1::count].reset_index(drop=True)
+    return table.iloc[list(range(shard - 1, len(table), count))].reset_index(drop=True)

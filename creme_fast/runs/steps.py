@@ -39,7 +39,7 @@ class StepConfig:
     num_shuffles: int = 10
     seed: int = 0
     batch_size: int = 8
-    bins: tuple[int, ...] | None = None
+    bins: tuple[int, ...] | str | None = None  # None: the model's TSS bins; "all": every bin
     tracks: tuple[int, ...] | None = None
     track: int | None = None
     rounds: int = 2
@@ -50,7 +50,8 @@ class StepConfig:
     def engine(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "verbose": False,
                 "max_batch_bytes": self.max_batch_bytes, "incremental": self.incremental,
-                "bins": None if self.bins is None else list(self.bins),
+                "bins": self.bins if self.bins is None or isinstance(self.bins, str)
+                else list(self.bins),
                 "tracks": None if self.tracks is None else list(self.tracks)}
 
     def shuffles(self) -> dict[str, Any]:
@@ -198,14 +199,44 @@ def _fine_tile_summary(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].fillna("")
         out.loc[noted, col] = ""
     out.loc[nothing, "note"] = NOTHING_KEPT
-    return out[keys + ["kept_bp", "kept_tiles", "kept_genome", "note"]]
+    explained = _present(frame, FINE_TILE_EXPLAINED)  # absent in runs made before them
+    out = out.merge(frame.drop_duplicates("name")[["name"] + explained], on="name", how="left")
+    return out[keys + ["kept_bp", "kept_tiles", "kept_genome"] + explained + ["note"]]
 
 
-def _by_cre_summary(value: str, how: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    def summary(frame: pd.DataFrame) -> pd.DataFrame:
-        keys = _track_keys(frame) + _present(frame, CRE_COLUMNS)
-        return frame.groupby(keys, sort=False, dropna=False)[value].agg(how).reset_index()
-    return summary
+# what the kept sub-tiles explain (constant per locus in the results)
+FINE_TILE_EXPLAINED = ["tss_only_activity", "cre_activity", "kept_activity", "cre_effect",
+                       "effect_retained"]
+
+
+def _at_best(frame: pd.DataFrame, picks: dict[str, str],
+             spans: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Per locus, track and CRE: the row of the highest ``activity`` (its columns
+    ``picks``, renamed) and, per ``spans`` entry ``out: (column, how)``, an aggregate
+    over the locus's rows."""
+    keys = _track_keys(frame) + _present(frame, CRE_COLUMNS)
+    groups = frame.groupby(keys, sort=False, dropna=False)
+    extra = {out: groups[col].transform(how) for out, (col, how) in spans.items()}
+    frame = frame.assign(**extra)
+    best = frame["activity"] == groups["activity"].transform("max")
+    rows = frame[best.to_numpy()].drop_duplicates(keys)
+    return rows[keys + ["activity", *picks, *spans]].rename(columns=picks).reset_index(drop=True)
+
+
+def _distance_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per locus, track and CRE: the highest activity over positions, the distance
+    that gives it and the lowest fold change (how much distance costs)."""
+    return _at_best(frame, {"distance_bp": "best_distance_bp"},
+                    {"min_fold_change": ("fold_change", "min")})
+
+
+def _multiplicity_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per locus: the highest activity over copy numbers (saturation), the copies
+    that give it, its fold over the TSS tile alone, and one copy's fold."""
+    one = frame["fold_over_tss_only"].where(frame["copies"] == 1)
+    return _at_best(frame.assign(_one=one),
+                    {"copies": "best_copies", "fold_over_tss_only": "saturation_fold"},
+                    {"one_copy_fold": ("_one", "max")})
 
 
 NOT_NORMALISED = "wild-type activity is 0: effects cannot be normalised (NaN)"
@@ -281,7 +312,7 @@ SUMMARIES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "necessity": _tile_summary,
     "sufficiency": _tile_summary,
     "higher-order": _higher_order_summary,
-    "distance": _by_cre_summary("activity", "max"),
-    "multiplicity": _by_cre_summary("activity", "max"),
+    "distance": _distance_summary,
+    "multiplicity": _multiplicity_summary,
     "fine-tile": _fine_tile_summary,
 }

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from creme_fast.runtime.base import check_batch, select_output
+from creme_fast.runtime.readout import selected_readout
 from creme_fast.runtime.metadata import InputKind
 
 __all__ = ["CallablePredictor"]
@@ -29,6 +30,12 @@ class CallablePredictor:
     tracks, bins : list of int, optional
         Output selection applied to what the model returns.
     bin_reduce : {"none", "mean"}, default="none"
+    tss_bins : list of int, optional
+        The output bins (after ``bins`` and ``bin_reduce``) that read a gene's
+        activity at the window's centre: what the CREME tests average when they
+        are not given ``bins=``. Default: every bin ``bins`` selects (the one bin
+        under ``bin_reduce="mean"``); with neither, the model records none and the
+        tests ask for ``bins=`` (see :mod:`creme_fast.runtime.readout`).
     name : str, optional
         Used in error messages.
     """
@@ -36,7 +43,8 @@ class CallablePredictor:
     def __init__(self, model: Callable[[np.ndarray], Any] | Any, *, seq_length: int | None = None,
                  input_kind: InputKind = "onehot", input_dtype: Any = np.float32,
                  tracks: list[int] | None = None, bins: list[int] | None = None,
-                 bin_reduce: str = "none", name: str | None = None) -> None:
+                 bin_reduce: str = "none", tss_bins: list[int] | None = None,
+                 name: str | None = None) -> None:
         if hasattr(model, "predict") and callable(model.predict):
             self._fn = model.predict
         elif callable(model):
@@ -56,6 +64,7 @@ class CallablePredictor:
         self.tracks = None if tracks is None else [int(t) for t in tracks]
         self.bins = None if bins is None else [int(b) for b in bins]
         self.bin_reduce = bin_reduce
+        self.tss_bins = selected_readout(self.bins, bin_reduce, tss_bins)
         self.name = name or getattr(model, "__name__", type(model).__name__)
         self.raw_shape: tuple[int, ...] | None = None
 

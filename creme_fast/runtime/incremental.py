@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from creme_fast.runtime.binding import OutputSelection
 from creme_fast.runtime.geometry import TrunkGeometry
 from creme_fast.runtime.metadata import InputKind
 
@@ -88,6 +89,8 @@ class OnnxIncremental:
     read : callable, optional
         ``path -> bytes`` of a piece (default: read the file); each piece is
         read once, and its sha256 is taken on the bytes that are loaded.
+    selection : OutputSelection, optional
+        The predictor's output selection, applied to the tower's predictions.
 
     Attributes
     ----------
@@ -97,7 +100,9 @@ class OnnxIncremental:
     """
 
     def __init__(self, main: Path, entry: dict[str, Any], make_session: Any,
-                 input_kind: InputKind, input_dtype: np.dtype, read: Any = None) -> None:
+                 input_kind: InputKind, input_dtype: np.dtype, read: Any = None,
+                 selection: OutputSelection | None = None) -> None:
+        self.selection = selection if selection is not None else OutputSelection()
         self.geometry = TrunkGeometry(**{k: int(v) for k, v in entry["geometry"].items()})
         self.trunk_flops_per_bp = float(entry.get("flops", {}).get("trunk_per_bp", 0.0))
         self.input_kind = input_kind
@@ -144,7 +149,9 @@ class OnnxIncremental:
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         step = self.tower_call or len(rows)
         if len(rows) <= step:
-            return np.asarray(self._tower.run([name_out], {name_in: rows})[0], dtype=np.float32)
-        return np.concatenate([self._tower.run([name_out], {name_in: rows[lo:lo + step]})[0]
-                               for lo in range(0, len(rows), step)]).astype(np.float32,
-                                                                          copy=False)
+            out = np.asarray(self._tower.run([name_out], {name_in: rows})[0], dtype=np.float32)
+        else:
+            out = np.concatenate([self._tower.run([name_out], {name_in: rows[lo:lo + step]})[0]
+                                  for lo in range(0, len(rows), step)]).astype(np.float32,
+                                                                             copy=False)
+        return self.selection.apply(out, self.name)

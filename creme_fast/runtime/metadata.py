@@ -11,8 +11,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from creme_fast.runtime.checksum import CHECKSUM_VERSION
+
 METADATA_KEY = "creme_fast"
-FORMAT_VERSION = 1
+# 2: the checksum covers every tensor and node of the graph (checksum_version 2); a
+# creme-fast that knows only format 1 refuses such a file instead of calling it altered
+FORMAT_VERSION = 2
 
 InputKind = Literal["onehot", "tokens"]
 
@@ -43,13 +47,17 @@ class ModelMetadata:
     bin_reduce : {"none", "mean"}
         Whether the kept bins are averaged inside the graph (then n_bins == 1).
     dtype : str
-        Compute dtype of the weights (``"float32"`` or ``"float16"``); the
-        output is always float32.
+        Compute dtype of the weights (``"float32"``, ``"float16"`` or
+        ``"bfloat16"``); the output is always float32.
     head : str or None
         Enformer head (``"human"``/``"mouse"``) when relevant.
     checksum : str
-        sha256 of the graph's initializers (names, dtypes, shapes, values: see
-        :mod:`creme_fast.runtime.checksum`); every load checks it.
+        sha256 of the graph's tensors and nodes (see :mod:`creme_fast.runtime.checksum`);
+        every load checks it.
+    checksum_version : int
+        What ``checksum`` covers: 2 every tensor and node (initializers, ``Constant``
+        values, attributes); 1 the initializers only (exports written before it
+        existed: a key absent from the stored JSON reads as 1).
     versions : dict
         Versions of the exporter's packages.
     verification : dict
@@ -83,6 +91,7 @@ class ModelMetadata:
     incremental: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    checksum_version: int = CHECKSUM_VERSION
 
     def to_json(self) -> str:
         """Serialise to the JSON stored in the graph."""
@@ -101,6 +110,7 @@ class ModelMetadata:
         if version > FORMAT_VERSION:
             raise ValueError(f"{source}: metadata format {version} is newer than this "
                              f"creme-fast understands ({FORMAT_VERSION}); upgrade creme-fast")
+        data = {"checksum_version": 1, **data}  # absent: an export from before version 2
         names = {f.name for f in dataclasses.fields(cls)}
         missing = [f.name for f in dataclasses.fields(cls)
                    if f.name not in data and f.default is dataclasses.MISSING

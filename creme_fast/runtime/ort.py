@@ -9,10 +9,39 @@ from typing import Any
 import numpy as np
 
 from creme_fast.runtime.base import check_batch
-from creme_fast.runtime.checksum import WeightsUnreadable, weights_sha256, weights_sha256_of_bytes
+from creme_fast.runtime.binding import (
+    BoundRunner,
+    CudaGraphError,
+    OutputSelection,
+    check_buckets,
+    check_cuda_graph,
+    cuda_graph_options,
+)
+from creme_fast.runtime.checksum import (
+    WeightsUnreadable,
+    external_data_tensors,
+    weights_sha256,
+    weights_sha256_of_bytes,
+)
 from creme_fast.runtime.incremental import OnnxIncremental
 from creme_fast.runtime.metadata import METADATA_KEY, InputKind, ModelMetadata
-from creme_fast.runtime.providers import CUDA, TENSORRT, provider_options, resolve_providers
+from creme_fast.runtime.placement import (
+    MAX_CPU_FLOP_SHARE,
+    Placement,
+    check_placement,
+    input_shapes,
+    placement_of,
+    record_assignment,
+    session_assignment,
+)
+from creme_fast.runtime.providers import (
+    CUDA,
+    GPU_PROVIDERS,
+    TENSORRT,
+    provider_options,
+    resolve_providers,
+    skipped_providers,
+)
 from creme_fast.runtime.session_options import runtime_session_options, share_cpu_arena
 
 log = logging.getLogger(__name__)
@@ -81,17 +110,41 @@ class OnnxPredictor:
     files : mapping of str to bytes, optional
         The graph's bytes (and its pieces'), by file name, already read (e.g.
         sent by a Ray driver); used instead of reading the files.
+    tracks, bins : list of int, optional
+        Output tracks and bins to keep, as positions in the graph's output; on
+        the bound (GPU) path they are kept on the device and only they are
+        copied to the host (:mod:`creme_fast.runtime.binding`). The
+        incremental tower applies them too.
+    bin_reduce : {"none", "mean"}, default="none"
+        Average the kept bins.
+    buckets : sequence of int, optional
+        Batch sizes the bound path runs at (see :meth:`use_buckets`); default:
+        the sizes it is given.
+    cuda_graph : bool, default=False
+        Capture the main graph as a CUDA graph (needs the CUDA provider, one
+        bucket, every node on CUDA; refused otherwise).
+    allow_cpu_nodes : bool, default=False
+        With a GPU provider named in ``providers``, accept a session whose CPU
+        part does model work (see :mod:`creme_fast.runtime.placement`); by
+        default that is an error. ``auto`` only warns.
 
     Raises
     ------
     ValueError
         The weights differ from the checksum the export recorded (a corrupt
         or altered file): every load checks the bytes it hands to ONNX Runtime.
+    creme_fast.runtime.placement.CpuNodesError
+        (a ValueError) A GPU provider named in ``providers`` would leave model
+        work to the CPU and ``allow_cpu_nodes`` is false.
 
     Attributes
     ----------
     provider : str
         The provider the session runs on.
+    placement : dict of str to Placement or None
+        Per graph loaded on a GPU provider (the main graph, then the pieces):
+        nodes and FLOPs per provider, from the session's own assignment (None:
+        this ONNX Runtime cannot report it).
     metadata : ModelMetadata or None
     incremental : OnnxIncremental or None
         Trunk rows of windows and the tower on rows (see
@@ -103,52 +156,82 @@ class OnnxPredictor:
                  device_id: int = 0, threads: int | None = None,
                  trt_cache_dir: str | Path | None = None, trt_fp16: bool = False,
                  io_binding: bool | None = None, seq_length: int | None = None,
-                 incremental: bool = True, files: dict[str, bytes] | None = None) -> None:
+                 incremental: bool = True, files: dict[str, bytes] | None = None,
+                 tracks: list[int] | None = None, bins: list[int] | None = None,
+                 bin_reduce: str = "none", buckets: list[int] | None = None,
+                 cuda_graph: bool = False, allow_cpu_nodes: bool = False) -> None:
         ort = import_onnxruntime()
         self.path = Path(path)
         self._files = dict(files or {})
         if self.path.name not in self._files and not self.path.is_file():
             raise FileNotFoundError(f"ONNX model not found: {self.path}")
-        chosen, explicit = resolve_providers(providers, ort.get_available_providers())
+        self.selection = OutputSelection.of(bins, tracks, bin_reduce)
+        available = ort.get_available_providers()
+        chosen, explicit = resolve_providers(providers, available)
         options = [provider_options(p, device_id=device_id, trt_cache_dir=trt_cache_dir,
                                     trt_fp16=trt_fp16) for p in chosen]
+        strict = explicit and chosen[0] in GPU_PROVIDERS and not allow_cpu_nodes
+        self.placement: dict[str, Placement | None] = {}
 
-        def make_session(path: Path, data: bytes, mem_pattern: bool | None = None) -> Any:
+        def make_session(path: Path, data: bytes, mem_pattern: bool | None = None,
+                         fixed_batch: tuple[str, int] | None = None,
+                         cuda_graph: bool = False) -> Any:
             so = runtime_session_options(ort, threads=threads, mem_pattern=mem_pattern,
                                          on_cpu=chosen[0] == "CPUExecutionProvider")
+            record_assignment(so)  # which provider runs each node (placement below)
+            if fixed_batch is not None:  # static shapes: one bucket, one CUDA graph
+                so.add_free_dimension_override_by_name(*fixed_batch)
+            run_options = [cuda_graph_options(o) if p == CUDA and cuda_graph else o
+                           for p, o in zip(chosen, options)]
             try:
                 session = ort.InferenceSession(data, sess_options=so, providers=chosen,
-                                               provider_options=options)
+                                               provider_options=run_options)
             except Exception as exc:  # ORT raises its own pybind exception types
                 raise ValueError(f"{path}: ONNX Runtime cannot load this model: "
                                  f"{str(exc).strip()}") from None
             if chosen[0] == "CPUExecutionProvider":
                 drop_model_bytes(session)
+            used = session.get_providers()[0]
+            if used in GPU_PROVIDERS:  # no silent fallback, down to the node
+                self.placement[path.name] = self._placement(session, data, path)
+                check_placement(self.placement[path.name], strict=strict, provider=used,
+                                max_cpu_flop_share=MAX_CPU_FLOP_SHARE)
             return session
 
         self._make_session = make_session
         data = self.read(self.path)  # read once: what is checked is what runs
+        refuse_external_data(data, self.path)
         self.session = make_session(self.path, data)
         self.provider = self.session.get_providers()[0]
         if explicit and self.provider != chosen[0]:
             raise RuntimeError(f"{self.path}: {chosen[0]} was requested but ONNX Runtime "
                                f"fell back to {self.provider} (are the CUDA/cuDNN/TensorRT "
                                "libraries on the library path?)")
-        if self.provider != chosen[0]:
-            log.warning("%s is available but could not be used; running on %s",
-                        chosen[0], self.provider)
+        if not explicit:  # auto: say why each better provider was skipped
+            by_reason: dict[tuple[str, bool], list[str]] = {}
+            for name, why in skipped_providers(available, self.provider).items():
+                by_reason.setdefault(why, []).append(name)
+            for (reason, fault), names in by_reason.items():
+                log.log(logging.WARNING if fault else logging.INFO,
+                        "provider auto: %s skipped: %s", " and ".join(names), reason)
         log.info("%s: running on %s", self.path.name, self.provider)
         self.device_id = device_id
         self._read_signature(seq_length)
         if self.metadata is not None and self.metadata.checksum:
-            check_weights(data, self.metadata.checksum, self.path)
+            check_weights(data, self.metadata.checksum, self.path,
+                          self.metadata.checksum_version)
         del data
+        if not self.selection.empty:
+            self.selection.check(*self._output_shape(1)[1:], str(self.path))
         on_gpu = self.provider in (CUDA, TENSORRT)
-        self.io_binding = on_gpu if io_binding is None else bool(io_binding and on_gpu)
-        self._buffers: dict[int, tuple[Any, Any]] = {}
+        self.io_binding = on_gpu if io_binding is None else bool(io_binding)
+        self._runner: BoundRunner | None = None
+        self.buckets: tuple[int, ...] | None = None
         self._want_incremental = bool(incremental)
         self._incremental: OnnxIncremental | None = None
         self._incremental_error: Exception | None = None
+        if buckets is not None or cuda_graph:
+            self.use_buckets(buckets, cuda_graph=cuda_graph)
 
     @property
     def incremental(self) -> OnnxIncremental | None:
@@ -161,7 +244,7 @@ class OnnxPredictor:
             try:
                 self._incremental = OnnxIncremental(self.path, entry, self._make_session,
                                                     self.input_kind, self.input_dtype,
-                                                    self.read)
+                                                    self.read, self.selection)
             except (OSError, ValueError) as exc:  # checked once, reported every time
                 self._incremental_error = exc
                 raise
@@ -231,29 +314,96 @@ class OnnxPredictor:
         if batch.dtype != self.input_dtype:
             batch = batch.astype(self.input_dtype)
         if self.io_binding:
-            out = self._run_bound(batch)
-        else:
-            out = self.session.run([self.output_name], {self.input_name: batch})[0]
-        return np.asarray(out, dtype=np.float32)
+            return self._bound().run(batch)
+        out = self.session.run([self.output_name], {self.input_name: batch})[0]
+        return self.selection.apply(np.asarray(out, dtype=np.float32), str(self.path))
 
-    def _run_bound(self, batch: np.ndarray) -> np.ndarray:
-        """Run with device buffers reused per batch size (CUDA/TensorRT)."""
-        ort = import_onnxruntime()
-        size = batch.shape[0]
-        if size not in self._buffers:
-            out_shape = self._output_shape(size)
-            self._buffers[size] = (
-                ort.OrtValue.ortvalue_from_shape_and_type(batch.shape, batch.dtype, "cuda",
-                                                          self.device_id),
-                ort.OrtValue.ortvalue_from_shape_and_type(out_shape, np.float32, "cuda",
-                                                          self.device_id))
-        device_in, device_out = self._buffers[size]
-        device_in.update_inplace(batch)
-        binding = self.session.io_binding()
-        binding.bind_ortvalue_input(self.input_name, device_in)
-        binding.bind_ortvalue_output(self.output_name, device_out)
-        self.session.run_with_iobinding(binding)
-        return device_out.numpy()
+    def _bound(self) -> BoundRunner:
+        """The IO-binding runner (made on first use): buffers on the session's device."""
+        if self._runner is None:
+            device = "cuda" if self.provider in (CUDA, TENSORRT) else "cpu"
+            tail = (self.seq_length,) if self.input_kind == "tokens" else (self.seq_length, 4)
+            self._runner = BoundRunner(
+                self.session, input_name=self.input_name, output_name=self.output_name,
+                input_tail=tail, per_sequence=self._output_shape(1)[1:],
+                input_dtype=self.input_dtype, device=device, device_id=self.device_id,
+                buckets=self.buckets, selection=self.selection,
+                make_selector=lambda data: self._make_session(
+                    Path(f"{self.path.stem}.selection.onnx"), data),
+                name=str(self.path))
+        return self._runner
+
+    def use_buckets(self, buckets: list[int] | None, *, cuda_graph: bool = False) -> None:
+        """Run the bound path at fixed batch sizes (padding the rest; see
+        :func:`creme_fast.runtime.binding.bucket_calls`), optionally as a CUDA graph.
+
+        Parameters
+        ----------
+        buckets : list of int or None
+            Batch sizes; None: the sizes ``predict`` is given.
+        cuda_graph : bool, default=False
+            Rebuild the main session with its batch fixed to the one bucket and
+            ORT's CUDA graph capture on.
+
+        Raises
+        ------
+        creme_fast.runtime.binding.CudaGraphError
+            (a ValueError) CUDA graphs cannot hold here; the reason is named
+            (provider, buckets, IO binding, or nodes that ONNX Runtime leaves
+            off CUDA even with the batch fixed). The predictor is unchanged.
+        """
+        buckets_ = check_buckets(buckets)
+        if cuda_graph:
+            check_cuda_graph(self.provider, buckets_, self.io_binding, str(self.path))
+        if buckets_ is not None and not self.io_binding:
+            raise ValueError(f"{self.path}: batch buckets are a feature of the bound path "
+                             "(IO binding, on by default on a GPU); pass io_binding=True")
+        if cuda_graph:
+            self.session = self._cuda_graph_session(buckets_[0])
+        self.buckets = buckets_
+        self._runner = None
+
+    def _cuda_graph_session(self, bucket: int) -> Any:
+        """The main graph with its batch fixed to ``bucket`` and CUDA graphs on; a clear
+        refusal, naming what runs off CUDA, where ONNX Runtime cannot capture it."""
+        batch_axis = self.session.get_inputs()[0].shape[0]
+        if not isinstance(batch_axis, str):
+            if batch_axis != bucket:
+                raise CudaGraphError(f"{self.path}: the graph's batch is fixed at "
+                                     f"{batch_axis}; the bucket must be {batch_axis}")
+            fixed = None
+        else:
+            fixed = (batch_axis, bucket)
+        data = self.path.read_bytes()
+        if self.metadata is not None and self.metadata.checksum:
+            check_weights(data, self.metadata.checksum, self.path)
+        current = self.placement.get(self.path.name)
+        try:
+            return self._make_session(self.path, data, fixed_batch=fixed, cuda_graph=True)
+        except ValueError as exc:
+            refused = str(exc)
+        try:  # the same session without capture, to say which nodes ran off CUDA
+            self._make_session(self.path, data, fixed_batch=fixed)
+        except ValueError as exc:
+            refused += f"; {exc}"
+        placement = self.placement.get(self.path.name)
+        self.placement[self.path.name] = current  # the session in use is unchanged
+        off = "" if placement is None else f" ({placement.describe()})"
+        raise CudaGraphError(f"{self.path}: ONNX Runtime refused CUDA graphs at batch "
+                             f"{bucket}: they need every node on CUDA{off}: {refused}")
+
+    def _placement(self, session: Any, data: bytes, path: Path) -> Placement | None:
+        """Nodes and FLOPs per provider of a session made from ``data``, at batch 1."""
+        assignment = session_assignment(session)
+        if assignment is None:
+            return None
+        sizes = {"length": getattr(self, "seq_length", 0)}
+        try:
+            shapes = input_shapes(session, sizes)
+        except ValueError as exc:
+            log.debug("%s: placement without costs: %s", path.name, exc)
+            shapes = {}
+        return placement_of(assignment, data, shapes, path.name)
 
     def _output_shape(self, size: int) -> tuple[int, int, int]:
         if self.metadata is not None:
@@ -269,8 +419,32 @@ class OnnxPredictor:
                 f"seq_length={self.seq_length}, input_kind={self.input_kind!r})")
 
 
-def check_weights(data: bytes, expected: str, path: Path) -> None:
-    """Refuse graph bytes whose weights do not hash to the checksum their export recorded.
+def refuse_external_data(data: bytes, path: Path) -> None:
+    """A graph whose tensors live in external data files is refused by name: creme-fast
+    loads (checks, and sends to Ray workers) one self-contained file.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, a tensor stored outside it and how to make it whole.
+    """
+    try:
+        names = external_data_tensors(data)
+    except WeightsUnreadable:
+        return  # not a protobuf ONNX Runtime reads either: its own error names it
+    if names:
+        raise ValueError(
+            f"{path}: its tensors are stored in external data files ({len(names)}, e.g. "
+            f"{names[0]!r}); creme-fast loads one self-contained .onnx file. Re-export it, "
+            "or rewrite it whole with onnx: m = onnx.load(PATH); onnx.save(m, OUT, "
+            "save_as_external_data=False) (possible below 2 GiB)")
+
+
+def check_weights(data: bytes, expected: str, path: Path, version: int = 2) -> None:
+    """Refuse graph bytes whose tensors do not hash to the checksum their export recorded.
+
+    ``version`` is the export's ``checksum_version``: 1 (exports from before it
+    existed) covers the initializers only, which is said in a warning.
 
     Raises
     ------
@@ -278,16 +452,20 @@ def check_weights(data: bytes, expected: str, path: Path) -> None:
         Naming the file: it is corrupt or was altered after the export.
     """
     try:
-        got = weights_sha256_of_bytes(data)
+        got = weights_sha256_of_bytes(data, version)
     except WeightsUnreadable:
         try:
             import onnx
         except ImportError:
-            log.warning("%s: its weights are stored in a form only the onnx package reads; "
+            log.warning("%s: its tensors are stored in a form only the onnx package reads; "
                         "their checksum is not checked (pip install onnx)", path)
             return
-        got = weights_sha256(onnx.load_from_string(bytes(data)))
+        got = weights_sha256(onnx.load_from_string(bytes(data)), version)
     if got != expected:
         raise ValueError(f"{path}: weights checksum MISMATCH: the weights are not the ones "
                          "its export recorded (the file is corrupt or was altered after "
                          "the export); re-export the model or restore the file")
+    if version < 2:
+        log.warning("%s: written by an earlier creme-fast, its checksum covers its "
+                    "initializers only, not the values in its Constant nodes; re-export it "
+                    "to have every tensor checked", path)

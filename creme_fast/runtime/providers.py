@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,13 @@ CPU = "CPUExecutionProvider"
 PREFERENCE = (TENSORRT, CUDA, CPU)
 ALIASES = {"tensorrt": TENSORRT, "trt": TENSORRT, "cuda": CUDA, "gpu": CUDA, "cpu": CPU}
 
-__all__ = ["ALIASES", "CPU", "CUDA", "PREFERENCE", "TENSORRT", "provider_options",
-           "resolve_providers"]
+__all__ = ["ALIASES", "CPU", "CUDA", "GPU_PROVIDERS", "PREFERENCE", "TENSORRT",
+           "provider_options", "resolve_providers", "skipped_providers"]
+
+GPU_PROVIDERS = (TENSORRT, CUDA)
+#: What each GPU provider loads when a session starts (ONNX Runtime 1.31's GPU build).
+_LIBRARIES = {TENSORRT: "TensorRT 10 (libnvinfer.so.10), CUDA 12/13 and cuDNN 9",
+              CUDA: "CUDA (libcudart, libcublas) and cuDNN 9 of the version the build names"}
 
 
 def resolve_providers(requested: str | Sequence[str] | None,
@@ -75,3 +81,46 @@ def provider_options(provider: str, *, device_id: int = 0, trt_cache_dir: str | 
     if provider == CUDA:
         return {"device_id": device_id}
     return {}
+
+
+def _installed_build() -> str:
+    """Which ONNX Runtime distribution is installed, for messages."""
+    for name in ("onnxruntime-gpu", "onnxruntime"):
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return "onnxruntime"
+
+
+def skipped_providers(available: Sequence[str], used: str) -> dict[str, tuple[str, bool]]:
+    """Why ``auto`` runs on ``used`` and not on a better provider.
+
+    Parameters
+    ----------
+    available : sequence of str
+        ``onnxruntime.get_available_providers()``.
+    used : str
+        The provider the session runs on.
+
+    Returns
+    -------
+    dict of str to (str, bool)
+        For each provider of :data:`PREFERENCE` ranked above ``used``: the reason,
+        and whether it is a fault (offered by the installed build, yet the session
+        could not use it) rather than the build's choice.
+    """
+    out = {}
+    for name in PREFERENCE:
+        if name == used:
+            break
+        if name not in available:
+            out[name] = (f"not in the installed {_installed_build()} (pip uninstall -y "
+                         "onnxruntime && pip install onnxruntime-gpu for CUDA/TensorRT)", False)
+        else:
+            out[name] = (f"offered by {_installed_build()} but the session could not start it: "
+                         f"it needs {_LIBRARIES.get(name, 'its libraries')} on the library path "
+                         "(ONNX Runtime's own warning on stderr names the missing one; "
+                         "onnxruntime.preload_dlls() loads CUDA and cuDNN from their pip "
+                         "packages)", True)
+    return out

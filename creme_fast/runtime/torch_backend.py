@@ -10,6 +10,7 @@ from creme_fast.runtime.base import check_batch, select_output
 from creme_fast.runtime.geometry import TrunkGeometry, compose_layers
 from creme_fast.runtime.incremental import check_window
 from creme_fast.runtime.metadata import InputKind
+from creme_fast.runtime.readout import selected_readout
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class TorchPredictor:
         Wrap the module in ``torch.compile``.
     tracks, bins, bin_reduce
         Output selection applied after the module (see CallablePredictor).
+    tss_bins : list of int, optional
+        The output bins the CREME tests average by default (see CallablePredictor).
     name : str, optional
 
     Attributes
@@ -50,7 +53,8 @@ class TorchPredictor:
     def __init__(self, module: Any, *, seq_length: int, input_kind: InputKind = "onehot",
                  device: str = "cpu", dtype: str = "float32", compile: bool = False,
                  tracks: list[int] | None = None, bins: list[int] | None = None,
-                 bin_reduce: str = "none", name: str | None = None) -> None:
+                 bin_reduce: str = "none", tss_bins: list[int] | None = None,
+                 name: str | None = None) -> None:
         import torch
 
         if dtype not in _DTYPES:
@@ -66,6 +70,7 @@ class TorchPredictor:
         self.input_kind: InputKind = input_kind
         self.input_dtype = np.dtype(np.uint8 if input_kind == "tokens" else np.float32)
         self.tracks, self.bins, self.bin_reduce = tracks, bins, bin_reduce
+        self.tss_bins = selected_readout(bins, bin_reduce, tss_bins)
         self.name = name or type(module).__name__
         self.incremental = (TorchIncremental(self) if all(
             callable(getattr(module, f, None)) for f in ("trunk", "tower", "trunk_layers"))
