@@ -208,7 +208,7 @@ def _load_model(args: argparse.Namespace, files: dict[str, bytes], provider: str
                               seq_length=args.length, threads=threads, files=files,
                               allow_cpu_nodes=getattr(args, "allow_cpu_nodes", False))
     if provider is None:  # with Ray the workers run the model (--threads-per-worker)
-        log.info("model threads: %s", threads or "all cores (ONNX Runtime's default)")
+        log.info("model threads: %s", threads or "one per physical core (ONNX Runtime's default)")
     if args.length is not None and predictor.seq_length != args.length:
         raise ValueError(f"--seq-length {args.length} does not match the model: {path.name} "
                          f"takes {predictor.seq_length} bp windows")

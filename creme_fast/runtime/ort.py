@@ -48,6 +48,7 @@ from creme_fast.runtime.providers import (
     resolve_providers,
     skipped_providers,
 )
+from creme_fast.runtime.session_options import runtime_session_options, share_cpu_arena
 
 log = logging.getLogger(__name__)
 
@@ -81,26 +82,6 @@ def drop_model_bytes(session: Any) -> None:
     if getattr(session, "_model_bytes", None) is not None:
         session.disable_fallback()
         session._model_bytes = None
-
-
-def share_cpu_arena(ort: Any) -> bool:
-    """Register one CPU arena in ONNX Runtime's environment, for every CPU session.
-
-    ORT keeps one environment per process; sessions created with
-    ``session.use_env_allocators`` allocate from this arena, so an export's main
-    graph, trunk and tower (loaded together) peak at the largest one's working
-    memory rather than the sum. The arena grows by what is asked
-    (``kSameAsRequested``), not by powers of two. Returns False where this ORT
-    cannot (the sessions then keep their own arenas).
-    """
-    try:
-        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
-                                 ort.OrtMemType.DEFAULT)
-        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))
-    except (AttributeError, RuntimeError) as exc:  # an old ORT, or a build without it
-        log.debug("no shared CPU arena: %s", exc)
-        return False
-    return True
 
 
 class OnnxPredictor:
@@ -202,24 +183,14 @@ class OnnxPredictor:
         strict = explicit and chosen[0] in GPU_PROVIDERS and not allow_cpu_nodes
         self.placement: dict[str, Placement | None] = {}
 
-        def make_session(path: Path, data: bytes, mem_pattern: bool = True,
+        def make_session(path: Path, data: bytes, mem_pattern: bool | None = None,
                          fixed_batch: tuple[str, int] | None = None,
                          cuda_graph: bool = False) -> Any:
-            so = ort.SessionOptions()
+            so = runtime_session_options(ort, threads=threads, mem_pattern=mem_pattern,
+                                         on_cpu=chosen[0] == "CPUExecutionProvider")
             record_assignment(so)  # which provider runs each node (placement below)
             if fixed_batch is not None:  # static shapes: one bucket, one CUDA graph
                 so.add_free_dimension_override_by_name(*fixed_batch)
-            so.log_severity_level = 3
-            # ORT's memory pattern plans one block per input shape; the incremental
-            # pieces see varying shapes, and with it a batch of 8 tower rows ran 1.3x
-            # slower per row than batch 1 (benchmarks/RESULTS.md, issue 23)
-            so.enable_mem_pattern = mem_pattern
-            if threads is not None:
-                so.intra_op_num_threads = int(threads)
-                so.inter_op_num_threads = 1
-            if chosen[0] == "CPUExecutionProvider" and share_cpu_arena(ort):
-                # one process-wide arena for the main graph and the pieces (issue 17)
-                so.add_session_config_entry("session.use_env_allocators", "1")
             run_options = [cuda_graph_options(o) if p == CUDA and cuda_graph else o
                            for p, o in zip(chosen, options)]
             try:
