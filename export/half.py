@@ -16,7 +16,14 @@ float32's range. ONNX admits bfloat16 convolutions from opset 22 on
 (``onnx.version_converter``; the converted float32 graph computes the same
 values). ONNX Runtime's CPU provider has no bf16 kernels for the model's
 operators ("Could not find an implementation for Conv(22)"): a bf16 graph is for
-the CUDA provider, which says at load whether it has them.
+the CUDA provider. That provider lacks bf16 kernels for a few operators too
+(:data:`BF16_FLOAT32_OPS`, from ONNX Runtime's own kernel table,
+docs/OperatorKernels.md): a bf16 BatchNormalization stopped the published
+Enformer from loading on an H200 with onnxruntime-gpu 1.31.1 ("Provider type
+for BatchNormalization node ... is not set"). Those are kept float32 in a bf16
+graph, with casts around them. (Folding the batch norms into a convolution
+instead is not exact for Enformer: each one is followed by a GELU before its
+convolution, and preceded by a residual sum or a pooling.)
 """
 from __future__ import annotations
 
@@ -25,11 +32,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BF16_OPSET", "FLOAT32_OPS", "HALF_FORMATS", "bf16_opset", "half_method",
-           "to_bfloat16", "to_half", "write_half"]
+__all__ = ["BF16_FLOAT32_OPS", "BF16_OPSET", "FLOAT32_OPS", "HALF_FORMATS", "bf16_opset",
+           "half_method", "to_bf16", "to_bfloat16", "to_half", "write_half"]
 
 #: Operators kept in float32 in fp16/bf16 graphs (beside the converter's own list).
 FLOAT32_OPS = ("Softmax", "LayerNormalization", "Softplus")
+#: Also kept float32 in bf16 graphs: operators of the exported models (Enformer,
+#: Borzoi) for which ONNX Runtime's CUDA provider registers no bfloat16 kernel
+#: (its docs/OperatorKernels.md: BatchNormalization, Pad, MaxPool, ReduceMax,
+#: ReduceMean and Equal take double, float and float16 there, not bfloat16).
+BF16_FLOAT32_OPS = ("BatchNormalization", "Pad", "MaxPool", "ReduceMax", "ReduceMean", "Equal")
 HALF_FORMATS = {"fp16": "float16", "bf16": "bfloat16"}
 #: The first ONNX opset whose Conv takes bfloat16.
 BF16_OPSET = 22
@@ -40,14 +52,19 @@ def half_method(precision: str) -> str:
     base = ("onnxruntime.transformers.float16.convert_float_to_float16 (keep_io_types; "
             f"{', '.join(FLOAT32_OPS)} kept float32)")
     if precision == "bf16":
-        return (f"float32 graph converted to opset {BF16_OPSET}, then " + base + ", then "
+        return (f"float32 graph converted to opset {BF16_OPSET}, then " + base + ", and "
+                f"{', '.join(BF16_FLOAT32_OPS)} (no bf16 CUDA kernel) kept float32, then "
                 "every float16 type made bfloat16 and the weights rounded from their float32 "
                 "values")
     return base
 
 
-def to_half(model: Any) -> Any:
-    """The float16 version of a float32 ``onnx.ModelProto`` (a new model)."""
+def to_half(model: Any, keep: tuple[str, ...] = ()) -> Any:
+    """The float16 version of a float32 ``onnx.ModelProto`` (a new model).
+
+    ``keep``: operator types kept float32 beside :data:`FLOAT32_OPS` (for a bf16
+    graph, :data:`BF16_FLOAT32_OPS`).
+    """
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
     import onnx
@@ -55,7 +72,7 @@ def to_half(model: Any) -> Any:
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     half = convert_float_to_float16(copy, keep_io_types=True,
-                                    op_block_list=[*DEFAULT_OP_BLOCK_LIST, *FLOAT32_OPS])
+                                    op_block_list=[*DEFAULT_OP_BLOCK_LIST, *FLOAT32_OPS, *keep])
     _sort_nodes(half.graph)  # the converter appends its input casts after their readers
     return half
 
@@ -154,6 +171,14 @@ def to_bfloat16(half: Any, fp32: Any) -> Any:
     return half
 
 
+def to_bf16(fp32: Any) -> Any:
+    """The bfloat16 version of a float32 ``onnx.ModelProto`` (a new model): at opset
+    :data:`BF16_OPSET`, with :data:`FLOAT32_OPS` and :data:`BF16_FLOAT32_OPS` kept
+    float32 between casts, weights rounded from their float32 values."""
+    fp32 = bf16_opset(fp32)
+    return to_bfloat16(to_half(fp32, keep=BF16_FLOAT32_OPS), fp32)
+
+
 def write_half(src: Path, dst: Path, precision: str) -> None:
     """Write ``dst``, the ``precision`` (fp16 or bf16) version of the float32 graph ``src``."""
     import onnx
@@ -163,8 +188,7 @@ def write_half(src: Path, dst: Path, precision: str) -> None:
                          f"{precision!r}")
     fp32 = onnx.load(str(src))
     if precision == "bf16":
-        fp32 = bf16_opset(fp32)
-        model = to_bfloat16(to_half(fp32), fp32)
+        model = to_bf16(fp32)
     else:
         model = to_half(fp32)
     del fp32

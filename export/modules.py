@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from creme_fast.export.attention import ExportTransformer, kept_rows
+from creme_fast.export.pooling import export_trunk_module
 
 __all__ = ["EnformerBody", "ExportWrapper", "enformer_output_bins", "local_layers",
            "static_positional_features"]
@@ -98,9 +99,12 @@ class EnformerBody(nn.Module):
     With ``export_tower=True`` the transformer runs as
     :class:`~creme_fast.export.attention.ExportTransformer` (same parameters,
     shared): MatMul attention, and, when bins are kept, the last layer's queries,
-    attention output and feed-forward only on the rows that feed them. That is the
-    body creme-fast traces; the default body (enformer-pytorch's own modules) is
-    what the graphs are verified against.
+    attention output and feed-forward only on the rows that feed them; and the
+    trunk's attention pools run as
+    :class:`~creme_fast.export.pooling.ExportAttentionPool` (a sigmoid of one
+    logit difference instead of a softmax over pairs: half the pools' FLOPs). That
+    is the body creme-fast traces; the default body (enformer-pytorch's own
+    modules) is what the graphs are verified against.
     """
 
     def __init__(self, enformer: nn.Module, head: str, *, tracks: Sequence[int] | None = None,
@@ -125,6 +129,9 @@ class EnformerBody(nn.Module):
             linear = pruned
         self.head = nn.Sequential(linear, nn.Softplus())
         self.export_transformer = ExportTransformer(self.transformer) if export_tower else None
+        self.export_trunk = (nn.Sequential(export_trunk_module(self.stem),
+                                           export_trunk_module(self.conv_tower))
+                             if export_tower else None)
         self.bins = None if bins is None else [int(b) for b in bins]
         self.bin_index: torch.Tensor | None
         self.register_buffer("bin_index", None if bins is None else
@@ -132,8 +139,10 @@ class EnformerBody(nn.Module):
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """The local trunk (stem + conv tower): one-hot ``(B, W, 4)`` to rows ``(B, W/128, C)``."""
-        x = self.stem(x.transpose(1, 2))
-        return self.conv_tower(x).transpose(1, 2)
+        x = x.transpose(1, 2)
+        if self.export_trunk is not None:
+            return self.export_trunk(x).transpose(1, 2)
+        return self.conv_tower(self.stem(x)).transpose(1, 2)
 
     def tower(self, rows: torch.Tensor) -> torch.Tensor:
         """Everything after the trunk: rows ``(B, rows, C)`` to ``(B, bins, tracks)``."""

@@ -37,7 +37,7 @@ def session_options() -> Any:
     so a measured growth is what the run needs (an arena growing in powers of
     two held 6.3 GiB for the published Enformer's batch 2, which needs 3.4), and
     nothing is held between the measured runs or into the next stage. The
-    runtime's shared arena (:func:`creme_fast.runtime.ort.share_cpu_arena`)
+    runtime's shared arena (:func:`creme_fast.runtime.session_options.share_cpu_arena`)
     grows by what is requested, so a run at a fixed batch size needs about the
     same. No prepacked second copy of the weights (the same kernels run either way).
     """

@@ -130,9 +130,10 @@ def test_padding_never_reaches_results(tmp_path):
     # and through the engine, whose NaN/inf check would name a padding row that leaked
     seq = np.random.default_rng(2).integers(0, 4, 64).astype(np.uint8)
     result = assays.necessity(bound, seq, tile_size=8, num_shuffles=3, batch_size=5,
-                              verbose=False, incremental=False)
+                              bins="all", verbose=False, incremental=False)
     reference = assays.necessity(OnnxPredictor(path), seq, tile_size=8, num_shuffles=3,
-                                 batch_size=5, verbose=False, incremental=False)
+                                 batch_size=5, bins="all", verbose=False,
+                                 incremental=False)
     np.testing.assert_allclose(result.effect, reference.effect, rtol=1e-5)
 
 

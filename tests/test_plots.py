@@ -153,8 +153,9 @@ def test_plot_cli_writes_png_and_pdf_per_gene(runs, tmp_path):
 
 
 SECTIONS = {"activity": ["activity (run)"], "context": ["context dependence (`context`)"],
-            "necessity": ["necessity", "sufficiency"],
-            "sufficiency": ["sufficiency", "necessity"], "distance": ["distance"],
+            "necessity": ["necessity", "sufficiency", "necessity and sufficiency summaries"],
+            "sufficiency": ["sufficiency", "necessity", "necessity and sufficiency summaries"],
+            "distance": ["distance"],
             "multiplicity": ["multiplicity"], "higher-order": ["higher-order"], "fine-tile": ["fine-tile"]}
 
 

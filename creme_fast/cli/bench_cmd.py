@@ -5,7 +5,11 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from creme_fast.bench import TESTS
 from creme_fast.cli.common import (
@@ -15,6 +19,8 @@ from creme_fast.cli.common import (
     progress_wanted,
 )
 from creme_fast.cli.options import PROVIDER_HELP, int_list, note_deprecation, positive_int
+from creme_fast.machine import cpu_info
+from creme_fast.sequence.tokens import one_hot
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="print the figures as JSON on stdout instead of text, as "
                    "`creme-fast info --json` (default: text; --json PATH is the deprecated "
                    "spelling of --out PATH)")
+    p.add_argument("--reference", default="auto", metavar="auto|none|CHECKPOINT",
+                   help="time one PyTorch eager pass of the model against one ONNX Runtime "
+                   "pass on the same input, and estimate each test's time per gene: 'auto' "
+                   "(default) for an Enformer export when torch and enformer-pytorch are "
+                   "installed (its recorded checkpoint if present here, else its architecture "
+                   "with random weights), 'none' to skip, or a checkpoint to load")
     add_threads_option(p)
     p.set_defaults(handler=run)
 
@@ -65,13 +77,16 @@ class JsonOrPath(argparse.Action):
 
 
 def run(args: argparse.Namespace) -> int:
-    from creme_fast import bench
+    from creme_fast import bench, bench_reference
 
     args.provider = args.provider or "auto"
     check_gpu_options(args)
 
-    report: dict = {"test": args.test}
+    report: dict = {"test": args.test, "machine": cpu_info().as_dict()}
     if args.model == "none":
+        if args.reference not in ("auto", "none"):
+            raise ValueError(f"--reference {args.reference}: --model none has nothing to "
+                             "time against PyTorch")
         report["generation"] = [
             bench.generation_rate(args.test, seq_length=args.seq_length,
                                   num_shuffles=args.shuffles, tile_size=args.tile_size,
@@ -87,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         path = synthetic_model_path() if args.model == "synthetic" else args.model
         options = {"allow_cpu_nodes": True} if args.allow_cpu_nodes else {}
         model = load_predictor(path, providers=args.provider, threads=args.threads, **options)
+        bench_reference.check_reference(getattr(model, "metadata", None), args.reference)
         report["model"] = str(args.model)
         report["generation"] = [bench.generation_rate(
             args.test, seq_length=model.seq_length, num_shuffles=args.shuffles,
@@ -119,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
                     predictor, args.test, num_shuffles=args.shuffles,
                     tile_size=args.tile_size, batch_size=best, incremental=True)
         report["recommended_batch_size"] = bench.recommend_batch_size(report["throughput"])
-    lines = [f"creme-fast bench: {args.test}"]
+        ort_figures = _ort_figures(args, model)
+        del predictor, model  # PyTorch's pass needs the memory the weights hold
+        report.update(_against_reference(args, ort_figures))
+    lines = [f"creme-fast bench: {args.test}", f"  machine: {report['machine']['summary']}"]
     for g in report["generation"]:
         lines.append(f"  generation ({g['input']}, batch {g['batch_size']}): "
                      f"{g['mutants_per_s']:,.0f} mutants/s ({g['ms_per_mutant']:.3f} ms each: "
@@ -143,8 +162,88 @@ def run(args: argparse.Namespace) -> int:
         rate = next(t["seqs_per_s"] for t in report["throughput"] if t["batch_size"] == rec)
         lines.append(f"  recommended: --batch-size {rec} on this machine ({rate:,.2f} seq/s; "
                      "the smallest batch within 5% of the best throughput measured)")
+    lines += _reference_lines(report)
     sys.stdout.write(json.dumps(report, indent=2) + "\n" if args.json is True
                      else "\n".join(lines) + "\n")
     if args.out is not None:
         args.out.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def _ort_figures(args: argparse.Namespace, model: Any) -> dict[str, Any]:
+    """One warm ONNX Runtime full pass and one incremental tile mutant on a random locus,
+    and what the per-gene estimates need from the model (issue 33)."""
+    from creme_fast import bench, bench_reference
+    from creme_fast.runtime.incremental import incremental_of
+
+    tokens = bench.random_locus(model.seq_length)
+    batch = (tokens[None] if model.input_kind == "tokens"
+             else one_hot(tokens[None], dtype=np.dtype(model.input_dtype)))
+    start = time.perf_counter()
+    model.predict(batch)  # warm since the throughput runs
+    full_s = time.perf_counter() - start
+    inc = incremental_of(model)
+    return {"tokens": tokens, "full_s": full_s, "input_kind": model.input_kind,
+            "tile_s": bench_reference.tile_mutant_seconds(model, tokens, args.tile_size),
+            "geometry": None if inc is None else inc.geometry,
+            "metadata": getattr(model, "metadata", None)}
+
+
+def _against_reference(args: argparse.Namespace, ort: dict[str, Any]) -> dict[str, Any]:
+    """One PyTorch pass on the ORT pass's input, and each test's expected time per gene."""
+    from creme_fast import bench, bench_reference
+
+    metadata, tokens = ort["metadata"], ort["tokens"]
+    reference = bench_reference.load_reference(metadata, args.reference)
+    torch_s = None
+    if reference is not None:
+        log.info("bench: one PyTorch pass of %s (%s)", Path(str(args.model)).name,
+                 reference.description)
+        torch_s = bench_reference.time_reference(reference, tokens, getattr(
+            metadata, "head", None), args.threads)
+        del reference
+    times = bench_reference.PassTimes(full_s=ort["full_s"], tile_s=ort["tile_s"],
+                                      torch_s=torch_s)
+    per_gene = {}
+    for test in bench.TESTS:
+        n_full, n_inc = bench_reference.path_counts(
+            bench._run_test, test, ort["geometry"], ort["input_kind"], tokens,
+            num_shuffles=args.shuffles, tile_size=args.tile_size)
+        per_gene[test] = bench_reference.per_gene(times, n_full, n_inc)
+    return {"pass_times": {"ort_full_s": ort["full_s"], "ort_tile_mutant_s": ort["tile_s"],
+                           "torch_s": torch_s},
+            "reference": None if torch_s is None else args.reference, "per_gene": per_gene,
+            "tile_size": args.tile_size, "shuffles": args.shuffles}
+
+
+def _reference_lines(report: dict[str, Any]) -> list[str]:
+    from creme_fast.progress import format_duration
+
+    times = report.get("pass_times")
+    if not times:
+        return []
+    full, tile, ref = times["ort_full_s"], times["ort_tile_mutant_s"], times["torch_s"]
+    lines = [f"  one pass, batch 1, same input: ONNX Runtime {full:.3g} s" + (
+        f", PyTorch eager {ref:.3g} s: ONNX Runtime {ref / full:.2f}x faster" if ref else
+        " (no PyTorch reference: see --reference)")]
+    if tile is not None:
+        lines.append(f"  incremental tile mutant: {tile:.3g} s, {full / tile:.2f}x faster than "
+                     "a full pass" + (f", {ref / tile:.2f}x faster than a PyTorch pass"
+                                      if ref else ""))
+
+    def when(s: float | None) -> str:
+        if s is None:
+            return "-"
+        return f"{1e3 * s:.0f} ms" if s < 1 else f"{s:.1f} s" if s < 60 else format_duration(s)
+
+    lines.append(f"  expected time per gene at --tile-size {report['tile_size']} --shuffles "
+                 f"{report['shuffles']} (PyTorch: one pass a mutant, as creme-nn's loop):")
+    for test, g in report["per_gene"].items():
+        best = g["ort_full_s"] if g["ort_incremental_s"] is None else g["ort_incremental_s"]
+        ort = (f"ONNX Runtime {when(best)}" if not g["incremental"] else
+               f"ONNX Runtime {when(best)} incremental, {when(g['ort_full_s'])} in full passes")
+        ref = ("" if g["torch_s"] is None else
+               f"; PyTorch {when(g['torch_s'])} ({g['torch_s'] / best:.1f}x slower)")
+        lines.append(f"    {test}: {g['mutants']} mutants ({g['full_passes']} full, "
+                     f"{g['incremental']} incremental): {ort}{ref}")
+    return lines

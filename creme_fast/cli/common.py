@@ -55,7 +55,9 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--threads", type=thread_count, metavar="N",
                         help="CPU threads for the model (ONNX Runtime intra-op threads; "
-                        f"default: all cores, here {available_cores()}; at most "
+                        "default: ONNX Runtime's own, one per physical core, which on a VM "
+                        "whose CPUs are hyper-threads is fewer than the "
+                        f"{available_cores()} CPUs here; at most "
                         f"{THREADS_PER_CORE} per core, a warning above one per core); give "
                         "a workflow manager's thread count (Snakemake: --threads {threads})")
 

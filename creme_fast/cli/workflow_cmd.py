@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "'creme-fast[workflow]'): `init DIR` writes DIR/Snakefile and DIR/config.yaml; fill "
         "in the config's model, fasta and tss, then run `snakemake --cores N` in DIR.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION",
-                               help="init (required: the one action)")
+                              help="init: write the workflow into a directory (required)")
     init = actions.add_parser("init", help="write DIR/Snakefile and DIR/config.yaml",
                               description="Write the workflow's Snakefile and a config to "
                               "edit (paths in it are relative to the config file).")

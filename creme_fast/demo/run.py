@@ -49,7 +49,8 @@ class DemoSettings:
     verbose : bool
         Progress (a bar per model run on a terminal, log lines elsewhere).
     threads : int, optional
-        ONNX Runtime threads for the synthetic model (default: all cores).
+        ONNX Runtime threads for the synthetic model (default: ONNX Runtime's, one
+        per physical core).
     """
 
     tile_size: int = 5000

@@ -36,6 +36,7 @@ from creme_fast.pipeline.stats import PipelineStats
 from creme_fast.progress import Progress, progress_allowed
 from creme_fast.runtime.base import Predictor, known_output_shape
 from creme_fast.runtime.incremental import incremental_of
+from creme_fast.runtime.gpu_batch import GpuBatchLimit, fit_gpu_batch
 from creme_fast.runtime.readout import resolve_bins
 from creme_fast.schema.tracks import ModelTracks, model_tracks
 
@@ -103,6 +104,7 @@ class Engine:
     verbose: bool = True
     stats: PipelineStats | None = field(default=None, compare=False, repr=False)
     model_tracks: ModelTracks = field(default_factory=ModelTracks)
+    gpu_limit: GpuBatchLimit | None = field(default=None, compare=False, repr=False)
 
     def predict(self, plan: Plan, predictor: Predictor, desc: str | None = None) -> np.ndarray:
         """Predict every row of ``plan``.
@@ -159,9 +161,10 @@ class Engine:
             An explicit batch size whose batches do not fit the budget.
         """
         wanted = min(self.batch_size, max(n_rows, 1))
-        if self.budget is None:
-            return wanted
-        return self.budget.fit(wanted, explicit=self.explicit, option=self.batch_option)
+        if self.budget is not None:
+            wanted = self.budget.fit(wanted, explicit=self.explicit, option=self.batch_option)
+        return fit_gpu_batch(wanted, self.gpu_limit, explicit=self.explicit,
+                             option=self.batch_option)
 
     def column(self, track: int | None) -> int:
         """Column, in the engine's output, of the original track ``track`` (None: the
@@ -271,17 +274,22 @@ def fit_engine(predictor: Predictor, options: Mapping[str, Any], *, n_outputs: i
                   columns=None if columns is None else tuple(columns),
                   incremental=inc is not None, trunk_cache_gb=float(cache),
                   verbose=bool(options.get("verbose", True)), stats=stats,
-                  model_tracks=tracks_of)
+                  model_tracks=tracks_of, gpu_limit=getattr(predictor, "gpu_limit", None))
 
 
 def fit_batch_now(engine: Engine) -> Engine:
     """``engine`` with its full batch fitted to the budget now (refused now when an
     explicit one does not fit; else the largest that fits), so no plan of the run
-    is refused later: what ``creme-fast run`` does before it writes anything."""
-    if engine.budget is None:
+    is refused later: what ``creme-fast run`` does before it writes anything. On a GPU
+    provider the batch is also held to what the device can run
+    (:mod:`creme_fast.runtime.gpu_batch`)."""
+    size = engine.batch_size
+    if engine.budget is not None:
+        size = engine.budget.fit(size, explicit=engine.explicit, option=engine.batch_option)
+    size = fit_gpu_batch(size, engine.gpu_limit, explicit=engine.explicit,
+                         option=engine.batch_option)
+    if engine.budget is None and size == engine.batch_size:
         return engine
-    size = engine.budget.fit(engine.batch_size, explicit=engine.explicit,
-                             option=engine.batch_option)
     return replace(engine, batch_size=size, explicit=True)
 
 

@@ -23,6 +23,12 @@ from creme_fast.runtime.checksum import (
     weights_sha256,
     weights_sha256_of_bytes,
 )
+from creme_fast.runtime.gpu_batch import (
+    GpuBatchLimit,
+    device_memory_bytes,
+    gpu_batch_limit,
+    graph_sizes,
+)
 from creme_fast.runtime.incremental import OnnxIncremental
 from creme_fast.runtime.metadata import METADATA_KEY, InputKind, ModelMetadata
 from creme_fast.runtime.placement import (
@@ -42,6 +48,7 @@ from creme_fast.runtime.providers import (
     resolve_providers,
     skipped_providers,
 )
+from creme_fast.runtime.session_options import runtime_session_options, share_cpu_arena
 
 log = logging.getLogger(__name__)
 
@@ -75,26 +82,6 @@ def drop_model_bytes(session: Any) -> None:
     if getattr(session, "_model_bytes", None) is not None:
         session.disable_fallback()
         session._model_bytes = None
-
-
-def share_cpu_arena(ort: Any) -> bool:
-    """Register one CPU arena in ONNX Runtime's environment, for every CPU session.
-
-    ORT keeps one environment per process; sessions created with
-    ``session.use_env_allocators`` allocate from this arena, so an export's main
-    graph, trunk and tower (loaded together) peak at the largest one's working
-    memory rather than the sum. The arena grows by what is asked
-    (``kSameAsRequested``), not by powers of two. Returns False where this ORT
-    cannot (the sessions then keep their own arenas).
-    """
-    try:
-        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
-                                 ort.OrtMemType.DEFAULT)
-        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))
-    except (AttributeError, RuntimeError) as exc:  # an old ORT, or a build without it
-        log.debug("no shared CPU arena: %s", exc)
-        return False
-    return True
 
 
 class OnnxPredictor:
@@ -169,6 +156,10 @@ class OnnxPredictor:
         Trunk rows of windows and the tower on rows (see
         :mod:`creme_fast.runtime.incremental`), loaded on first use; None when
         the export has no pieces.
+    gpu_limit : GpuBatchLimit or None
+        On a GPU provider, the largest batch the main graph may run and why
+        (:mod:`creme_fast.runtime.gpu_batch`): ``predict`` never runs more rows
+        in one call, and the engine fits its batch size to it. None on the CPU.
     """
 
     def __init__(self, path: str | Path, *, providers: str | list[str] | None = None,
@@ -192,24 +183,14 @@ class OnnxPredictor:
         strict = explicit and chosen[0] in GPU_PROVIDERS and not allow_cpu_nodes
         self.placement: dict[str, Placement | None] = {}
 
-        def make_session(path: Path, data: bytes, mem_pattern: bool = True,
+        def make_session(path: Path, data: bytes, mem_pattern: bool | None = None,
                          fixed_batch: tuple[str, int] | None = None,
                          cuda_graph: bool = False) -> Any:
-            so = ort.SessionOptions()
+            so = runtime_session_options(ort, threads=threads, mem_pattern=mem_pattern,
+                                         on_cpu=chosen[0] == "CPUExecutionProvider")
             record_assignment(so)  # which provider runs each node (placement below)
             if fixed_batch is not None:  # static shapes: one bucket, one CUDA graph
                 so.add_free_dimension_override_by_name(*fixed_batch)
-            so.log_severity_level = 3
-            # ORT's memory pattern plans one block per input shape; the incremental
-            # pieces see varying shapes, and with it a batch of 8 tower rows ran 1.3x
-            # slower per row than batch 1 (benchmarks/RESULTS.md, issue 23)
-            so.enable_mem_pattern = mem_pattern
-            if threads is not None:
-                so.intra_op_num_threads = int(threads)
-                so.inter_op_num_threads = 1
-            if chosen[0] == "CPUExecutionProvider" and share_cpu_arena(ort):
-                # one process-wide arena for the main graph and the pieces (issue 17)
-                so.add_session_config_entry("session.use_env_allocators", "1")
             run_options = [cuda_graph_options(o) if p == CUDA and cuda_graph else o
                            for p, o in zip(chosen, options)]
             try:
@@ -231,6 +212,8 @@ class OnnxPredictor:
         data = self.read(self.path)  # read once: what is checked is what runs
         refuse_external_data(data, self.path)
         self.session = make_session(self.path, data)
+        # the graph's own batch axis (a CUDA graph session fixes it; use_buckets)
+        self._batch_axis = self.session.get_inputs()[0].shape[0]
         self.provider = self.session.get_providers()[0]
         if explicit and self.provider != chosen[0]:
             raise RuntimeError(f"{self.path}: {chosen[0]} was requested but ONNX Runtime "
@@ -249,6 +232,9 @@ class OnnxPredictor:
         if self.metadata is not None and self.metadata.checksum:
             check_weights(data, self.metadata.checksum, self.path,
                           self.metadata.checksum_version)
+        self.gpu_limit: GpuBatchLimit | None = None
+        if self.provider in GPU_PROVIDERS:
+            self.gpu_limit = self._gpu_limit(data, device_id)
         del data
         if not self.selection.empty:
             self.selection.check(*self._output_shape(1)[1:], str(self.path))
@@ -259,6 +245,7 @@ class OnnxPredictor:
         self._want_incremental = bool(incremental)
         self._incremental: OnnxIncremental | None = None
         self._incremental_error: Exception | None = None
+        self._captured = False  # the main session is a CUDA graph capture (use_buckets)
         if buckets is not None or cuda_graph:
             self.use_buckets(buckets, cuda_graph=cuda_graph)
 
@@ -342,6 +329,10 @@ class OnnxPredictor:
         batch = check_batch(batch, self.seq_length, self.input_kind, str(self.path))
         if batch.dtype != self.input_dtype:
             batch = batch.astype(self.input_dtype)
+        largest = self.gpu_limit.largest if self.gpu_limit is not None else None
+        if largest is not None and len(batch) > largest:  # never over the GPU's limit
+            return np.concatenate([self.predict(batch[start:start + largest])
+                                   for start in range(0, len(batch), largest)])
         if self.io_binding:
             return self._bound().run(batch)
         out = self.session.run([self.output_name], {self.input_name: batch})[0]
@@ -387,15 +378,24 @@ class OnnxPredictor:
         if buckets_ is not None and not self.io_binding:
             raise ValueError(f"{self.path}: batch buckets are a feature of the bound path "
                              "(IO binding, on by default on a GPU); pass io_binding=True")
+        limit = self.gpu_limit
+        if buckets_ is not None and limit is not None and buckets_[-1] > limit.largest:
+            raise ValueError(f"{self.path}: batch bucket {buckets_[-1]} is over the largest "
+                             f"batch {limit.provider} can run with this model, "
+                             f"{limit.largest}: {limit.describe(buckets_[-1])}")
         if cuda_graph:
             self.session = self._cuda_graph_session(buckets_[0])
+            self._captured = True
+        elif self._captured:  # back to the graph's own batch axis
+            self.session = self._plain_session()
+            self._captured = False
         self.buckets = buckets_
         self._runner = None
 
     def _cuda_graph_session(self, bucket: int) -> Any:
         """The main graph with its batch fixed to ``bucket`` and CUDA graphs on; a clear
         refusal, naming what runs off CUDA, where ONNX Runtime cannot capture it."""
-        batch_axis = self.session.get_inputs()[0].shape[0]
+        batch_axis = self._batch_axis  # the graph's, not a previous capture's fixed one
         if not isinstance(batch_axis, str):
             if batch_axis != bucket:
                 raise CudaGraphError(f"{self.path}: the graph's batch is fixed at "
@@ -420,6 +420,32 @@ class OnnxPredictor:
         off = "" if placement is None else f" ({placement.describe()})"
         raise CudaGraphError(f"{self.path}: ONNX Runtime refused CUDA graphs at batch "
                              f"{bucket}: they need every node on CUDA{off}: {refused}")
+
+    def _plain_session(self) -> Any:
+        """The main graph's session as first made (its own batch axis, no capture)."""
+        data = self.path.read_bytes()
+        if self.metadata is not None and self.metadata.checksum:
+            check_weights(data, self.metadata.checksum, self.path)
+        return self._make_session(self.path, data)
+
+    def _gpu_limit(self, data: bytes, device_id: int) -> GpuBatchLimit | None:
+        """The main graph's batch limit on this GPU session (None where shape
+        inference cannot size it: then only ONNX Runtime's own errors limit it)."""
+        try:
+            shapes = input_shapes(self.session, {"length": self.seq_length})
+            sizes = graph_sizes(data, shapes, self.path.name)
+        except (ImportError, ValueError, KeyError) as exc:
+            log.warning("%s: its tensor sizes are unknown (%s); the batch size is not "
+                        "checked against %s's limits", self.path.name, exc, self.provider)
+            return None
+        device = device_memory_bytes(device_id)
+        limit = gpu_batch_limit(sizes, self.provider, device)
+        if limit is not None:
+            log.info("%s: at most %d sequences per call on %s (%s%s)", self.path.name,
+                     limit.largest, self.provider, limit.elements_reason(),
+                     "; " + limit.memory_reason() if device is not None else
+                     "; device memory unknown (nvidia-smi): not checked")
+        return limit
 
     def _placement(self, session: Any, data: bytes, path: Path) -> Placement | None:
         """Nodes and FLOPs per provider of a session made from ``data``, at batch 1."""
