@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from creme_fast.compat.encoding import decode_one_hot
+from creme_fast.compat.selection import kept_positions
 
 log = logging.getLogger(__name__)
 
@@ -111,22 +112,7 @@ class _Replicate:
 
     def positions(self, wanted: list[int] | None, kept: list[int] | None, size: int,
                   name: str, what: str) -> Any:
-        if wanted is None:
-            if kept is not None:
-                raise ValueError(f"{name}=None asks for every {what}, but {self.path.name} "
-                                 f"keeps only {what}s {kept}; set {name} to some of them")
-            return slice(None)
-        bad = [w for w in wanted if not 0 <= w < size]
-        if bad:
-            raise ValueError(f"{name}: {what} {bad[0]} is out of range; the model has {size} "
-                             f"{what}s")
-        if kept is None:
-            return wanted
-        missing = [w for w in wanted if w not in kept]
-        if missing:
-            raise ValueError(f"{name}: {what} {missing[0]} is not in {self.path.name}, which "
-                             f"keeps {what}s {kept}; re-export with it")
-        return [kept.index(w) for w in wanted]
+        return kept_positions(wanted, kept, size, name, what, self.path.name)
 
     def predict(self, batch: np.ndarray, bins: list[int] | None,
                 tracks: list[int] | None) -> np.ndarray:

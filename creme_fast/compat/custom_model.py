@@ -47,6 +47,7 @@ import numpy as np
 
 from creme_fast.compat.borzoi import Borzoi
 from creme_fast.compat.encoding import decode_one_hot
+from creme_fast.compat.selection import kept_positions
 
 log = logging.getLogger(__name__)
 
@@ -201,26 +202,11 @@ class Enformer(ModelBase):
     def _select(self, wanted: list[int] | None, kept: list[int] | None, size: int, name: str,
                 what: str) -> Any:
         """Positions in the backend's output of the wanted tracks/bins."""
-        if wanted is None:
-            if kept is not None:
-                how = (f"make an export with every bin: {self._export_command(what)}"
-                       if what == "bin" else
-                       f"re-export every track: creme-fast export --checkpoint CHECKPOINT "
-                       f"--out {self.path} --seq-length {self.seq_length}")
-                raise ValueError(f"{name}=None asks for every {what}, but {self.path.name} keeps "
-                                 f"only {what}s {kept}; set {name} to some of them or {how}")
-            return slice(None)
-        bad = [w for w in wanted if not 0 <= w < size]
-        if bad:
-            raise ValueError(f"{name}: {what} {bad[0]} is out of range; the model has {size} "
-                             f"{what}s")
-        if kept is None:
-            return wanted
-        missing = [w for w in wanted if w not in kept]
-        if missing:
-            raise ValueError(f"{name}: {what} {missing[0]} is not in {self.path.name}, which "
-                             f"keeps {what}s {kept}; re-export with it")
-        return [kept.index(w) for w in wanted]
+        how = (f"make an export with every bin: {self._export_command(what)}"
+               if what == "bin" else
+               f"re-export every track: creme-fast export --checkpoint CHECKPOINT "
+               f"--out {self.path} --seq-length {self.seq_length}")
+        return kept_positions(wanted, kept, size, name, what, self.path.name, how)
 
     def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Predictions for one-hot sequences.
